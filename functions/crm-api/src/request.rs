@@ -1,0 +1,130 @@
+//! Reading what a request carries: its route path, JSON body, idempotency key and
+//! correlation id, each failing with the client error it deserves.
+
+use lambda_http::http::header;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// The largest body `POST /api/crm` accepts; a name and an email fit many times over.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+const IDEMPOTENCY_KEY_MAX: usize = 255;
+
+/// The request path without the API Gateway stage: API Gateway REST sends `/prod/api/crm`
+/// or `/api/crm` depending on the endpoint and mapping, and `lambda_http` adds the stage
+/// when missing, so the stage is stripped whenever it leads. A trailing `/` is ignored.
+pub fn route_path(req: &Request) -> &str {
+    let path = req.uri().path();
+    let stage = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.stage.as_deref(),
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.stage.as_deref(),
+        _ => None,
+    };
+    let path = stage
+        .filter(|s| !s.is_empty() && *s != "$default")
+        .and_then(|s| path.strip_prefix('/')?.strip_prefix(s))
+        .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+        .unwrap_or(path);
+    match path.trim_end_matches('/') {
+        "" => "/",
+        trimmed => trimmed,
+    }
+}
+
+/// The body as a JSON object: 415 unless the content type is JSON, 413 above
+/// `MAX_BODY_BYTES`, 400 when it does not parse or is not an object.
+pub fn json_object(req: &Request) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !is_json(content_type) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => b"",
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::MalformedJson("the body is empty".to_owned()));
+    }
+    // serde_json's syntax errors give a position, never the offending text.
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(ApiError::MalformedJson("expected a JSON object".to_owned())),
+        Err(e) => Err(ApiError::MalformedJson(e.to_string())),
+    }
+}
+
+/// `application/json` or any `application/*+json`, with or without parameters.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The optional `Idempotency-Key`: 1–255 printable ASCII characters.
+pub fn idempotency_key(req: &Request) -> Result<Option<&str>, ApiError> {
+    let Some(value) = req.headers().get(IDEMPOTENCY_KEY_HEADER) else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or_default();
+    let printable = key.bytes().all(|b| (0x20..=0x7e).contains(&b));
+    if key.is_empty() || key.len() > IDEMPOTENCY_KEY_MAX || !printable || value.as_bytes().len() != key.len() {
+        return Err(ApiError::invalid(
+            IDEMPOTENCY_KEY_HEADER,
+            "must be 1–255 printable ASCII characters",
+        ));
+    }
+    Ok(Some(key))
+}
+
+/// The id that ties this request's log lines to its event: API Gateway's request id,
+/// else a new one.
+pub fn correlation_id(req: &Request) -> String {
+    let from_gateway = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    };
+    from_gateway
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// A query parameter, if present.
+pub fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query_string_parameters_ref().and_then(|q| q.first(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+
+    #[test]
+    fn json_content_types() {
+        for (ct, expected) in [
+            ("application/json", true),
+            ("Application/JSON; charset=utf-8", true),
+            ("application/problem+json", true),
+            ("text/plain", false),
+            ("application/x-www-form-urlencoded", false),
+            ("", false),
+        ] {
+            assert_eq!(is_json(ct), expected, "{ct}");
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The Lambda handler: resolves the route, runs it, turns every `ApiError` into a problem
+//! answer and writes one log line per request.
+
+pub mod docs;
+pub mod users;
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::request::route_path;
+use crate::App;
+
+/// The user a response is about, attached as a response extension for the log line.
+#[derive(Debug, Clone, Copy)]
+pub struct SubjectUser(pub Uuid);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route<'a> {
+    Users,
+    User(&'a str),
+    OpenApi,
+    Swagger,
+}
+
+impl<'a> Route<'a> {
+    fn resolve(path: &'a str) -> Option<Self> {
+        match path {
+            "/api/crm" => Some(Self::Users),
+            "/openapi.json" => Some(Self::OpenApi),
+            "/swagger" => Some(Self::Swagger),
+            _ => path
+                .strip_prefix("/api/crm/")
+                .filter(|id| !id.contains('/'))
+                .map(Self::User),
+        }
+    }
+
+    /// The route's template, for logs (never the raw path: it may hold anything).
+    fn template(self) -> &'static str {
+        match self {
+            Self::Users => "/api/crm",
+            Self::User(_) => "/api/crm/{id}",
+            Self::OpenApi => "/openapi.json",
+            Self::Swagger => "/swagger",
+        }
+    }
+
+    fn allow(self) -> &'static str {
+        match self {
+            Self::Users => "GET, POST",
+            Self::User(_) | Self::OpenApi | Self::Swagger => "GET",
+        }
+    }
+}
+
+/// Always `Ok`: an `Err` from a `lambda_http` handler reaches the client as a bare 502.
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let route = Route::resolve(route_path(&req));
+    let result = match (route, req.method()) {
+        (None, _) => Err(ApiError::NotFound),
+        (Some(Route::Users), &Method::POST) => users::create(app, &req).await,
+        (Some(Route::Users), &Method::GET) => users::list(app, &req).await,
+        (Some(Route::User(id)), &Method::GET) => users::get(app, id).await,
+        (Some(Route::OpenApi), &Method::GET) => Ok(docs::openapi_json()),
+        (Some(Route::Swagger), &Method::GET) => Ok(docs::swagger_ui()),
+        (Some(route), _) => Err(ApiError::MethodNotAllowed { allow: route.allow() }),
+    };
+    let response = result.unwrap_or_else(|error| {
+        if error.status().is_server_error() {
+            tracing::error!(error = %error_chain(&error), "request failed");
+        }
+        error.into_response()
+    });
+    tracing::info!(
+        method = %req.method(),
+        route = route.map_or("unmatched", Route::template),
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        user_id = response.extensions().get::<SubjectUser>().map(|u| u.0.to_string()),
+        "request"
+    );
+    Ok(response)
+}
+
+/// An error and all its causes on one line; SDK errors keep their detail in the chain.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Route;
+
+    #[test]
+    fn resolves_routes() {
+        for (path, route) in [
+            ("/api/crm", Some(Route::Users)),
+            ("/api/crm/abc", Some(Route::User("abc"))),
+            ("/api/crm/abc/def", None),
+            ("/api", None),
+            ("/openapi.json", Some(Route::OpenApi)),
+            ("/swagger", Some(Route::Swagger)),
+        ] {
+            assert_eq!(Route::resolve(path), route, "{path}");
+        }
+    }
+}

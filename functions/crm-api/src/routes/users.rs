@@ -1,0 +1,230 @@
+//! `POST /api/crm`, `GET /api/crm`, `GET /api/crm/{id}`.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use integration::domain::{NewUser, RawField, User};
+use integration::events::{now_utc_millis, EventEnvelope};
+use integration::problem::Problem;
+use integration::store::Inserted;
+use lambda_http::http::{header, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::SubjectUser;
+use crate::error::ApiError;
+use crate::request::{correlation_id, idempotency_key, json_object, query};
+use crate::App;
+
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub const MAX_PAGE_SIZE: usize = 100;
+
+/// Ids derived from an idempotency key live in these namespaces, so the same key always
+/// names the same user, and no other kind of id can collide with it.
+const IDEMPOTENT_USER_IDS: Uuid = Uuid::from_u128(0x6f1c_2d4e_8b1a_4c3f_9e7d_5a2b_1c0d_3e4f);
+
+/// The body of `POST /api/crm`. An `id` is accepted and ignored, as in the original: the
+/// server always chooses the id.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // documents the body; `create` reads the fields from the parsed JSON
+pub struct CreateUserRequest {
+    /// 1–200 characters after trimming, no control characters.
+    #[schema(min_length = 1, max_length = 200, example = "Ada Lovelace")]
+    name: String,
+    /// A valid address of at most 254 characters; its domain is stored lowercased.
+    #[schema(max_length = 254, example = "ada@example.com")]
+    email: String,
+    /// Ignored.
+    #[schema(nullable = false)]
+    id: Option<String>,
+}
+
+/// A user as the API shows it (never the event bookkeeping behind it).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserResponse {
+    id: Uuid,
+    name: String,
+    email: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    created_at: OffsetDateTime,
+}
+
+impl From<&User> for UserResponse {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id,
+            name: u.name.clone(),
+            email: u.email.clone(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// Creates a user and publishes its `UserCreated` event.
+///
+/// With an `Idempotency-Key`, the user id is derived from the key: a repeat finds the
+/// stored user, answers the same `201`, and publishes the same event again, so a client
+/// that saw a `503` recovers by retrying.
+#[utoipa::path(
+    post,
+    path = "/api/crm",
+    tag = "users",
+    request_body = CreateUserRequest,
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+         description = "1–255 printable ASCII characters. Repeating a request with the same key and body creates one user and answers the same 201; the same key with another body answers 422."),
+    ),
+    responses(
+        (status = 201, description = "Created", body = UserResponse,
+         headers(("Location" = String, description = "/api/crm/{id} of the new user"))),
+        (status = 400, description = "Malformed JSON or invalid fields (all listed in errors)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Content type is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Idempotency-Key reused with a different body", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage or event publishing unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let body = json_object(req)?;
+    let key = idempotency_key(req)?;
+    let new = NewUser::parse(raw_field(&body, "name"), raw_field(&body, "email"))?;
+
+    let id = key.map_or_else(Uuid::new_v4, |k| Uuid::new_v5(&IDEMPOTENT_USER_IDS, k.as_bytes()));
+    let mut user = User::new(id, new.clone(), now_utc_millis(), Uuid::new_v4());
+    if app.users.insert(&user).await? == Inserted::AlreadyExists {
+        // Only a repeated key can get here (random ids do not collide).
+        let stored = app.users.get(id).await?.ok_or(ApiError::IdempotencyKeyReused)?;
+        if !stored.matches(&new) {
+            return Err(ApiError::IdempotencyKeyReused);
+        }
+        user = stored;
+    }
+    if let Err(error) = app
+        .events
+        .publish(&EventEnvelope::user_created(&user), &correlation_id(req))
+        .await
+    {
+        tracing::error!(user_id = %user.id, event_id = %user.event_id, "user stored but its event was not published");
+        return Err(error.into());
+    }
+    let mut response = json(StatusCode::CREATED, &UserResponse::from(&user));
+    response.headers_mut().insert(
+        header::LOCATION,
+        format!("/api/crm/{}", user.id)
+            .parse()
+            .expect("a path is a valid header"),
+    );
+    response.extensions_mut().insert(SubjectUser(user.id));
+    Ok(response)
+}
+
+/// The field as the domain parser wants it: missing, not a string, or text.
+fn raw_field<'a>(body: &'a serde_json::Map<String, Value>, name: &str) -> RawField<'a> {
+    match body.get(name) {
+        None | Some(Value::Null) => RawField::Missing,
+        Some(Value::String(s)) => RawField::Text(s),
+        Some(_) => RawField::NotText,
+    }
+}
+
+/// Reads one user.
+#[utoipa::path(
+    get,
+    path = "/api/crm/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "The user's id (a UUID)")),
+    responses(
+        (status = 200, description = "The user", body = UserResponse),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
+    // Not a UUID cannot name a user: the same 404 as an unknown one.
+    let id = Uuid::try_parse(id).map_err(|_| ApiError::NotFound)?;
+    let user = app.users.get(id).await?.ok_or(ApiError::NotFound)?;
+    let mut response = json(StatusCode::OK, &UserResponse::from(&user));
+    response.extensions_mut().insert(SubjectUser(user.id));
+    Ok(response)
+}
+
+/// Lists users a page at a time. When more remain, a `Link: <...>; rel="next"` header
+/// holds the URL of the next page; walking every page yields every user exactly once.
+#[utoipa::path(
+    get,
+    path = "/api/crm",
+    tag = "users",
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1–100 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "Opaque: copy it from the previous page's Link header"),
+    ),
+    responses(
+        (status = 200, description = "A page of users", body = Vec<UserResponse>,
+         headers(("Link" = String, description = "<...>; rel=\"next\" when more users remain"))),
+        (status = 400, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let limit = match query(req, "limit") {
+        None => DEFAULT_PAGE_SIZE,
+        Some(raw) => raw
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| ApiError::invalid("limit", "must be a whole number from 1 to 100"))?,
+    };
+    let after = query(req, "cursor").map(decode_cursor).transpose()?;
+    let page = app.users.page(limit, after).await?;
+    let users: Vec<UserResponse> = page.users.iter().map(UserResponse::from).collect();
+    let mut response = json(StatusCode::OK, &users);
+    if let Some(next) = page.next {
+        let link = format!("</api/crm?limit={limit}&cursor={}>; rel=\"next\"", encode_cursor(next));
+        response.headers_mut().insert(
+            header::LINK,
+            link.parse().expect("base64url and digits are valid header text"),
+        );
+    }
+    Ok(response)
+}
+
+fn encode_cursor(after: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(after.as_bytes())
+}
+
+fn decode_cursor(cursor: &str) -> Result<Uuid, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| Uuid::from_slice(&bytes).ok())
+        .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this API issued"))
+}
+
+fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            serde_json::to_string(body).expect("responses always serialize"),
+        ))
+        .expect("static headers are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let id = Uuid::new_v4();
+        assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
+        for bad in ["", "!!", "AAAA"] {
+            assert!(decode_cursor(bad).is_err(), "{bad}");
+        }
+    }
+}

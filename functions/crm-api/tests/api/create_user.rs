@@ -1,0 +1,185 @@
+use serde_json::json;
+
+use crate::helpers::{s, spawn_app, ApiRequest, REQUEST_ID};
+
+#[tokio::test]
+async fn creates_the_user_stores_it_and_publishes_its_event() {
+    let app = spawn_app().await;
+    let res = app
+        .post_users(&json!({"name": "  Ada Lovelace ", "email": "Ada@Example.COM"}))
+        .await;
+
+    assert_eq!(res.status, 201, "{}", res.body);
+    let body = res.json();
+    let id = body["id"].as_str().unwrap();
+    assert!(uuid::Uuid::try_parse(id).is_ok());
+    assert_eq!(body["name"], "Ada Lovelace");
+    assert_eq!(body["email"], "Ada@example.com", "domain lowercased, local part kept");
+    let created_at = body["createdAt"].as_str().unwrap();
+    assert!(time::OffsetDateTime::parse(created_at, &time::format_description::well_known::Rfc3339).is_ok());
+    assert_eq!(res.header("location"), Some(&*format!("/api/crm/{id}")));
+    assert_eq!(body.as_object().unwrap().len(), 4, "no bookkeeping leaks: {body}");
+
+    let items = app.stored_items().await;
+    assert_eq!(items.len(), 1);
+    let item = &items[0];
+    assert_eq!(s(item, "Id"), id);
+    assert_eq!(s(item, "Name"), "Ada Lovelace");
+    assert_eq!(s(item, "Email"), "Ada@example.com");
+    assert_eq!(s(item, "CreatedAt"), created_at);
+    let event_id = s(item, "EventId");
+
+    let messages = app.queued_messages().await;
+    assert_eq!(messages.len(), 1);
+    let message = &messages[0];
+    let event: serde_json::Value = serde_json::from_str(message.body().unwrap()).unwrap();
+    assert_eq!(
+        event,
+        json!({"eventId": event_id, "eventType": "UserCreated", "timestamp": created_at,
+               "user": {"id": id, "name": "Ada Lovelace", "email": "Ada@example.com"}})
+    );
+    let attrs = message.message_attributes().unwrap();
+    assert_eq!(attrs["eventType"].string_value(), Some("UserCreated"));
+    assert_eq!(attrs["eventType"].data_type(), "String");
+    assert_eq!(
+        attrs["correlationId"].string_value(),
+        Some(REQUEST_ID),
+        "API Gateway's request id"
+    );
+}
+
+#[tokio::test]
+async fn an_id_in_the_body_is_ignored() {
+    let app = spawn_app().await;
+    let chosen = "11111111-1111-1111-1111-111111111111";
+    let res = app
+        .post_users(&json!({"id": chosen, "name": "Ada", "email": "ada@example.com"}))
+        .await;
+    assert_eq!(res.status, 201);
+    assert_ne!(res.json()["id"], chosen);
+}
+
+#[tokio::test]
+async fn lists_every_invalid_field_at_once() {
+    let app = spawn_app().await;
+    let long_name = "a".repeat(201);
+    let long_email = format!("{}@example.com", "a".repeat(250));
+    for (body, fields, case) in [
+        (json!({}), vec!["name", "email"], "empty object"),
+        (json!({"name": null, "email": null}), vec!["name", "email"], "nulls"),
+        (
+            json!({"name": " ", "email": "ada@example.com"}),
+            vec!["name"],
+            "blank name",
+        ),
+        (
+            json!({"name": long_name, "email": "ada@example.com"}),
+            vec!["name"],
+            "name over 200",
+        ),
+        (
+            json!({"name": "Ada\u{0000}", "email": "ada@example.com"}),
+            vec!["name"],
+            "control character",
+        ),
+        (
+            json!({"name": "Ada", "email": "not-an-email"}),
+            vec!["email"],
+            "email syntax",
+        ),
+        (
+            json!({"name": "Ada", "email": long_email}),
+            vec!["email"],
+            "email over 254",
+        ),
+        (
+            json!({"name": 42, "email": ["a@b.co"]}),
+            vec!["name", "email"],
+            "wrong types",
+        ),
+        (json!({"name": "", "email": ""}), vec!["name", "email"], "both blank"),
+    ] {
+        let res = app.post_users(&body).await;
+        assert_eq!(res.problem_fields(), fields, "{case}");
+        let problem = res.json();
+        assert_eq!(problem["type"], "urn:problem-type:validation-error", "{case}");
+        assert!(!res.body.contains("a@b.co"), "{case}: values are not echoed");
+    }
+    assert!(app.stored_items().await.is_empty(), "nothing stored for invalid input");
+    assert!(
+        app.queued_messages().await.is_empty(),
+        "nothing published for invalid input"
+    );
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400() {
+    let app = spawn_app().await;
+    for (body, case) in [
+        ("{\"name\": ", "truncated"),
+        ("not json", "not json"),
+        ("[1, 2]", "array"),
+        ("\"Ada\"", "string"),
+        ("", "empty"),
+    ] {
+        let res = app
+            .send(
+                ApiRequest::new("POST", "/api/crm")
+                    .header("Content-Type", "application/json")
+                    .body(body),
+            )
+            .await;
+        let problem = res.problem(400);
+        assert!(
+            problem["detail"].as_str().unwrap().len() > 5,
+            "{case}: says what is wrong"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_16_kib_is_413() {
+    let app = spawn_app().await;
+    let big = json!({"name": "a".repeat(16 * 1024), "email": "ada@example.com"});
+    app.post_users(&big).await.problem(413);
+    let just_fits = json!({"name": "Ada", "email": "ada@example.com", "pad": "x".repeat(16 * 1024 - 60)});
+    assert_eq!(app.post_users(&just_fits).await.status, 201);
+}
+
+#[tokio::test]
+async fn a_content_type_that_is_not_json_is_415() {
+    let app = spawn_app().await;
+    let body = json!({"name": "Ada", "email": "ada@example.com"}).to_string();
+    for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
+        let mut req = ApiRequest::new("POST", "/api/crm").body(body.clone());
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        app.send(req).await.problem(415);
+    }
+    let res = app
+        .send(
+            ApiRequest::new("POST", "/api/crm")
+                .header("Content-Type", "application/json; charset=utf-8")
+                .body(body),
+        )
+        .await;
+    assert_eq!(res.status, 201, "parameters are fine");
+}
+
+#[tokio::test]
+async fn a_failed_publish_is_503_without_internal_detail() {
+    let app = spawn_app().await;
+    let missing_queue = format!("{}-gone", app.config.events_queue_url);
+    let broken = app.with_queue_url(&missing_queue).await;
+    let res = crate::helpers::send_to(
+        &broken,
+        ApiRequest::post_json("/api/crm", &json!({"name": "Ada", "email": "ada@example.com"})),
+    )
+    .await;
+    let problem = res.problem(503);
+    let text = problem.to_string();
+    for leak in ["gone", "Queue", "queue URL", "NonExistent", "SQS", "dispatch"] {
+        assert!(!text.contains(leak), "{leak} leaked: {text}");
+    }
+}

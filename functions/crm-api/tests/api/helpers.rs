@@ -1,0 +1,228 @@
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use crm_api::{routes, App};
+use integration::config::CrmApiConfig;
+use lambda_http::http::HeaderMap;
+use serde_json::{json, Value};
+use test_support::{create_queue, create_table, moto};
+
+pub const REQUEST_ID: &str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef";
+
+/// The handler wired to a fresh `Users` table and events queue in the shared moto.
+pub struct TestApp {
+    pub app: App,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub config: CrmApiConfig,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let aws = moto().sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let config = CrmApiConfig {
+        users_table: create_table(&dynamo, "Users", "Id", &[]).await,
+        events_queue_url: create_queue(&sqs, "events").await,
+    };
+    TestApp {
+        app: App::new(&aws, &config),
+        dynamo,
+        sqs,
+        config,
+    }
+}
+
+impl TestApp {
+    /// The same table, with the event queue URL replaced (e.g. by one that does not exist).
+    pub async fn with_queue_url(&self, url: &str) -> App {
+        let config = CrmApiConfig {
+            events_queue_url: url.to_owned(),
+            ..self.config.clone()
+        };
+        App::new(&moto().sdk_config().await, &config)
+    }
+
+    pub async fn send(&self, req: ApiRequest) -> TestResponse {
+        send_to(&self.app, req).await
+    }
+
+    pub async fn post_users(&self, body: &Value) -> TestResponse {
+        self.send(ApiRequest::post_json("/api/crm", body)).await
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(ApiRequest::new("GET", path)).await
+    }
+
+    /// Every message now on the events queue (received, not deleted).
+    pub async fn queued_messages(&self) -> Vec<aws_sdk_sqs::types::Message> {
+        let mut all = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.config.events_queue_url)
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .visibility_timeout(300)
+                .send()
+                .await
+                .expect("receive from moto");
+            let batch = out.messages.unwrap_or_default();
+            if batch.is_empty() {
+                return all;
+            }
+            all.extend(batch);
+        }
+    }
+
+    pub async fn stored_items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.dynamo
+            .scan()
+            .table_name(&self.config.users_table)
+            .send()
+            .await
+            .expect("scan moto")
+            .items
+            .unwrap_or_default()
+    }
+}
+
+pub async fn send_to(app: &App, req: ApiRequest) -> TestResponse {
+    let request = lambda_http::request::from_str(&req.to_event().to_string()).expect("a valid API Gateway event");
+    let response = routes::handle(app, request).await.expect("the handler never fails");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = match response.body() {
+        lambda_http::Body::Text(t) => t.clone(),
+        lambda_http::Body::Binary(b) => String::from_utf8(b.clone()).expect("utf-8 body"),
+        _ => String::new(),
+    };
+    TestResponse { status, headers, body }
+}
+
+/// A request as API Gateway REST (stage `prod`) or a function URL delivers it.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: &'static str,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    pub function_url: bool,
+}
+
+impl ApiRequest {
+    pub fn new(method: &'static str, path: &str) -> Self {
+        Self {
+            method,
+            path: path.to_owned(),
+            headers: Vec::new(),
+            body: None,
+            function_url: false,
+        }
+    }
+
+    pub fn post_json(path: &str, body: &Value) -> Self {
+        Self::new("POST", path)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// Deliver it as a Lambda function URL (payload v2) does, as `cargo lambda watch` does.
+    pub fn via_function_url(mut self) -> Self {
+        self.function_url = true;
+        self
+    }
+
+    fn to_event(&self) -> Value {
+        let (path, query) = self.path.split_once('?').unwrap_or((&self.path, ""));
+        let params: HashMap<String, String> = query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let mut headers: HashMap<String, String> = HashMap::from([("Host".to_owned(), "api.example.com".to_owned())]);
+        headers.extend(self.headers.iter().cloned());
+        if self.function_url {
+            return json!({
+                "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+                "headers": headers, "queryStringParameters": params,
+                "requestContext": {"accountId": "anonymous", "apiId": "local", "domainName": "localhost",
+                    "http": {"method": self.method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+                    "requestId": REQUEST_ID, "routeKey": "$default", "stage": "$default",
+                    "time": "25/Nov/2026:11:40:00 +0000", "timeEpoch": 1795693200000u64},
+                "body": self.body, "isBase64Encoded": false
+            });
+        }
+        let multi = |m: &HashMap<String, String>| -> HashMap<String, Vec<String>> {
+            m.iter().map(|(k, v)| (k.clone(), vec![v.clone()])).collect()
+        };
+        json!({
+            "resource": path, "path": path, "httpMethod": self.method,
+            "headers": headers, "multiValueHeaders": multi(&headers),
+            "queryStringParameters": if params.is_empty() { Value::Null } else { json!(params) },
+            "multiValueQueryStringParameters": if params.is_empty() { Value::Null } else { json!(multi(&params)) },
+            "pathParameters": null, "stageVariables": null,
+            "requestContext": {"accountId": "123456789012", "resourceId": "abc123", "stage": "prod",
+                "requestId": REQUEST_ID, "httpMethod": self.method, "path": format!("/prod{path}"),
+                "resourcePath": path, "apiId": "a1b2c3", "protocol": "HTTP/1.1",
+                "identity": {"sourceIp": "127.0.0.1", "userAgent": "test"}},
+            "body": self.body, "isBase64Encoded": false
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().expect("ASCII header"))
+    }
+
+    /// Asserts a problem document with `status`, and returns it.
+    pub fn problem(&self, status: u16) -> Value {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"));
+        let problem = self.json();
+        assert_eq!(problem["status"], status);
+        assert!(problem["title"].is_string() && problem["type"].is_string() && problem["detail"].is_string());
+        problem
+    }
+
+    /// The fields a 400 validation problem names, in order.
+    pub fn problem_fields(&self) -> Vec<String> {
+        self.problem(400)["errors"]
+            .as_array()
+            .expect("a validation problem lists errors")
+            .iter()
+            .map(|e| e["field"].as_str().expect("field").to_owned())
+            .collect()
+    }
+}
+
+pub fn s(item: &HashMap<String, AttributeValue>, attr: &str) -> String {
+    item.get(attr)
+        .and_then(|v| v.as_s().ok())
+        .unwrap_or_else(|| panic!("{attr} is not a string attribute of {item:?}"))
+        .clone()
+}

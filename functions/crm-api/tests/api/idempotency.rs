@@ -1,0 +1,87 @@
+use serde_json::json;
+
+use crate::helpers::{send_to, spawn_app, ApiRequest};
+
+fn keyed(key: &str, name: &str) -> ApiRequest {
+    ApiRequest::post_json("/api/crm", &json!({"name": name, "email": "ada@example.com"})).header("Idempotency-Key", key)
+}
+
+#[tokio::test]
+async fn the_same_key_and_body_create_one_user_and_answer_the_same() {
+    let app = spawn_app().await;
+    let first = app.send(keyed("order-42", "Ada")).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    for _ in 0..3 {
+        let again = app.send(keyed("order-42", "Ada")).await;
+        assert_eq!(again.status, 201);
+        assert_eq!(again.json(), first.json(), "same id, same createdAt");
+        assert_eq!(again.header("location"), first.header("location"));
+    }
+    assert_eq!(app.stored_items().await.len(), 1);
+
+    // Each repeat publishes the event again, with the same event id, for consumers that
+    // missed it; the processor's idempotency makes the copies harmless.
+    let events: Vec<serde_json::Value> = app
+        .queued_messages()
+        .await
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect();
+    assert_eq!(events.len(), 4);
+    assert!(events.windows(2).all(|w| w[0] == w[1]), "identical events: {events:?}");
+}
+
+#[tokio::test]
+async fn different_keys_create_different_users() {
+    let app = spawn_app().await;
+    let a = app.send(keyed("key-a", "Ada")).await.json();
+    let b = app.send(keyed("key-b", "Ada")).await.json();
+    assert_ne!(a["id"], b["id"]);
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_body_is_422() {
+    let app = spawn_app().await;
+    assert_eq!(app.send(keyed("order-43", "Ada")).await.status, 201);
+    let problem = app.send(keyed("order-43", "Grace")).await.problem(422);
+    assert_eq!(problem["type"], "urn:problem-type:idempotency-key-reused");
+    assert_eq!(app.stored_items().await.len(), 1);
+    assert_eq!(app.queued_messages().await.len(), 1, "a conflict publishes nothing");
+}
+
+#[tokio::test]
+async fn an_invalid_key_is_400() {
+    let app = spawn_app().await;
+    for (key, case) in [
+        ("", "empty"),
+        (&*"k".repeat(256), "256 characters"),
+        ("tab\there", "control character"),
+    ] {
+        let res = app.send(keyed(key, "Ada")).await;
+        assert_eq!(res.problem_fields(), ["Idempotency-Key"], "{case}");
+    }
+    assert_eq!(
+        app.send(keyed(&"k".repeat(255), "Ada")).await.status,
+        201,
+        "255 is fine"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_got_503_recovers_by_retrying_with_its_key() {
+    let app = spawn_app().await;
+    let broken = app
+        .with_queue_url(&format!("{}-gone", app.config.events_queue_url))
+        .await;
+    assert_eq!(send_to(&broken, keyed("order-44", "Ada")).await.status, 503);
+    assert_eq!(app.stored_items().await.len(), 1, "the user was stored");
+    assert!(app.queued_messages().await.is_empty(), "but no event reached the queue");
+
+    let retry = app.send(keyed("order-44", "Ada")).await;
+    assert_eq!(retry.status, 201);
+    let messages = app.queued_messages().await;
+    assert_eq!(messages.len(), 1, "the retry published the event");
+    let event: serde_json::Value = serde_json::from_str(messages[0].body().unwrap()).unwrap();
+    assert_eq!(event["user"]["id"], retry.json()["id"]);
+    assert_eq!(app.stored_items().await.len(), 1, "and created no second user");
+}

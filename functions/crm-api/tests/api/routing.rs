@@ -1,0 +1,35 @@
+use crate::helpers::{spawn_app, ApiRequest};
+
+#[tokio::test]
+async fn unknown_paths_are_404_problems() {
+    let app = spawn_app().await;
+    for path in ["/", "/api", "/api/crm/a/b", "/prod/nothing", "/users"] {
+        app.get(path).await.problem(404);
+    }
+}
+
+#[tokio::test]
+async fn wrong_methods_are_405_with_allow() {
+    let app = spawn_app().await;
+    for (method, path, allow) in [
+        ("DELETE", "/api/crm", "GET, POST"),
+        ("PUT", "/api/crm", "GET, POST"),
+        ("POST", "/api/crm/00000000-0000-4000-8000-000000000000", "GET"),
+        ("DELETE", "/prod/api/crm/x", "GET"),
+        ("POST", "/openapi.json", "GET"),
+    ] {
+        let res = app.send(ApiRequest::new(method, path)).await;
+        res.problem(405);
+        assert_eq!(res.header("allow"), Some(allow), "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn paths_work_with_and_without_the_stage_and_a_trailing_slash() {
+    let app = spawn_app().await;
+    for path in ["/api/crm", "/prod/api/crm", "/api/crm/", "/prod/api/crm/"] {
+        assert_eq!(app.get(path).await.status, 200, "{path}");
+    }
+    let res = app.send(ApiRequest::new("GET", "/api/crm").via_function_url()).await;
+    assert_eq!(res.status, 200);
+}

@@ -1,0 +1,9 @@
+//! What both functions share: the user domain, the `UserCreated` event envelope, the
+//! DynamoDB and SQS adapters, configuration and the problem document. Nothing here knows
+//! about Lambda; the functions' handlers translate between Lambda payloads and these types.
+
+pub mod config;
+pub mod domain;
+pub mod events;
+pub mod problem;
+pub mod store;

@@ -1,0 +1,170 @@
+//! The `Users` table: `Id` (S) partition key; `Name`, `Email` as the original, plus
+//! `CreatedAt` and `EventId`, the id of the user's `UserCreated` event.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::domain::User;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    // Boxed: the SDK's error is large, and it would make every `Result` carrying it large.
+    #[error("the DynamoDB request failed")]
+    Dynamo(#[source] Box<aws_sdk_dynamodb::Error>),
+    #[error("a stored item does not have the expected shape")]
+    Item(#[from] serde_dynamo::Error),
+}
+
+impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for StoreError
+where
+    aws_sdk_dynamodb::Error: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
+{
+    fn from(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
+        Self::Dynamo(Box::new(e.into()))
+    }
+}
+
+/// The outcome of a conditional insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    Created,
+    /// An item with this id exists; nothing was written.
+    AlreadyExists,
+}
+
+/// One page of users, and the id to continue after when more remain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    pub next: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UserItem {
+    id: Uuid,
+    name: String,
+    email: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    event_id: Uuid,
+}
+
+impl From<&User> for UserItem {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id,
+            name: u.name.clone(),
+            email: u.email.clone(),
+            created_at: u.created_at,
+            event_id: u.event_id,
+        }
+    }
+}
+
+impl From<UserItem> for User {
+    fn from(i: UserItem) -> Self {
+        Self {
+            id: i.id,
+            name: i.name,
+            email: i.email,
+            created_at: i.created_at,
+            event_id: i.event_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UsersTable {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl UsersTable {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Stores `user` unless an item with its id exists: a user is never overwritten.
+    pub async fn insert(&self, user: &User) -> Result<Inserted, StoreError> {
+        let item = serde_dynamo::to_item(UserItem::from(user))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(Id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Inserted::Created),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Inserted::AlreadyExists)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads one user; strongly consistent, so a user just written is always found.
+    pub async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("Id", AttributeValue::S(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        out.item
+            .map(|item| serde_dynamo::from_item::<_, UserItem>(item).map(User::from))
+            .transpose()
+            .map_err(StoreError::from)
+    }
+
+    /// Up to `limit` users after `after` (in the table's scan order). Scans until it has
+    /// one user more than asked for, so `next` is set exactly when more remain, even when
+    /// DynamoDB's 1 MB page limit cuts a scan short.
+    pub async fn page(&self, limit: usize, after: Option<Uuid>) -> Result<UserPage, StoreError> {
+        let mut users = Vec::with_capacity(limit + 1);
+        let mut start = after.map(key_of);
+        loop {
+            let want = i32::try_from(limit + 1 - users.len()).expect("limits are small");
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .limit(want)
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in out.items.unwrap_or_default() {
+                users.push(User::from(serde_dynamo::from_item::<_, UserItem>(item)?));
+            }
+            start = out.last_evaluated_key.filter(|k| !k.is_empty());
+            if users.len() > limit || start.is_none() {
+                break;
+            }
+        }
+        let next = if users.len() > limit {
+            users.truncate(limit);
+            users.last().map(|u| u.id)
+        } else {
+            None
+        };
+        Ok(UserPage { users, next })
+    }
+}
+
+fn key_of(id: Uuid) -> HashMap<String, AttributeValue> {
+    HashMap::from([("Id".to_owned(), AttributeValue::S(id.to_string()))])
+}

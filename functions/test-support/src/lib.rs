@@ -1,0 +1,170 @@
+//! One moto server per test binary, and fresh, uniquely named tables and queues per test,
+//! so tests run in parallel against real AWS SDK clients without seeing each other's data.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
+};
+
+pub const REGION: &str = "us-east-1";
+
+/// A moto server that lives as long as the test process.
+pub struct Moto {
+    pub endpoint: String,
+}
+
+/// The moto server of this test binary, started on first use on a free loopback port.
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(Moto::start)
+}
+
+/// The workspace root, where `scripts/setup` puts `.venv`.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A Python tool from the project's `.venv` (installed by `scripts/setup`).
+pub fn venv_tool(name: &str) -> PathBuf {
+    let path = workspace_root().join(".venv/bin").join(name);
+    assert!(path.exists(), "{} is missing: run scripts/setup first", path.display());
+    path
+}
+
+impl Moto {
+    fn start() -> Self {
+        let server = venv_tool("moto_server");
+        let port = free_port();
+        // A `static` is never dropped, so nothing would stop the server when the tests end.
+        // The shell holds the read end of our stdin pipe: when this process exits, however
+        // it exits, `cat` sees EOF and the trap stops moto.
+        let script = r#"trap 'kill $moto 2>/dev/null' EXIT; "$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & moto=$!; cat >/dev/null"#;
+        let child = Command::new("sh")
+            .args(["-c", script])
+            .arg(&server)
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        // Keep the pipe's write end open for the life of the process.
+        std::mem::forget(child);
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        wait_until_listening(addr, Duration::from_secs(60));
+        Self {
+            endpoint: format!("http://{addr}"),
+        }
+    }
+
+    /// SDK configuration pointed at this server, with dummy credentials.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        sdk_config_for(&self.endpoint).await
+    }
+}
+
+/// SDK configuration for any endpoint (tests also point clients at dead endpoints).
+pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn wait_until_listening(addr: SocketAddr, limit: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            use std::io::Write;
+            // Listening is not enough: werkzeug accepts before the app is importable.
+            let _ = stream.write_all(b"GET /moto-api/ HTTP/1.0\r\n\r\n");
+            let mut head = [0u8; 12];
+            if stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/") {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("moto_server did not answer on {addr} within {limit:?}");
+}
+
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A table with a string partition key and, optionally, string-keyed GSIs
+/// (index name, partition key).
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    prefix: &str,
+    key: &str,
+    indexes: &[(&str, &str)],
+) -> String {
+    let name = unique(prefix);
+    let key_schema = |attr: &str| {
+        KeySchemaElement::builder()
+            .attribute_name(attr)
+            .key_type(KeyType::Hash)
+            .build()
+            .expect("complete key schema")
+    };
+    let string_attr = |attr: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(attr)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("complete attribute definition")
+    };
+    let mut request = client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key_schema(key))
+        .attribute_definitions(string_attr(key));
+    for (index, attr) in indexes {
+        request = request
+            .attribute_definitions(string_attr(attr))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(*index)
+                    .key_schema(key_schema(attr))
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build()
+                    .expect("complete index"),
+            );
+    }
+    request.send().await.expect("create table in moto");
+    name
+}
+
+/// A queue, and its URL.
+pub async fn create_queue(client: &aws_sdk_sqs::Client, prefix: &str) -> String {
+    client
+        .create_queue()
+        .queue_name(unique(prefix))
+        .send()
+        .await
+        .expect("create queue in moto")
+        .queue_url
+        .expect("moto returns the queue URL")
+}
