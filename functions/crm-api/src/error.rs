@@ -2,7 +2,6 @@
 //! an RFC 9457 problem document.
 
 use integration::domain::{FieldError, ValidationErrors};
-use integration::events::PublishError;
 use integration::problem::{self, Problem};
 use integration::store::StoreError;
 use lambda_http::http::{header, StatusCode};
@@ -26,8 +25,6 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("the user store failed")]
     Store(#[from] StoreError),
-    #[error("publishing the event failed")]
-    Publish(#[from] PublishError),
 }
 
 impl ApiError {
@@ -44,7 +41,7 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Store(_) | Self::Publish(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -64,13 +61,9 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             Self::Store(_) => "The user store is unavailable; retry later.".to_owned(),
-            Self::Publish(_) => {
-                "The event could not be published; retry the request (with an Idempotency-Key, a retry never creates a second user)."
-                    .to_owned()
-            }
             Self::Invalid(_) => "One or more fields are invalid; see errors.".to_owned(),
             Self::UnsupportedMediaType => "Send the body as application/json.".to_owned(),
-            other => format!("{}.", capitalize(&other.to_string())),
+            other => integration::errors::sentence(&other.to_string()),
         }
     }
 
@@ -85,12 +78,4 @@ impl ApiError {
             .body(Body::from(self.problem().to_json()))
             .expect("static headers are valid")
     }
-}
-
-fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }

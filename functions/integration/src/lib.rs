@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod errors;
 pub mod events;
 pub mod problem;
 pub mod store;

@@ -157,6 +157,47 @@ pub async fn create_table(
     name
 }
 
+/// A `Users` table as the CDK app defines it, with the outbox's sparse `PendingEvents`
+/// index (`Outbox` S, `OutboxSince` N).
+pub async fn create_users_table(client: &aws_sdk_dynamodb::Client) -> String {
+    let name = unique("Users");
+    let attr = |attr: &str, kind| {
+        AttributeDefinition::builder()
+            .attribute_name(attr)
+            .attribute_type(kind)
+            .build()
+            .expect("complete attribute definition")
+    };
+    let key = |attr: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(attr)
+            .key_type(kind)
+            .build()
+            .expect("complete key schema")
+    };
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("Id", ScalarAttributeType::S))
+        .attribute_definitions(attr("Outbox", ScalarAttributeType::S))
+        .attribute_definitions(attr("OutboxSince", ScalarAttributeType::N))
+        .key_schema(key("Id", KeyType::Hash))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("PendingEvents")
+                .key_schema(key("Outbox", KeyType::Hash))
+                .key_schema(key("OutboxSince", KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .expect("complete index"),
+        )
+        .send()
+        .await
+        .expect("create table in moto");
+    name
+}
+
 /// A queue, and its URL.
 pub async fn create_queue(client: &aws_sdk_sqs::Client, prefix: &str) -> String {
     client

@@ -73,7 +73,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
     };
     let response = result.unwrap_or_else(|error| {
         if error.status().is_server_error() {
-            tracing::error!(error = %error_chain(&error), "request failed");
+            tracing::error!(error = %integration::errors::chain(&error), "request failed");
         }
         error.into_response()
     });
@@ -86,18 +86,6 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
         "request"
     );
     Ok(response)
-}
-
-/// An error and all its causes on one line; SDK errors keep their detail in the chain.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use base64::Engine;
 use integration::domain::{NewUser, RawField, User};
 use integration::events::{now_utc_millis, EventEnvelope};
 use integration::problem::Problem;
-use integration::store::Inserted;
+use integration::store::{Inserted, PendingEvent};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -67,9 +67,12 @@ impl From<&User> for UserResponse {
 
 /// Creates a user and publishes its `UserCreated` event.
 ///
+/// The user and its pending event are stored in one atomic write (the outbox); the event
+/// is then sent and its pending mark cleared. If the send fails, the answer is still `201`:
+/// the event is durably pending and the outbox relay delivers it.
+///
 /// With an `Idempotency-Key`, the user id is derived from the key: a repeat finds the
-/// stored user, answers the same `201`, and publishes the same event again, so a client
-/// that saw a `503` recovers by retrying.
+/// stored user, answers the same `201`, and sends the same event again.
 #[utoipa::path(
     post,
     path = "/api/crm",
@@ -80,13 +83,13 @@ impl From<&User> for UserResponse {
          description = "1–255 printable ASCII characters. Repeating a request with the same key and body creates one user and answers the same 201; the same key with another body answers 422."),
     ),
     responses(
-        (status = 201, description = "Created", body = UserResponse,
+        (status = 201, description = "Created; its UserCreated event is sent now or by the outbox relay", body = UserResponse,
          headers(("Location" = String, description = "/api/crm/{id} of the new user"))),
         (status = 400, description = "Malformed JSON or invalid fields (all listed in errors)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Content type is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Idempotency-Key reused with a different body", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage or event publishing unavailable; retry", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The user store is unavailable; nothing was stored, retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -96,7 +99,9 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
 
     let id = key.map_or_else(Uuid::new_v4, |k| Uuid::new_v5(&IDEMPOTENT_USER_IDS, k.as_bytes()));
     let mut user = User::new(id, new.clone(), now_utc_millis(), Uuid::new_v4());
-    if app.users.insert(&user).await? == Inserted::AlreadyExists {
+    let correlation_id = correlation_id(req);
+    let pending = PendingEvent::new(EventEnvelope::user_created(&user), &correlation_id);
+    if app.users.insert(&user, &pending).await? == Inserted::AlreadyExists {
         // Only a repeated key can get here (random ids do not collide).
         let stored = app.users.get(id).await?.ok_or(ApiError::IdempotencyKeyReused)?;
         if !stored.matches(&new) {
@@ -104,14 +109,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
         }
         user = stored;
     }
-    if let Err(error) = app
-        .events
-        .publish(&EventEnvelope::user_created(&user), &correlation_id(req))
-        .await
-    {
-        tracing::error!(user_id = %user.id, event_id = %user.event_id, "user stored but its event was not published");
-        return Err(error.into());
-    }
+    deliver(app, &user, &correlation_id).await;
     let mut response = json(StatusCode::CREATED, &UserResponse::from(&user));
     response.headers_mut().insert(
         header::LOCATION,
@@ -121,6 +119,21 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     );
     response.extensions_mut().insert(SubjectUser(user.id));
     Ok(response)
+}
+
+/// Sends the user's event and clears its pending mark. Failures are logged, not returned:
+/// the event stays pending and the relay sends it, so the client's `201` holds either way.
+async fn deliver(app: &App, user: &User, correlation_id: &str) {
+    let event = EventEnvelope::user_created(user);
+    if let Err(error) = app.events.publish(&event, correlation_id).await {
+        tracing::warn!(user_id = %user.id, event_id = %event.event_id, error = %integration::errors::chain(&error),
+            "event not sent now; it stays pending for the outbox relay");
+        return;
+    }
+    if let Err(error) = app.users.clear_pending(&event.user.id, &event.event_id).await {
+        tracing::warn!(user_id = %user.id, event_id = %event.event_id, error = %integration::errors::chain(&error),
+            "event sent but its pending mark not cleared; the relay will send it once more");
+    }
 }
 
 /// The field as the domain parser wants it: missing, not a string, or text.

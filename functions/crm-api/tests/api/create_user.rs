@@ -168,18 +168,68 @@ async fn a_content_type_that_is_not_json_is_415() {
 }
 
 #[tokio::test]
-async fn a_failed_publish_is_503_without_internal_detail() {
+async fn a_failed_send_still_answers_201_and_leaves_the_event_pending() {
     let app = spawn_app().await;
-    let missing_queue = format!("{}-gone", app.config.events_queue_url);
-    let broken = app.with_queue_url(&missing_queue).await;
+    let broken = app
+        .with_queue_url(&format!("{}-gone", app.config.events_queue_url))
+        .await;
     let res = crate::helpers::send_to(
         &broken,
         ApiRequest::post_json("/api/crm", &json!({"name": "Ada", "email": "ada@example.com"})),
     )
     .await;
-    let problem = res.problem(503);
-    let text = problem.to_string();
-    for leak in ["gone", "Queue", "queue URL", "NonExistent", "SQS", "dispatch"] {
-        assert!(!text.contains(leak), "{leak} leaked: {text}");
+    assert_eq!(res.status, 201, "{}", res.body);
+    let id = res.json()["id"].as_str().unwrap().parse().unwrap();
+    assert!(
+        app.app.users.has_pending(id).await.unwrap(),
+        "durably pending for the relay"
+    );
+
+    let items = app.stored_items().await;
+    let event: serde_json::Value = serde_json::from_str(&s(&items[0], "OutboxEvent")).unwrap();
+    assert_eq!(event["eventId"], s(&items[0], "EventId"));
+    assert_eq!(s(&items[0], "OutboxCorrelationId"), REQUEST_ID);
+
+    // Relay bookkeeping never shows through the API.
+    for path in [format!("/api/crm/{id}"), "/api/crm".to_owned()] {
+        let shown = app.get(&path).await.body;
+        assert!(!shown.contains("Outbox") && !shown.contains("utbox"), "{path}: {shown}");
     }
+}
+
+#[tokio::test]
+async fn a_sent_event_leaves_no_pending_mark() {
+    let app = spawn_app().await;
+    let res = app
+        .post_users(&json!({"name": "Ada", "email": "ada@example.com"}))
+        .await;
+    let id = res.json()["id"].as_str().unwrap().parse().unwrap();
+    assert!(!app.app.users.has_pending(id).await.unwrap());
+    let item = &app.stored_items().await[0];
+    assert!(item.keys().all(|k| !k.starts_with("Outbox")), "{item:?}");
+}
+
+#[tokio::test]
+async fn an_unavailable_store_is_503_without_internal_detail() {
+    let app = spawn_app().await;
+    let config = integration::config::CrmApiConfig {
+        users_table: "no-such-table".to_owned(),
+        ..app.config.clone()
+    };
+    let broken = crm_api::App::new(&test_support::moto().sdk_config().await, &config);
+    for req in [
+        ApiRequest::post_json("/api/crm", &json!({"name": "Ada", "email": "ada@example.com"})),
+        ApiRequest::new("GET", "/api/crm"),
+        ApiRequest::new("GET", "/api/crm/00000000-0000-4000-8000-000000000000"),
+    ] {
+        let problem = crate::helpers::send_to(&broken, req).await.problem(503);
+        let text = problem.to_string();
+        for leak in ["no-such-table", "ResourceNotFound", "DynamoDB", "dispatch"] {
+            assert!(!text.contains(leak), "{leak} leaked: {text}");
+        }
+    }
+    assert!(
+        app.queued_messages().await.is_empty(),
+        "no event for a user that was not stored"
+    );
 }

@@ -5,7 +5,7 @@ use crm_api::{routes, App};
 use integration::config::CrmApiConfig;
 use lambda_http::http::HeaderMap;
 use serde_json::{json, Value};
-use test_support::{create_queue, create_table, moto};
+use test_support::{create_queue, create_users_table, moto};
 
 pub const REQUEST_ID: &str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef";
 
@@ -22,7 +22,7 @@ pub async fn spawn_app() -> TestApp {
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let config = CrmApiConfig {
-        users_table: create_table(&dynamo, "Users", "Id", &[]).await,
+        users_table: create_users_table(&dynamo).await,
         events_queue_url: create_queue(&sqs, "events").await,
     };
     TestApp {

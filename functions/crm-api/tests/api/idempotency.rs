@@ -68,20 +68,24 @@ async fn an_invalid_key_is_400() {
 }
 
 #[tokio::test]
-async fn a_client_that_got_503_recovers_by_retrying_with_its_key() {
+async fn a_repeat_sends_a_pending_event_and_clears_it() {
     let app = spawn_app().await;
     let broken = app
         .with_queue_url(&format!("{}-gone", app.config.events_queue_url))
         .await;
-    assert_eq!(send_to(&broken, keyed("order-44", "Ada")).await.status, 503);
-    assert_eq!(app.stored_items().await.len(), 1, "the user was stored");
-    assert!(app.queued_messages().await.is_empty(), "but no event reached the queue");
+    let first = send_to(&broken, keyed("order-44", "Ada")).await;
+    assert_eq!(first.status, 201);
+    let id = first.json()["id"].as_str().unwrap().parse().unwrap();
+    assert!(app.app.users.has_pending(id).await.unwrap());
+    assert!(app.queued_messages().await.is_empty(), "no event reached the queue");
 
     let retry = app.send(keyed("order-44", "Ada")).await;
     assert_eq!(retry.status, 201);
+    assert_eq!(retry.json(), first.json());
     let messages = app.queued_messages().await;
-    assert_eq!(messages.len(), 1, "the retry published the event");
+    assert_eq!(messages.len(), 1, "the retry sent the event");
     let event: serde_json::Value = serde_json::from_str(messages[0].body().unwrap()).unwrap();
     assert_eq!(event["user"]["id"], retry.json()["id"]);
+    assert!(!app.app.users.has_pending(id).await.unwrap(), "and cleared its mark");
     assert_eq!(app.stored_items().await.len(), 1, "and created no second user");
 }

@@ -1,6 +1,8 @@
 use std::collections::HashSet;
 
 use integration::domain::{EmailAddress, NewUser, User, UserName};
+use integration::events::EventEnvelope;
+use integration::store::PendingEvent;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -19,7 +21,8 @@ async fn seed(app: &TestApp, n: usize) -> HashSet<String> {
             integration::events::now_utc_millis(),
             Uuid::new_v4(),
         );
-        app.app.users.insert(&user).await.unwrap();
+        let pending = PendingEvent::new(EventEnvelope::user_created(&user), "seed");
+        app.app.users.insert(&user, &pending).await.unwrap();
         ids.insert(user.id.to_string());
     }
     ids

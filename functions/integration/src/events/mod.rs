@@ -2,7 +2,7 @@ pub mod envelope;
 pub mod publisher;
 
 pub use envelope::{EnvelopeError, EventEnvelope, EventType, UserSnapshot};
-pub use publisher::{EventPublisher, PublishError};
+pub use publisher::{EntryOutcome, EventPublisher, PublishError, MAX_BATCH};
 
 use time::OffsetDateTime;
 

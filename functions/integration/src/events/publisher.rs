@@ -1,12 +1,36 @@
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
 use super::EventEnvelope;
 
+/// The most messages one `SendMessageBatch` call takes.
+pub const MAX_BATCH: usize = 10;
+
 #[derive(Debug, thiserror::Error)]
-#[error("sending the event to the queue failed")]
+#[error("sending to the events queue failed")]
 pub struct PublishError(#[source] pub Box<aws_sdk_sqs::Error>);
 
-/// Sends events to the events queue, with the message attributes consumers filter on.
+impl<E, R> From<aws_sdk_sqs::error::SdkError<E, R>> for PublishError
+where
+    aws_sdk_sqs::Error: From<aws_sdk_sqs::error::SdkError<E, R>>,
+{
+    fn from(e: aws_sdk_sqs::error::SdkError<E, R>) -> Self {
+        Self(Box::new(e.into()))
+    }
+}
+
+/// What happened to one entry of a batch send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryOutcome {
+    Sent,
+    /// SQS refused this entry; the code says why (e.g. `InternalError`, throttling).
+    Failed {
+        code: String,
+        sender_fault: bool,
+    },
+}
+
+/// Sends events to the events queue, with the message attributes consumers filter on:
+/// `eventType` and `correlationId`.
 #[derive(Debug, Clone)]
 pub struct EventPublisher {
     client: aws_sdk_sqs::Client,
@@ -29,9 +53,64 @@ impl EventPublisher {
             .message_attributes("eventType", string_attribute(event.event_type.as_str()))
             .message_attributes("correlationId", string_attribute(correlation_id))
             .send()
-            .await
-            .map_err(|e| PublishError(Box::new(e.into())))?;
+            .await?;
         Ok(())
+    }
+
+    /// Sends up to `MAX_BATCH` events in one call. `Err` when the call itself failed
+    /// (nothing was sent); otherwise one outcome per event, in order, since SQS may accept
+    /// some entries of a batch and refuse others.
+    pub async fn publish_batch(&self, events: &[(&EventEnvelope, &str)]) -> Result<Vec<EntryOutcome>, PublishError> {
+        assert!(
+            events.len() <= MAX_BATCH,
+            "SQS takes at most {MAX_BATCH} messages a batch"
+        );
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let entries = events
+            .iter()
+            .enumerate()
+            .map(|(i, (event, correlation_id))| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(event.to_json())
+                    .message_attributes("eventType", string_attribute(event.event_type.as_str()))
+                    .message_attributes("correlationId", string_attribute(correlation_id))
+                    .build()
+                    .expect("id and body are set")
+            })
+            .collect();
+        let out = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await?;
+        // An entry SQS names neither sent nor failed is treated as failed: never clear
+        // what was not confirmed.
+        let mut outcomes = vec![
+            EntryOutcome::Failed {
+                code: "NotReported".to_owned(),
+                sender_fault: false
+            };
+            events.len()
+        ];
+        for ok in out.successful() {
+            if let Some(slot) = ok.id().parse::<usize>().ok().and_then(|i| outcomes.get_mut(i)) {
+                *slot = EntryOutcome::Sent;
+            }
+        }
+        for failed in out.failed() {
+            if let Some(slot) = failed.id().parse::<usize>().ok().and_then(|i| outcomes.get_mut(i)) {
+                *slot = EntryOutcome::Failed {
+                    code: failed.code().to_owned(),
+                    sender_fault: failed.sender_fault(),
+                };
+            }
+        }
+        Ok(outcomes)
     }
 }
 

@@ -1,5 +1,26 @@
+pub mod outbox;
 pub mod processed;
 pub mod users;
 
+pub use outbox::{Cleared, PendingEvent};
 pub use processed::{ProcessedEvent, ProcessedUsersTable, RecordError, Recorded};
-pub use users::{Inserted, StoreError, UserPage, UsersTable};
+pub use users::{Inserted, UserPage, UsersTable};
+
+/// A failed DynamoDB call, or an item that does not have the shape this code writes.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    // Boxed: the SDK's error is large, and it would make every `Result` carrying it large.
+    #[error("the DynamoDB request failed")]
+    Dynamo(#[source] Box<aws_sdk_dynamodb::Error>),
+    #[error("a stored item does not have the expected shape")]
+    Item(#[from] serde_dynamo::Error),
+}
+
+impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for StoreError
+where
+    aws_sdk_dynamodb::Error: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
+{
+    fn from(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
+        Self::Dynamo(Box::new(e.into()))
+    }
+}

@@ -132,7 +132,10 @@ impl ProcessedUsersTable {
             .await;
         match result {
             Ok(_) => Ok(Recorded::New),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
                 let processed_at = self
                     .processed_at(&processed.event.event_id)
                     .await?
@@ -172,14 +175,14 @@ mod tests {
     #[test]
     fn item_has_the_originals_attribute_names_and_ours() {
         let event = EventEnvelope {
-                event_id: "evt-001".to_owned(),
-                event_type: EventType::UserCreated,
-                timestamp: datetime!(2025-10-16 12:34:56.123 UTC),
-                user: UserSnapshot {
-                    id: "user-123".to_owned(),
-                    name: "Ada".to_owned(),
-                    email: "ada@example.com".to_owned(),
-                },
+            event_id: "evt-001".to_owned(),
+            event_type: EventType::UserCreated,
+            timestamp: datetime!(2025-10-16 12:34:56.123 UTC),
+            user: UserSnapshot {
+                id: "user-123".to_owned(),
+                name: "Ada".to_owned(),
+                email: "ada@example.com".to_owned(),
+            },
         };
         let erp = ErpEmployee::for_user("user-123", "OracleFusion");
         let processed = ProcessedEvent {
@@ -222,7 +225,10 @@ mod tests {
         // .NET's round-trip format ("o") has seven fractional digits.
         let item = HashMap::from([
             ("EventId".to_owned(), AttributeValue::S("evt-001".to_owned())),
-            ("ProcessedAt".to_owned(), AttributeValue::S("2025-10-16T12:35:00.1234567Z".to_owned())),
+            (
+                "ProcessedAt".to_owned(),
+                AttributeValue::S("2025-10-16T12:35:00.1234567Z".to_owned()),
+            ),
         ]);
         let read: ProcessedAtItem = serde_dynamo::from_item(item).unwrap();
         assert_eq!(read.processed_at, datetime!(2025-10-16 12:35:00.1234567 UTC));

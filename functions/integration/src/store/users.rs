@@ -1,5 +1,6 @@
 //! The `Users` table: `Id` (S) partition key; `Name`, `Email` as the original, plus
-//! `CreatedAt` and `EventId`, the id of the user's `UserCreated` event.
+//! `CreatedAt` and `EventId`, the id of the user's `UserCreated` event, and while that
+//! event is not yet on the queue, its outbox attributes (see `store::outbox`).
 
 use std::collections::HashMap;
 
@@ -8,25 +9,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::outbox::PendingEvent;
+use super::StoreError;
 use crate::domain::User;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    // Boxed: the SDK's error is large, and it would make every `Result` carrying it large.
-    #[error("the DynamoDB request failed")]
-    Dynamo(#[source] Box<aws_sdk_dynamodb::Error>),
-    #[error("a stored item does not have the expected shape")]
-    Item(#[from] serde_dynamo::Error),
-}
-
-impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for StoreError
-where
-    aws_sdk_dynamodb::Error: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
-{
-    fn from(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
-        Self::Dynamo(Box::new(e.into()))
-    }
-}
 
 /// The outcome of a conditional insert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,9 +77,19 @@ impl UsersTable {
         }
     }
 
-    /// Stores `user` unless an item with its id exists: a user is never overwritten.
-    pub async fn insert(&self, user: &User) -> Result<Inserted, StoreError> {
-        let item = serde_dynamo::to_item(UserItem::from(user))?;
+    pub(super) fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
+    }
+
+    pub(super) fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Stores `user` together with its pending `event`, in one atomic write, unless an item
+    /// with its id exists: a user is never overwritten, and never stored without its event.
+    pub async fn insert(&self, user: &User, event: &PendingEvent) -> Result<Inserted, StoreError> {
+        let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(UserItem::from(user))?;
+        item.extend(event.attributes());
         let result = self
             .client
             .put_item()

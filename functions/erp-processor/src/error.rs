@@ -1,0 +1,95 @@
+//! Every way a `POST /events` request can fail, and the one place that maps each to a
+//! status code and an RFC 9457 problem document.
+
+use aws_lambda_events::http::StatusCode;
+use integration::events::EnvelopeError;
+use integration::problem::Problem;
+use integration::store::RecordError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not text we can read as JSON (bad base64, not UTF-8).
+    #[error("{0}")]
+    UnreadableBody(&'static str),
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    #[error("the body exceeds {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("no such resource")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("recording the event failed")]
+    Store(#[from] RecordError),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::UnreadableBody(_) | Self::Envelope(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The `Allow` header a 405 carries.
+    pub fn allow(&self) -> Option<&'static str> {
+        match self {
+            Self::MethodNotAllowed { allow } => Some(allow),
+            _ => None,
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let title = status.canonical_reason().unwrap_or("Error");
+        let problem = Problem::new(status.as_u16(), title, self.detail());
+        match self {
+            Self::Envelope(EnvelopeError::Invalid(errors)) => {
+                problem.typed("validation-error").with_errors(errors.0.clone())
+            }
+            _ => problem,
+        }
+    }
+
+    /// What the client is told. A server-side failure says what to do, never why: the
+    /// cause (SDK errors, table names) stays in the log. Envelope errors never quote the
+    /// body, and JSON syntax errors give only a position.
+    fn detail(&self) -> String {
+        match self {
+            Self::Envelope(EnvelopeError::Invalid(_)) => "One or more fields are invalid; see errors.".to_owned(),
+            Self::Store(_) => "The event could not be recorded; retry later.".to_owned(),
+            Self::UnreadableBody(_)
+            | Self::Envelope(EnvelopeError::Empty | EnvelopeError::Json(_) | EnvelopeError::NotAnObject)
+            | Self::PayloadTooLarge { .. }
+            | Self::NotFound
+            | Self::MethodNotAllowed { .. } => integration::errors::sentence(&self.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_failures_hide_their_cause() {
+        let problem = ApiError::Store(RecordError::Vanished).problem();
+        assert_eq!(problem.status, 503);
+        assert_eq!(problem.detail, "The event could not be recorded; retry later.");
+    }
+
+    #[test]
+    fn body_errors_say_what_is_wrong() {
+        let detail = |e: EnvelopeError| ApiError::from(e).problem().detail;
+        assert_eq!(detail(EnvelopeError::Empty), "The body is empty.");
+        assert_eq!(detail(EnvelopeError::NotAnObject), "The body is not a JSON object.");
+        let json = serde_json::from_str::<serde_json::Value>("{\"a\":").unwrap_err();
+        assert_eq!(
+            detail(EnvelopeError::Json(json)),
+            "The body is not valid JSON: EOF while parsing a value at line 1 column 5."
+        );
+    }
+}

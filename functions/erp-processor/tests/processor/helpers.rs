@@ -1,0 +1,233 @@
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use erp_processor::{handle, App, InvocationError};
+use integration::config::ErpProcessorConfig;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+use test_support::{create_table, moto, unique};
+
+/// The handler wired to a fresh `ErpProcessedUsers` table in the shared moto.
+pub struct TestApp {
+    pub app: App,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub config: ErpProcessorConfig,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A fresh table, and the configuration adjusted by `tweak` (concurrency, latency...).
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut ErpProcessorConfig)) -> TestApp {
+    let aws = moto().sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let mut config = ErpProcessorConfig {
+        processed_table: create_table(&dynamo, "ErpProcessedUsers", "EventId", &[]).await,
+        erp_system: "OracleFusion".to_owned(),
+        batch_concurrency: ErpProcessorConfig::DEFAULT_BATCH_CONCURRENCY,
+        erp_latency: Duration::ZERO,
+    };
+    tweak(&mut config);
+    TestApp {
+        app: App::new(&aws, &config),
+        dynamo,
+        config,
+    }
+}
+
+/// The handler wired to a table that does not exist: every write fails.
+pub async fn spawn_app_without_table() -> TestApp {
+    let aws = moto().sdk_config().await;
+    let config = ErpProcessorConfig {
+        processed_table: unique("Missing"),
+        erp_system: "OracleFusion".to_owned(),
+        batch_concurrency: ErpProcessorConfig::DEFAULT_BATCH_CONCURRENCY,
+        erp_latency: Duration::ZERO,
+    };
+    TestApp {
+        app: App::new(&aws, &config),
+        dynamo: aws_sdk_dynamodb::Client::new(&aws),
+        config,
+    }
+}
+
+impl TestApp {
+    /// Invokes the handler as the Lambda runtime does, and returns the answer as the
+    /// runtime would send it (serialized JSON).
+    pub async fn invoke(&self, payload: Value) -> Result<Value, InvocationError> {
+        let mut context = Context::default();
+        context.request_id = "0f5b2c8e-3a1d-4e6f-9b7c-2d4e6f8a0b1c".to_owned();
+        let output = handle(&self.app, LambdaEvent::new(payload, context)).await?;
+        Ok(serde_json::to_value(output).expect("the output serializes"))
+    }
+
+    /// Sends an SQS batch and returns the message ids it reports as failed.
+    pub async fn send_batch(&self, records: &[(&str, Option<String>)]) -> Vec<String> {
+        let answer = self
+            .invoke(sqs_event(records))
+            .await
+            .expect("a batch never fails the invocation");
+        failed_ids(&answer)
+    }
+
+    pub async fn send(&self, request: Value) -> TestResponse {
+        let answer = self
+            .invoke(request)
+            .await
+            .expect("a request never fails the invocation");
+        TestResponse::from_proxy_response(&answer)
+    }
+
+    pub async fn post_events(&self, body: &str) -> TestResponse {
+        self.send(api_request("POST", "/events", Some(body))).await
+    }
+
+    /// Every item of the table, by `EventId`.
+    pub async fn stored_items(&self) -> HashMap<String, HashMap<String, AttributeValue>> {
+        let mut items = HashMap::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .dynamo
+                .scan()
+                .table_name(&self.config.processed_table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan moto");
+            for item in out.items.unwrap_or_default() {
+                items.insert(s(&item, "EventId"), item);
+            }
+            start = out.last_evaluated_key.filter(|k| !k.is_empty());
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+}
+
+/// The message ids in a `batchItemFailures` answer, in order.
+pub fn failed_ids(answer: &Value) -> Vec<String> {
+    answer["batchItemFailures"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a batch response: {answer}"))
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().expect("itemIdentifier").to_owned())
+        .collect()
+}
+
+pub fn fixture(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("fixtures are JSON")
+}
+
+/// An SQS event in the fixture's shape, one record per (message id, body); a `None` body
+/// is sent as JSON null.
+pub fn sqs_event(records: &[(&str, Option<String>)]) -> Value {
+    let template = fixture("sqs-event.json")["Records"][0].clone();
+    let records: Vec<Value> = records
+        .iter()
+        .map(|(message_id, body)| {
+            let mut record = template.clone();
+            record["messageId"] = json!(message_id);
+            record["receiptHandle"] = json!(format!("AQEB{message_id}"));
+            record["body"] = json!(body);
+            record["messageAttributes"]["correlationId"]["stringValue"] = json!(format!("corr-{message_id}"));
+            record
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// An API Gateway REST proxy request in the fixture's shape.
+pub fn api_request(method: &str, path: &str, body: Option<&str>) -> Value {
+    let mut request = fixture("apigw-post-events.json");
+    request["httpMethod"] = json!(method);
+    request["requestContext"]["httpMethod"] = json!(method);
+    request["path"] = json!(path);
+    request["resource"] = json!(path);
+    request["requestContext"]["resourcePath"] = json!(path);
+    request["requestContext"]["path"] = json!(format!("/prod{path}"));
+    request["body"] = json!(body);
+    request
+}
+
+/// A valid `UserCreated` event body.
+pub fn event(event_id: &str, user_id: &str) -> Value {
+    json!({
+        "eventId": event_id,
+        "eventType": "UserCreated",
+        "timestamp": "2026-03-02T09:15:27.418Z",
+        "user": {"id": user_id, "name": "Grace Hopper", "email": "grace.hopper@example.com"}
+    })
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: String,
+}
+
+impl TestResponse {
+    fn from_proxy_response(answer: &Value) -> Self {
+        let status = answer["statusCode"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("not a proxy response: {answer}"));
+        assert_eq!(answer["isBase64Encoded"], false);
+        let headers = answer["headers"]
+            .as_object()
+            .expect("headers")
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().expect("a header is text").to_owned()))
+            .collect();
+        Self {
+            status: u16::try_from(status).expect("an HTTP status"),
+            headers,
+            body: answer["body"].as_str().unwrap_or_default().to_owned(),
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+
+    /// Asserts a problem document with `status`, and returns it.
+    pub fn problem(&self, status: u16) -> Value {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"));
+        let problem = self.json();
+        assert_eq!(problem["status"], status);
+        assert!(problem["title"].is_string() && problem["type"].is_string() && problem["detail"].is_string());
+        problem
+    }
+
+    /// The fields a 400 validation problem names, in order.
+    pub fn problem_fields(&self) -> Vec<String> {
+        let problem = self.problem(400);
+        assert_eq!(problem["type"], "urn:problem-type:validation-error");
+        problem["errors"]
+            .as_array()
+            .expect("a validation problem lists errors")
+            .iter()
+            .map(|e| e["field"].as_str().expect("field").to_owned())
+            .collect()
+    }
+}
+
+pub fn s(item: &HashMap<String, AttributeValue>, attr: &str) -> String {
+    item.get(attr)
+        .and_then(|v| v.as_s().ok())
+        .unwrap_or_else(|| panic!("{attr} is not a string attribute of {item:?}"))
+        .clone()
+}

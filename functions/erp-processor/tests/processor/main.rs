@@ -1,0 +1,6 @@
+//! The ERP processor through its Lambda handler, against a real moto server.
+mod helpers;
+
+mod dispatch;
+mod post_events;
+mod sqs_batch;

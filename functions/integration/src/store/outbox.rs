@@ -1,0 +1,164 @@
+//! The transactional outbox, kept on the `Users` items themselves: a user and its pending
+//! `UserCreated` event are written by one `PutItem`, so neither can exist without the other.
+//!
+//! A pending event is five attributes of the user item, all removed once the event is on
+//! the queue. `Outbox` (always `"pending"`) and `OutboxSince` (epoch milliseconds) key the
+//! sparse global secondary index `PendingEvents`: only items with a pending event appear in
+//! it, oldest first, so the relay's query costs nothing when all is delivered.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::users::UsersTable;
+use super::StoreError;
+use crate::events::EventEnvelope;
+
+pub const PENDING_EVENTS_INDEX: &str = "PendingEvents";
+pub const OUTBOX: &str = "Outbox";
+pub const OUTBOX_SINCE: &str = "OutboxSince";
+pub const OUTBOX_EVENT_ID: &str = "OutboxEventId";
+pub const OUTBOX_EVENT: &str = "OutboxEvent";
+pub const OUTBOX_CORRELATION_ID: &str = "OutboxCorrelationId";
+const PENDING: &str = "pending";
+
+/// An event waiting to be sent, as the outbox holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingEvent {
+    pub event: EventEnvelope,
+    pub correlation_id: String,
+}
+
+impl PendingEvent {
+    pub fn new(event: EventEnvelope, correlation_id: impl Into<String>) -> Self {
+        Self {
+            event,
+            correlation_id: correlation_id.into(),
+        }
+    }
+
+    /// The attributes that mark an item as holding this pending event.
+    pub(super) fn attributes(&self) -> HashMap<String, AttributeValue> {
+        let since = self.event.timestamp.unix_timestamp_nanos() / 1_000_000;
+        HashMap::from([
+            (OUTBOX.to_owned(), AttributeValue::S(PENDING.to_owned())),
+            (OUTBOX_SINCE.to_owned(), AttributeValue::N(since.to_string())),
+            (
+                OUTBOX_EVENT_ID.to_owned(),
+                AttributeValue::S(self.event.event_id.clone()),
+            ),
+            (OUTBOX_EVENT.to_owned(), AttributeValue::S(self.event.to_json())),
+            (
+                OUTBOX_CORRELATION_ID.to_owned(),
+                AttributeValue::S(self.correlation_id.clone()),
+            ),
+        ])
+    }
+
+    fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Self> {
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+        Some(Self {
+            event: EventEnvelope::parse(text(OUTBOX_EVENT)?).ok()?,
+            correlation_id: text(OUTBOX_CORRELATION_ID)?.clone(),
+        })
+    }
+}
+
+/// Whether `clear_pending` removed the mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cleared {
+    Cleared,
+    /// Someone (the relay, or the API) cleared it first, or it marks another event.
+    NotPending,
+}
+
+impl UsersTable {
+    /// Pending events created at or before `cutoff`, oldest first, at most `limit`.
+    /// The index is eventually consistent: an event just cleared may still be listed,
+    /// which costs one duplicate send that the processor's idempotency absorbs.
+    pub async fn pending_events(&self, cutoff: OffsetDateTime, limit: usize) -> Result<Vec<PendingEvent>, StoreError> {
+        let cutoff_ms = cutoff.unix_timestamp_nanos() / 1_000_000;
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let page = i32::try_from(limit - found.len()).unwrap_or(i32::MAX);
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .index_name(PENDING_EVENTS_INDEX)
+                .key_condition_expression("#outbox = :pending AND #since <= :cutoff")
+                .expression_attribute_names("#outbox", OUTBOX)
+                .expression_attribute_names("#since", OUTBOX_SINCE)
+                .expression_attribute_values(":pending", AttributeValue::S(PENDING.to_owned()))
+                .expression_attribute_values(":cutoff", AttributeValue::N(cutoff_ms.to_string()))
+                .scan_index_forward(true)
+                .limit(page)
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in out.items() {
+                match PendingEvent::from_item(item) {
+                    Some(pending) => found.push(pending),
+                    // Only this module writes these attributes; a malformed one would be a
+                    // bug, and skipping it keeps every other event moving.
+                    None => tracing::error!(
+                        user_id = item.get("Id").and_then(|v| v.as_s().ok()).map(String::as_str),
+                        "malformed pending event skipped"
+                    ),
+                }
+            }
+            start = out.last_evaluated_key.filter(|k| !k.is_empty());
+            if found.len() >= limit || start.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// Removes the pending mark of `event_id` from the user's item. Conditional on the mark
+    /// still naming that event, so it never removes a mark it did not see sent.
+    pub async fn clear_pending(&self, user_id: &str, event_id: &str) -> Result<Cleared, StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key("Id", AttributeValue::S(user_id.to_owned()))
+            .update_expression("REMOVE #outbox, #since, #event_id, #event, #correlation")
+            .condition_expression("#event_id = :event_id")
+            .expression_attribute_names("#outbox", OUTBOX)
+            .expression_attribute_names("#since", OUTBOX_SINCE)
+            .expression_attribute_names("#event_id", OUTBOX_EVENT_ID)
+            .expression_attribute_names("#event", OUTBOX_EVENT)
+            .expression_attribute_names("#correlation", OUTBOX_CORRELATION_ID)
+            .expression_attribute_values(":event_id", AttributeValue::S(event_id.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Cleared::Cleared),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Cleared::NotPending)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether the user's item still holds a pending event (read consistently).
+    pub async fn has_pending(&self, user_id: Uuid) -> Result<bool, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key("Id", AttributeValue::S(user_id.to_string()))
+            .projection_expression("#outbox")
+            .expression_attribute_names("#outbox", OUTBOX)
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item.is_some_and(|item| item.contains_key(OUTBOX)))
+    }
+}

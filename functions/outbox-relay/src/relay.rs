@@ -1,0 +1,101 @@
+use std::time::Duration;
+
+use futures::future::join_all;
+use integration::errors::chain;
+use integration::events::{EntryOutcome, EventPublisher, MAX_BATCH};
+use integration::store::{PendingEvent, StoreError, UsersTable};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone)]
+pub struct Relay {
+    users: UsersTable,
+    events: EventPublisher,
+    grace: Duration,
+    max_events: usize,
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RelayReport {
+    /// Pending events older than the grace period, as found at the start of the run.
+    pub pending: usize,
+    pub sent: usize,
+    /// Not sent this run (refused by SQS, or the queue unreachable); they stay pending.
+    pub failed: usize,
+    /// Sent, but the pending mark could not be cleared: sent once more next run.
+    pub not_cleared: usize,
+    /// Age of the oldest event found (0 when none): what the staleness alarm watches.
+    pub oldest_pending_age_seconds: f64,
+}
+
+impl Relay {
+    pub fn new(users: UsersTable, events: EventPublisher, grace: Duration, max_events: usize) -> Self {
+        Self {
+            users,
+            events,
+            grace,
+            max_events,
+        }
+    }
+
+    /// Sends every pending event created at least the grace period before `now`, oldest
+    /// first, in batches of `MAX_BATCH`, and clears exactly those SQS confirmed.
+    pub async fn run(&self, now: OffsetDateTime) -> Result<RelayReport, StoreError> {
+        let pending = self.users.pending_events(now - self.grace, self.max_events).await?;
+        let mut report = RelayReport {
+            pending: pending.len(),
+            oldest_pending_age_seconds: pending
+                .first()
+                .map_or(0.0, |oldest| (now - oldest.event.timestamp).as_seconds_f64().max(0.0)),
+            ..RelayReport::default()
+        };
+        for (i, chunk) in pending.chunks(MAX_BATCH).enumerate() {
+            let batch: Vec<_> = chunk.iter().map(|p| (&p.event, p.correlation_id.as_str())).collect();
+            let outcomes = match self.events.publish_batch(&batch).await {
+                Ok(outcomes) => outcomes,
+                Err(error) => {
+                    // The queue itself is unreachable: later batches would fail the same way.
+                    let left = pending.len() - i * MAX_BATCH;
+                    tracing::error!(error = %chain(&error), left, "events queue unreachable; events stay pending");
+                    report.failed += left;
+                    return Ok(report);
+                }
+            };
+            let mut sent = Vec::with_capacity(chunk.len());
+            for (pending, outcome) in chunk.iter().zip(outcomes) {
+                match outcome {
+                    EntryOutcome::Sent => sent.push(pending),
+                    EntryOutcome::Failed { code, sender_fault } => {
+                        tracing::warn!(event_id = %pending.event.event_id, user_id = %pending.event.user.id, code, sender_fault,
+                            "SQS refused the event; it stays pending");
+                        report.failed += 1;
+                    }
+                }
+            }
+            report.sent += sent.len();
+            report.not_cleared += join_all(sent.into_iter().map(|p| self.clear(p)))
+                .await
+                .into_iter()
+                .filter(|ok| !ok)
+                .count();
+        }
+        Ok(report)
+    }
+
+    /// Clears one sent event's mark; `false` when that failed (it is sent again next run).
+    async fn clear(&self, pending: &PendingEvent) -> bool {
+        match self
+            .users
+            .clear_pending(&pending.event.user.id, &pending.event.event_id)
+            .await
+        {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::warn!(event_id = %pending.event.event_id, user_id = %pending.event.user.id, error = %chain(&error),
+                    "sent but not cleared; it will be sent once more");
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use integration::config::{CrmApiConfig, ErpProcessorConfig};
+use integration::events::{now_utc_millis, EventPublisher};
+use integration::store::UsersTable;
+use lambda_runtime::{Context, LambdaEvent};
+use outbox_relay::{Relay, RelayReport};
+use serde_json::{json, Value};
+use test_support::{create_queue, create_table, create_users_table, moto};
+use uuid::Uuid;
+
+/// The three functions wired to fresh tables and a fresh queue.
+pub struct Stack {
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub crm: crm_api::App,
+    pub crm_config: CrmApiConfig,
+    pub erp: erp_processor::App,
+    pub processed_table: String,
+    pub users: UsersTable,
+}
+
+pub async fn spawn_stack() -> Stack {
+    let aws = moto().sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let crm_config = CrmApiConfig {
+        users_table: create_users_table(&dynamo).await,
+        events_queue_url: create_queue(&sqs, "events").await,
+    };
+    let processed_table = create_table(&dynamo, "ErpProcessedUsers", "EventId", &[("ByUserId", "UserId")]).await;
+    let erp_config = ErpProcessorConfig {
+        processed_table: processed_table.clone(),
+        erp_system: "OracleFusion".to_owned(),
+        batch_concurrency: 10,
+        erp_latency: Duration::ZERO,
+    };
+    Stack {
+        crm: crm_api::App::new(&aws, &crm_config),
+        erp: erp_processor::App::new(&aws, &erp_config),
+        users: UsersTable::new(dynamo.clone(), &crm_config.users_table),
+        dynamo,
+        sqs,
+        crm_config,
+        processed_table,
+    }
+}
+
+impl Stack {
+    /// The CRM API with its queue unreachable (a queue URL that does not exist).
+    pub async fn crm_without_queue(&self) -> crm_api::App {
+        let config = CrmApiConfig {
+            events_queue_url: format!("{}-unreachable", self.crm_config.events_queue_url),
+            ..self.crm_config.clone()
+        };
+        crm_api::App::new(&moto().sdk_config().await, &config)
+    }
+
+    pub fn publisher(&self) -> EventPublisher {
+        EventPublisher::new(self.sqs.clone(), &self.crm_config.events_queue_url)
+    }
+
+    /// A relay with no grace period, so it takes every pending event now.
+    pub fn relay(&self) -> Relay {
+        Relay::new(self.users.clone(), self.publisher(), Duration::ZERO, 1000)
+    }
+
+    pub async fn run_relay(&self) -> RelayReport {
+        self.relay().run(now_utc_millis()).await.expect("relay run")
+    }
+
+    /// Every message on the queue, fed to the processor in SQS batches of up to 10, as the
+    /// event source mapping would; deletes what the processor did not report as failed.
+    /// Returns how many messages were delivered.
+    pub async fn drain_queue_into_processor(&self) -> usize {
+        let mut delivered = 0;
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.crm_config.events_queue_url)
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .expect("receive");
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return delivered;
+            }
+            let records: Vec<Value> = messages
+                .iter()
+                .map(|m| {
+                    json!({"messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                           "attributes": {}, "messageAttributes": {}, "md5OfBody": m.md5_of_body(),
+                           "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events",
+                           "awsRegion": "us-east-1"})
+                })
+                .collect();
+            let answer = erp_processor::handle(
+                &self.erp,
+                LambdaEvent::new(json!({"Records": records}), Context::default()),
+            )
+            .await
+            .expect("an SQS batch is always handled");
+            let answer = serde_json::to_value(answer).unwrap();
+            assert_eq!(answer["batchItemFailures"], json!([]), "the processor failed records");
+            for m in &messages {
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.crm_config.events_queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+            delivered += messages.len();
+        }
+    }
+
+    /// The processor's audit records, by user id.
+    pub async fn processed_by_user(&self) -> HashMap<String, Vec<HashMap<String, AttributeValue>>> {
+        let mut by_user: HashMap<String, Vec<_>> = HashMap::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .dynamo
+                .scan()
+                .table_name(&self.processed_table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            for item in out.items.unwrap_or_default() {
+                let user = item["UserId"].as_s().unwrap().clone();
+                by_user.entry(user).or_default().push(item);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return by_user;
+            }
+        }
+    }
+}
+
+/// `POST /api/crm` through the CRM API's handler; the status and the new user's id.
+pub async fn post_user(app: &crm_api::App, name: &str, idempotency_key: Option<&str>) -> (u16, Uuid) {
+    let mut headers = json!({"Content-Type": "application/json", "Host": "api.example.com"});
+    if let Some(key) = idempotency_key {
+        headers["Idempotency-Key"] = json!(key);
+    }
+    let event = json!({
+        "resource": "/api/crm", "path": "/api/crm", "httpMethod": "POST", "headers": headers,
+        "requestContext": {"stage": "prod", "requestId": Uuid::new_v4().to_string(), "httpMethod": "POST",
+                           "resourcePath": "/api/crm", "accountId": "123456789012", "apiId": "a1b2c3"},
+        "body": json!({"name": name, "email": "user@example.com"}).to_string(), "isBase64Encoded": false
+    });
+    let request = lambda_http::request::from_str(&event.to_string()).expect("a valid REST event");
+    let response = crm_api::routes::handle(app, request).await.expect("infallible");
+    let body: Value = match response.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),
+        other => panic!("unexpected body {other:?}"),
+    };
+    let id = body["id"].as_str().map(|s| s.parse().unwrap()).unwrap_or_default();
+    (response.status().as_u16(), id)
+}
