@@ -1,7 +1,9 @@
 //! The function's entry point: recognises which trigger sent the payload and hands it to
 //! the SQS batch handler or the `POST /events` route.
 
-use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+use aws_lambda_events::apigw::{
+    ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
+};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
@@ -19,6 +21,8 @@ pub enum Output {
     /// To API Gateway's proxy integration: `{"statusCode",…,"body"}`. Boxed: it is ten
     /// times the size of a batch response.
     Http(Box<ApiGatewayProxyResponse>),
+    /// To a function URL (payload 2.0), as `cargo lambda watch` calls it locally.
+    HttpV2(Box<ApiGatewayV2httpResponse>),
 }
 
 /// A payload the function cannot handle. The invocation fails: for an SQS batch that
@@ -26,7 +30,7 @@ pub enum Output {
 /// is a wiring mistake to surface, not to answer.
 #[derive(Debug, thiserror::Error)]
 pub enum InvocationError {
-    #[error("unsupported payload: neither an SQS event nor an API Gateway REST proxy request ({0})")]
+    #[error("unsupported payload: neither an SQS event nor an API Gateway or function URL request ({0})")]
     Unsupported(String),
     #[error("the SQS event does not have the documented shape: {0}")]
     MalformedSqsEvent(String),
@@ -57,6 +61,9 @@ pub enum Trigger {
     Sqs,
     /// `httpMethod`, `path` and `requestContext`: a REST API (payload 1.0) proxy request.
     ApiGateway,
+    /// `version` `2.0`, `rawPath` and `requestContext.http`: a function URL request (what
+    /// `cargo lambda watch` sends for HTTP calls) or an HTTP API payload 2.0.
+    FunctionUrl,
     Unknown,
 }
 
@@ -74,6 +81,12 @@ impl Trigger {
             && has("path");
         if is_rest_request {
             return Self::ApiGateway;
+        }
+        let is_v2_request = payload.get("version").and_then(Value::as_str) == Some("2.0")
+            && has("rawPath")
+            && payload.pointer("/requestContext/http").is_some_and(Value::is_object);
+        if is_v2_request {
+            return Self::FunctionUrl;
         }
         Self::Unknown
     }
@@ -100,6 +113,11 @@ async fn dispatch(app: &App, payload: Value) -> Result<Output, InvocationError> 
             let request: ApiGatewayProxyRequest =
                 serde_json::from_value(payload).map_err(|e| InvocationError::MalformedApiRequest(position(&e)))?;
             Ok(Output::Http(Box::new(routes::handle(app, &request).await)))
+        }
+        Trigger::FunctionUrl => {
+            let request: ApiGatewayV2httpRequest =
+                serde_json::from_value(payload).map_err(|e| InvocationError::MalformedApiRequest(position(&e)))?;
+            Ok(Output::HttpV2(Box::new(routes::handle_v2(app, &request).await)))
         }
         Trigger::Unknown => Err(InvocationError::Unsupported(describe(&payload))),
     }
@@ -174,8 +192,8 @@ mod tests {
             ),
             (
                 json!({"version": "2.0", "rawPath": "/events", "requestContext": {"http": {"method": "POST"}}}),
-                Trigger::Unknown,
-                "http api payload 2.0",
+                Trigger::FunctionUrl,
+                "function url / http api payload 2.0",
             ),
             (json!({"eventId": "e", "user": {}}), Trigger::Unknown, "a bare envelope"),
             (json!([1]), Trigger::Unknown, "array"),

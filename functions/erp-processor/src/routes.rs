@@ -1,10 +1,13 @@
-//! `POST /events` through API Gateway (REST API, proxy integration): resolves the route,
-//! processes the event in the body, turns every `ApiError` into a problem answer and
-//! writes one log line per request.
+//! `POST /events` through API Gateway (REST API, proxy integration) or a function URL
+//! (payload 2.0, as `cargo lambda watch` sends locally): resolves the route, processes the
+//! event in the body, turns every `ApiError` into a problem answer and writes one log line
+//! per request.
 
 use std::time::Instant;
 
-use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+use aws_lambda_events::apigw::{
+    ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
+};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use base64::Engine;
@@ -34,40 +37,93 @@ struct ProcessedResponse<'a> {
     processed_at: String,
 }
 
-/// Answers one API Gateway request. Never fails: every error becomes a problem answer
-/// (a failed invocation would reach the client as a bare 502).
+/// What the route needs of a request, whichever payload version carried it.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRequest<'a> {
+    pub method: &'a Method,
+    /// The path without the stage (see `route_path`).
+    pub path: &'a str,
+    pub body: Option<&'a str>,
+    pub is_base64_encoded: bool,
+}
+
+/// The answer, before it is shaped for the payload version that asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpAnswer {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: String,
+    pub allow: Option<&'static str>,
+}
+
+/// Answers one API Gateway REST request.
 pub async fn handle(app: &App, req: &ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
+    let path = route_path(req.path.as_deref().unwrap_or("/"), req.request_context.stage.as_deref());
+    let request = HttpRequest {
+        method: &req.http_method,
+        path,
+        body: req.body.as_deref(),
+        is_base64_encoded: req.is_base64_encoded,
+    };
+    let answer = answer(app, request).await;
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = i64::from(answer.status.as_u16());
+    response.headers = answer.headers();
+    response.body = Some(Body::Text(answer.body));
+    response
+}
+
+/// Answers one function-URL (payload 2.0) request.
+pub async fn handle_v2(app: &App, req: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+    let context = &req.request_context;
+    let path = route_path(req.raw_path.as_deref().unwrap_or("/"), context.stage.as_deref());
+    let request = HttpRequest {
+        method: &context.http.method,
+        path,
+        body: req.body.as_deref(),
+        is_base64_encoded: req.is_base64_encoded,
+    };
+    let answer = answer(app, request).await;
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = i64::from(answer.status.as_u16());
+    response.headers = answer.headers();
+    response.body = Some(Body::Text(answer.body));
+    response
+}
+
+/// Never fails: every error becomes a problem answer (a failed invocation would reach the
+/// client as a bare 502).
+pub async fn answer(app: &App, req: HttpRequest<'_>) -> HttpAnswer {
     let started = Instant::now();
-    let path = route_path(req);
-    let on_events = path == EVENTS_PATH;
-    let result = match (on_events, &req.http_method) {
+    let on_events = req.path == EVENTS_PATH;
+    let result = match (on_events, req.method) {
         (false, _) => Err(ApiError::NotFound),
         (true, &Method::POST) => post_event(app, req).await,
         (true, _) => Err(ApiError::MethodNotAllowed { allow: EVENTS_ALLOW }),
     };
-    let (response, event) = match result {
-        Ok((event, processed)) => (processed_response(&event, &processed), Some((event, processed))),
+    let (answer, event) = match result {
+        Ok((event, processed)) => (processed_answer(&event, &processed), Some((event, processed))),
         Err(error) => {
             if error.status().is_server_error() {
                 tracing::error!(error = %integration::errors::chain(&error), "request failed");
             }
-            (problem_response(&error), None)
+            (problem_answer(&error), None)
         }
     };
     tracing::info!(
-        method = %req.http_method,
+        method = %req.method,
         route = if on_events { EVENTS_PATH } else { "unmatched" },
-        status = response.status_code,
+        status = answer.status.as_u16(),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         event_id = event.as_ref().map(|(e, _)| e.event_id.as_str()),
         user_id = event.as_ref().map(|(e, _)| e.user.id.as_str()),
         duplicate = event.as_ref().map(|(_, p)| p.duplicate),
         "request"
     );
-    response
+    answer
 }
 
-async fn post_event(app: &App, req: &ApiGatewayProxyRequest) -> Result<(EventEnvelope, Processed), ApiError> {
+async fn post_event(app: &App, req: HttpRequest<'_>) -> Result<(EventEnvelope, Processed), ApiError> {
     let body = body_text(req)?;
     let event = EventEnvelope::parse(&body)?;
     let processed = app.processor.process(&event).await?;
@@ -76,8 +132,8 @@ async fn post_event(app: &App, req: &ApiGatewayProxyRequest) -> Result<(EventEnv
 
 /// The request body as text: decoded when API Gateway base64-encoded it, at most
 /// `MAX_BODY_BYTES`. An absent body is empty.
-fn body_text(req: &ApiGatewayProxyRequest) -> Result<String, ApiError> {
-    let raw = req.body.as_deref().unwrap_or_default();
+fn body_text(req: HttpRequest<'_>) -> Result<String, ApiError> {
+    let raw = req.body.unwrap_or_default();
     let bytes = if req.is_base64_encoded {
         base64::engine::general_purpose::STANDARD
             .decode(raw)
@@ -95,9 +151,7 @@ fn body_text(req: &ApiGatewayProxyRequest) -> Result<String, ApiError> {
 /// through the stage's own URL but may carry the stage (`/prod/events`) through a custom
 /// domain or a test client, so the stage is stripped whenever it leads. A trailing `/`
 /// is ignored.
-pub fn route_path(req: &ApiGatewayProxyRequest) -> &str {
-    let path = req.path.as_deref().unwrap_or("/");
-    let stage = req.request_context.stage.as_deref();
+pub fn route_path<'a>(path: &'a str, stage: Option<&str>) -> &'a str {
     let path = stage
         .filter(|s| !s.is_empty() && *s != "$default")
         .and_then(|s| path.strip_prefix('/')?.strip_prefix(s))
@@ -109,7 +163,7 @@ pub fn route_path(req: &ApiGatewayProxyRequest) -> &str {
     }
 }
 
-fn processed_response(event: &EventEnvelope, processed: &Processed) -> ApiGatewayProxyResponse {
+fn processed_answer(event: &EventEnvelope, processed: &Processed) -> HttpAnswer {
     let body = ProcessedResponse {
         message: "Event processed successfully",
         event_id: &event.event_id,
@@ -119,47 +173,37 @@ fn processed_response(event: &EventEnvelope, processed: &Processed) -> ApiGatewa
             .format(&Rfc3339)
             .expect("a UTC time always formats"),
     };
-    let json = serde_json::to_string(&body).expect("the response always serializes");
-    response(StatusCode::OK, "application/json", json, None)
-}
-
-fn problem_response(error: &ApiError) -> ApiGatewayProxyResponse {
-    response(
-        error.status(),
-        problem::CONTENT_TYPE,
-        error.problem().to_json(),
-        error.allow(),
-    )
-}
-
-fn response(
-    status: StatusCode,
-    content_type: &'static str,
-    body: String,
-    allow: Option<&'static str>,
-) -> ApiGatewayProxyResponse {
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Some(allow) = allow {
-        headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+    HttpAnswer {
+        status: StatusCode::OK,
+        content_type: "application/json",
+        body: serde_json::to_string(&body).expect("the response always serializes"),
+        allow: None,
     }
-    let mut response = ApiGatewayProxyResponse::default();
-    response.status_code = i64::from(status.as_u16());
-    response.headers = headers;
-    response.body = Some(Body::Text(body));
-    response
+}
+
+fn problem_answer(error: &ApiError) -> HttpAnswer {
+    HttpAnswer {
+        status: error.status(),
+        content_type: problem::CONTENT_TYPE,
+        body: error.problem().to_json(),
+        allow: error.allow(),
+    }
+}
+
+impl HttpAnswer {
+    fn headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        if let Some(allow) = self.allow {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        headers
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn request(path: &str, stage: Option<&str>) -> ApiGatewayProxyRequest {
-        let mut req = ApiGatewayProxyRequest::default();
-        req.path = Some(path.to_owned());
-        req.request_context.stage = stage.map(str::to_owned);
-        req
-    }
 
     #[test]
     fn strips_a_leading_stage() {
@@ -170,9 +214,10 @@ mod tests {
             ("/production/events", Some("prod"), "/production/events"),
             ("/prod", Some("prod"), "/"),
             ("/events", None, "/events"),
+            ("/events", Some("$default"), "/events"),
             ("/", Some("prod"), "/"),
         ] {
-            assert_eq!(route_path(&request(path, stage)), expected, "{path} at {stage:?}");
+            assert_eq!(route_path(path, stage), expected, "{path} at {stage:?}");
         }
     }
 }
