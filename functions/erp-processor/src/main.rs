@@ -1,3 +1,7 @@
+// The runtime's future nests deep enough (service, handler, SDK calls) that computing its
+// layout in a release build passes the default limit of 128.
+#![recursion_limit = "256"]
+
 use aws_config::BehaviorVersion;
 use erp_processor::App;
 use integration::config::ErpProcessorConfig;

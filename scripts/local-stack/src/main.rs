@@ -2,10 +2,11 @@
 //! `cargo lambda watch`.
 //!
 //! ```text
-//! local-stack provision TEMPLATE OUT_DIR [--visibility-timeout SECS]
+//! local-stack provision TEMPLATE OUT_DIR [--visibility-timeout SECS] [--set KEY=VALUE]...
 //!     Creates the template's DynamoDB tables and SQS queues in the moto server at
 //!     AWS_ENDPOINT_URL, and writes OUT_DIR/functions.env (the functions' environment as
-//!     the template wires it, pointed at those resources) and OUT_DIR/local.json.
+//!     the template wires it, pointed at those resources, with `--set` overrides) and
+//!     OUT_DIR/local.json.
 //! local-stack triggers LOCAL_JSON [--relay-every SECS]
 //!     Long-polls the events queue and invokes erp-processor with SqsEvent batches, and
 //!     invokes outbox-relay on the template's schedule, both through `cargo lambda watch`
@@ -30,7 +31,13 @@ async fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("provision") if args.len() >= 3 => {
             let visibility = flag(&args, "--visibility-timeout");
-            provision(PathBuf::from(&args[1]), PathBuf::from(&args[2]), visibility).await
+            let overrides = args
+                .windows(2)
+                .filter(|w| w[0] == "--set")
+                .filter_map(|w| w[1].split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            provision(PathBuf::from(&args[1]), PathBuf::from(&args[2]), visibility, overrides).await
         }
         Some("triggers") if args.len() >= 2 => {
             let relay_every = flag(&args, "--relay-every").map(Duration::from_secs);
@@ -58,10 +65,16 @@ fn flag(args: &[String], name: &str) -> Option<u64> {
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
-async fn provision(template: PathBuf, out_dir: PathBuf, visibility: Option<u64>) -> Result<(), AnyError> {
+async fn provision(
+    template: PathBuf,
+    out_dir: PathBuf,
+    visibility: Option<u64>,
+    overrides: Vec<(String, String)>,
+) -> Result<(), AnyError> {
     let template = template::Template::read(&template)?;
     let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    let local = provision::provision(&aws, &template, visibility).await?;
+    let mut local = provision::provision(&aws, &template, visibility).await?;
+    local.env.extend(overrides);
     std::fs::create_dir_all(&out_dir)?;
     std::fs::write(out_dir.join("functions.env"), local.env_file())?;
     std::fs::write(out_dir.join("local.json"), serde_json::to_string_pretty(&local)?)?;

@@ -1,0 +1,114 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+export interface AlarmsProps {
+  readonly deadLetters: sqs.IQueue;
+  /** Functions whose errors page someone, by a readable name used in alarm ids. */
+  readonly functions: Record<string, lambda.IFunction>;
+  readonly apiStage: apigw.Stage;
+  /** Age of the oldest event the outbox relay found pending, as it reports each run. */
+  readonly oldestPendingEventAge: cloudwatch.IMetric;
+  /** Subscribed to the alarm topic by email when given. */
+  readonly alarmEmail?: string;
+}
+
+/** Alarms are evaluated over this period; each fires on the first bad period. */
+const PERIOD = Duration.minutes(5);
+
+/**
+ * Anything that means an event or a request was lost or failed: a message in the
+ * dead-letter queue, a function error, a 5XX from the API. Each alarm notifies the topic
+ * when it fires and when it recovers.
+ */
+export class Alarms extends Construct {
+  readonly topic: sns.Topic;
+  /** Encrypts the topic. A customer managed key: CloudWatch cannot use the aws/sns key. */
+  readonly topicKey: kms.Key;
+  readonly deadLettersVisible: cloudwatch.Alarm;
+  readonly functionErrors: Record<string, cloudwatch.Alarm> = {};
+  readonly apiServerErrors: cloudwatch.Alarm;
+  readonly pendingEventsStale: cloudwatch.Alarm;
+
+  /** An event pending longer than this has missed several relay runs. */
+  static readonly STALE_PENDING_SECONDS = 300;
+
+  constructor(scope: Construct, id: string, props: AlarmsProps) {
+    super(scope, id);
+    const account = Stack.of(this).account;
+
+    this.topicKey = new kms.Key(this, 'TopicKey', {
+      description: 'Encrypts the CRM-ERP alarm topic',
+      enableKeyRotation: true,
+      // Only in-flight alarm notifications are encrypted with it: nothing to keep after
+      // the topic is gone.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    });
+    // CloudWatch encrypts the notifications it publishes to the topic.
+    this.topicKey.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      resources: ['*'], // in a key policy, "*" is this key
+      conditions: { StringEquals: { 'aws:SourceAccount': account } },
+    }));
+
+    this.topic = new sns.Topic(this, 'Topic', {
+      displayName: 'CRM-ERP alarms',
+      masterKey: this.topicKey,
+      enforceSSL: true,
+    });
+    // A topic policy replaces SNS's default one, which let the account's services publish.
+    this.topic.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [this.topic.topicArn],
+      conditions: { StringEquals: { 'aws:SourceAccount': account } },
+    }));
+    if (props.alarmEmail) {
+      this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    }
+
+    this.deadLettersVisible = this.alarm('DeadLettersVisible',
+      props.deadLetters.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' }),
+      'Events failed 5 deliveries and wait in the dead-letter queue: inspect, fix, redrive.');
+
+    for (const [name, fn] of Object.entries(props.functions)) {
+      this.functionErrors[name] = this.alarm(`${name}Errors`,
+        fn.metricErrors({ period: PERIOD, statistic: 'Sum' }),
+        `${name} returned errors (crashes, timeouts or unhandled failures).`);
+    }
+
+    this.apiServerErrors = this.alarm('ApiServerErrors',
+      props.apiStage.metricServerError({ period: PERIOD, statistic: 'Sum' }),
+      `The API (stage ${props.apiStage.stageName}) answered 5XX.`);
+
+    this.pendingEventsStale = this.alarm('PendingEventsStale', props.oldestPendingEventAge,
+      'A UserCreated event has been pending in the outbox for over 5 minutes: the relay cannot '
+      + 'send to the events queue (see the OutboxRelay logs).', Alarms.STALE_PENDING_SECONDS);
+  }
+
+  /** Fires when the metric is above `threshold` for one period; no data means all is well. */
+  private alarm(id: string, metric: cloudwatch.IMetric, description: string, threshold = 0): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, id, {
+      metric,
+      alarmDescription: description,
+      threshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const action = new actions.SnsAction(this.topic);
+    alarm.addAlarmAction(action);
+    alarm.addOkAction(action);
+    return alarm;
+  }
+}

@@ -1,0 +1,44 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+export interface EventQueueProps {
+  /** The consuming function's timeout. */
+  readonly consumerTimeout: Duration;
+  /** The event source mapping's batching window (adds to the time a batch is in flight). */
+  readonly consumerBatchingWindow: Duration;
+  /** What happens to the dead-letter queue (and the events in it) when the stack is deleted. */
+  readonly deadLettersRemovalPolicy: RemovalPolicy;
+}
+
+/** Deliveries before a message moves to the dead-letter queue. */
+export const MAX_RECEIVE_COUNT = 5;
+
+/** The `UserCreated` events queue and the dead-letter queue that catches what keeps failing. */
+export class EventQueue extends Construct {
+  readonly queue: sqs.Queue;
+  readonly deadLetters: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: EventQueueProps) {
+    super(scope, id);
+    const safe = { enforceSSL: true, encryption: sqs.QueueEncryption.SQS_MANAGED };
+
+    this.deadLetters = new sqs.Queue(this, 'DeadLetters', {
+      ...safe,
+      // The SQS maximum: the longest time an operator has to inspect and redrive.
+      retentionPeriod: Duration.days(14),
+      removalPolicy: props.deadLettersRemovalPolicy,
+    });
+
+    this.queue = new sqs.Queue(this, 'Queue', {
+      ...safe,
+      // AWS's rule for Lambda consumers: at least 6x the function timeout plus the batching
+      // window, so SQS does not redeliver a message whose batch is still being processed
+      // (throttled invocations are retried while the message stays invisible).
+      visibilityTimeout: Duration.seconds(
+        6 * props.consumerTimeout.toSeconds() + props.consumerBatchingWindow.toSeconds(),
+      ),
+      deadLetterQueue: { queue: this.deadLetters, maxReceiveCount: MAX_RECEIVE_COUNT },
+    });
+  }
+}

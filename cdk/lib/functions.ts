@@ -1,0 +1,181 @@
+import { Duration, RemovalPolicy, Tags, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { RustFunction } from 'cargo-lambda-cdk';
+import { Construct } from 'constructs';
+
+/**
+ * Records of one SQS batch that erp-processor handles at once (its `BATCH_CONCURRENCY`).
+ * The event source's batch size is the same number, so a batch is one concurrent wave
+ * and the ERP sees at most `maxConcurrency x BATCH_CONCURRENCY` calls in flight.
+ */
+export const BATCH_CONCURRENCY = 10;
+
+/** The ERP the processor reports it integrated with (the original simulated Oracle Fusion). */
+export const ERP_SYSTEM_NAME = 'OracleFusion';
+
+/**
+ * erp-processor's timeout. A record is one conditional PutItem (plus a GetItem on a
+ * duplicate) and a simulated ERP call of ~100 ms; a batch of 10 runs concurrently and takes
+ * well under a second. 30 s leaves room for SDK retries with backoff under throttling and
+ * for a cold start, while keeping the queue's visibility timeout (6x this) near 3 minutes,
+ * so a crashed batch is retried soon.
+ */
+export const PROCESSOR_TIMEOUT = Duration.seconds(30);
+
+/**
+ * crm-api's timeout. A request is one or two DynamoDB calls and one SQS send (tens of ms);
+ * 10 s covers SDK retries and a cold start and stays well under API Gateway's 29 s
+ * integration timeout, so a stuck call fails in the function, not at the gateway.
+ */
+export const CRM_API_TIMEOUT = Duration.seconds(10);
+
+/**
+ * Both functions are I/O bound and use a few tens of MB. Lambda allots CPU in proportion
+ * to memory: 256 MB (twice the minimum) buys a faster cold start (TLS and SDK set-up) for
+ * a small cost per GB-second.
+ */
+const MEMORY_MB = 256;
+
+/**
+ * outbox-relay's timeout. A run sends at most OUTBOX_MAX_EVENTS_PER_RUN (1000) events in
+ * batches of 10 and clears each: seconds even at the limit. 50 s stays under the 1-minute
+ * schedule, so runs never overlap.
+ */
+export const RELAY_TIMEOUT = Duration.seconds(50);
+
+/** How often outbox-relay runs. */
+export const RELAY_SCHEDULE_MINUTES = 1;
+
+/**
+ * How old a pending event must be before the relay sends it: the API sends a new event
+ * itself within milliseconds, so 30 s means the relay only picks up what the API could not
+ * send (the queue was unreachable, or the function died between its write and its send).
+ */
+export const OUTBOX_GRACE_SECONDS = 30;
+
+/** The Cargo packages of the Lambda binaries (each package's binary has its name). */
+const LAMBDA_PACKAGES = ['crm-api', 'erp-processor', 'outbox-relay'];
+
+/** Function logs are kept this long; API access logs use the same retention. */
+export const LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
+
+export interface FunctionsProps {
+  /** The Cargo workspace manifest (the repository's `Cargo.toml`). */
+  readonly manifestPath: string;
+  readonly architecture: lambda.Architecture;
+  /** What happens to the functions' log groups when the stack is deleted. */
+  readonly logRemovalPolicy: RemovalPolicy;
+  readonly usersTable: dynamodb.ITable;
+  readonly erpProcessedUsersTable: dynamodb.ITable;
+  readonly eventsQueue: sqs.IQueue;
+  /** CloudWatch namespace of the relay's metrics (one per stage). */
+  readonly metricsNamespace: string;
+}
+
+interface RustLambdaProps {
+  readonly binaryName: string;
+  readonly description: string;
+  readonly timeout: Duration;
+  readonly environment: Record<string, string>;
+}
+
+/**
+ * The Rust functions, one per binary of the Cargo workspace. Each has its own role (with no
+ * permissions here: the stack grants them) and its own log group. Resource names reach the
+ * functions only through the environment variables they read at cold start.
+ */
+export class Functions extends Construct {
+  /** `crm-api`: the CRM REST API behind API Gateway. */
+  readonly crmApi: lambda.Function;
+  /** `erp-processor`: consumes the events queue, and serves `POST /events`. */
+  readonly erpProcessor: lambda.Function;
+  /** `outbox-relay`: sends the events the CRM API stored but could not send. */
+  readonly outboxRelay: lambda.Function;
+
+  constructor(scope: Construct, id: string, private readonly props: FunctionsProps) {
+    super(scope, id);
+
+    this.crmApi = this.rustLambda('CrmApi', {
+      binaryName: 'crm-api',
+      description: 'CRM API: creates and reads users, publishes UserCreated events',
+      timeout: CRM_API_TIMEOUT,
+      environment: {
+        USERS_TABLE_NAME: props.usersTable.tableName,
+        EVENTS_QUEUE_URL: props.eventsQueue.queueUrl,
+      },
+    });
+
+    this.erpProcessor = this.rustLambda('ErpProcessor', {
+      binaryName: 'erp-processor',
+      description: 'ERP processor: records UserCreated events in the ERP, idempotently',
+      timeout: PROCESSOR_TIMEOUT,
+      environment: {
+        ERP_PROCESSED_TABLE_NAME: props.erpProcessedUsersTable.tableName,
+        ERP_SYSTEM_NAME,
+        BATCH_CONCURRENCY: String(BATCH_CONCURRENCY),
+      },
+    });
+
+    this.outboxRelay = this.rustLambda('OutboxRelay', {
+      binaryName: 'outbox-relay',
+      description: 'Outbox relay: sends UserCreated events still pending in Users, every minute',
+      timeout: RELAY_TIMEOUT,
+      environment: {
+        USERS_TABLE_NAME: props.usersTable.tableName,
+        EVENTS_QUEUE_URL: props.eventsQueue.queueUrl,
+        OUTBOX_GRACE_SECONDS: String(OUTBOX_GRACE_SECONDS),
+        METRICS_NAMESPACE: props.metricsNamespace,
+      },
+    });
+  }
+
+  private rustLambda(id: string, p: RustLambdaProps): lambda.Function {
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+      retention: LOG_RETENTION,
+      removalPolicy: this.props.logRemovalPolicy,
+    });
+    // An own role instead of the default one: the default attaches the AWS managed
+    // AWSLambdaBasicExecutionRole (logs:CreateLogGroup on every log group); the stack grants
+    // this role writes to its own log group only.
+    const role = new iam.Role(this, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${p.binaryName}`,
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'Only xray:PutTraceSegments and xray:PutTelemetryRecords, added by active tracing, '
+        + 'have Resource "*": X-Ray defines no resource types for them. Every other statement '
+        + 'names its table, queue or log group (asserted in test/stack.test.ts).',
+    });
+    const fn = new RustFunction(this, id, {
+      manifestPath: this.props.manifestPath,
+      binaryName: p.binaryName,
+      bundling: {
+        // Every build selects all Lambda packages, so Cargo resolves features once for the
+        // Lambda code (not per package, nor with the workspace's dev tools): the builds
+        // share every compiled dependency and each only compiles and links its own crate.
+        cargoLambdaFlags: LAMBDA_PACKAGES.flatMap(pkg => ['--package', pkg]),
+      },
+      runtime: 'provided.al2023',
+      architecture: this.props.architecture,
+      description: p.description,
+      memorySize: MEMORY_MB,
+      timeout: p.timeout,
+      environment: p.environment,
+      role,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.INFO,
+      tracing: lambda.Tracing.ACTIVE,
+    });
+    // Names the binary: for cost allocation, and for scripts/dev, which finds each
+    // function's `cargo lambda watch` name in the synthesized template by this tag.
+    Tags.of(fn).add('binary', p.binaryName);
+    return fn;
+  }
+}

@@ -1,0 +1,198 @@
+import * as path from 'node:path';
+import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import { Grant } from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Construct } from 'constructs';
+import { Alarms } from './alarms';
+import { EventQueue } from './event-queue';
+import { BATCH_CONCURRENCY, Functions, PROCESSOR_TIMEOUT, RELAY_SCHEDULE_MINUTES } from './functions';
+import { RestApi } from './rest-api';
+import { Tables } from './tables';
+
+/** Settings a deployer chooses with `-c key=value` (see DEPLOYING.md). */
+export interface CrmErpConfig {
+  /** `dev` (the default) may destroy its data with the stack; every other stage retains it. */
+  readonly stage: string;
+  readonly architecture: lambda.Architecture;
+  /** Most erp-processor instances the queue drives at once: protects the ERP. */
+  readonly maxConcurrency: number;
+  readonly alarmEmail?: string;
+}
+
+export const DEFAULT_MAX_CONCURRENCY = 10;
+
+/** The stage whose data is disposable. */
+export const DEV_STAGE = 'dev';
+
+/** The stack of a stage: `CrmErp-dev`, `CrmErp-prod`, … */
+export function stackName(stage: string): string {
+  return `CrmErp-${stage}`;
+}
+
+/** Reads and checks the context keys; a bad value fails the synth with a clear message. */
+export function configFromContext(scope: Construct): CrmErpConfig {
+  const get = (key: string): unknown => scope.node.tryGetContext(key);
+
+  const stage = String(get('stage') ?? DEV_STAGE);
+  if (!/^[a-z][a-z0-9-]{0,29}$/.test(stage)) {
+    throw new Error(`context stage=${stage}: use lowercase letters, digits and '-' (at most 30)`);
+  }
+
+  const arch = String(get('architecture') ?? 'arm64');
+  const architectures: Record<string, lambda.Architecture> = {
+    arm64: lambda.Architecture.ARM_64,
+    x86_64: lambda.Architecture.X86_64,
+  };
+  const architecture = architectures[arch];
+  if (!architecture) {
+    throw new Error(`context architecture=${arch}: use arm64 or x86_64`);
+  }
+
+  const rawConcurrency = get('maxConcurrency') ?? DEFAULT_MAX_CONCURRENCY;
+  const maxConcurrency = Number(rawConcurrency);
+  // The limits of an SQS event source's maximum concurrency.
+  if (!Number.isInteger(maxConcurrency) || maxConcurrency < 2 || maxConcurrency > 1000) {
+    throw new Error(`context maxConcurrency=${rawConcurrency}: use an integer from 2 to 1000`);
+  }
+
+  const email = get('alarmEmail');
+  const alarmEmail = email === undefined || email === '' ? undefined : String(email);
+  if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(alarmEmail)) {
+    throw new Error(`context alarmEmail=${alarmEmail}: not an email address`);
+  }
+
+  return { stage, architecture, maxConcurrency, alarmEmail };
+}
+
+/**
+ * How long the event source waits to fill a batch. At low traffic a record waits at most
+ * this long (the ERP sync is asynchronous anyway); under load, batches fill up and the
+ * queue drives fewer, fuller invocations.
+ */
+export const EVENT_BATCHING_WINDOW = Duration.seconds(1);
+
+/** The relay's metric of the oldest pending event (see functions/outbox-relay/src/metrics.rs). */
+export const OLDEST_PENDING_EVENT_AGE = 'OldestPendingEventAgeSeconds';
+
+export interface CrmErpStackProps extends StackProps, CrmErpConfig {
+  /** The Cargo workspace manifest; defaults to the repository's `Cargo.toml`. */
+  readonly manifestPath?: string;
+}
+
+/** The whole system, one stack per stage: `npx cdk deploy` stands it all up. */
+export class CrmErpStack extends Stack {
+  readonly tables: Tables;
+  readonly events: EventQueue;
+  readonly functions: Functions;
+  readonly restApi: RestApi;
+  readonly alarms: Alarms;
+  readonly relaySchedule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: CrmErpStackProps) {
+    super(scope, id, props);
+    // Data of record outlives the stack except in dev, where stacks come and go.
+    const keepData = props.stage === DEV_STAGE ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+
+    this.tables = new Tables(this, 'Tables', { removalPolicy: keepData });
+    this.events = new EventQueue(this, 'Events', {
+      consumerTimeout: PROCESSOR_TIMEOUT,
+      consumerBatchingWindow: EVENT_BATCHING_WINDOW,
+      deadLettersRemovalPolicy: keepData,
+    });
+    const metricsNamespace = `CrmErp/${props.stage}`;
+    this.functions = new Functions(this, 'Functions', {
+      metricsNamespace,
+      manifestPath: props.manifestPath ?? path.join(__dirname, '..', '..', 'Cargo.toml'),
+      architecture: props.architecture,
+      logRemovalPolicy: keepData,
+      usersTable: this.tables.users,
+      erpProcessedUsersTable: this.tables.erpProcessedUsers,
+      eventsQueue: this.events.queue,
+    });
+    const { crmApi, erpProcessor, outboxRelay } = this.functions;
+
+    // Every grant is here: one place to audit who may do what. Actions are exactly the
+    // calls the functions make (no `*`), on the tables themselves (no index ARNs).
+    for (const fn of [crmApi, erpProcessor, outboxRelay]) {
+      fn.logGroup.grantWrite(fn);
+    }
+    // crm-api: store::users puts (a user with its pending event), gets and scans
+    // (paginated) users; once its send succeeds, UpdateItem clears the pending mark.
+    Grant.addToPrincipal({
+      grantee: crmApi,
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
+      resourceArns: [this.tables.users.tableArn],
+    });
+    this.events.queue.grant(crmApi, 'sqs:SendMessage');
+    // outbox-relay: queries the pending-events index, sends in batches (SendMessageBatch
+    // is authorized as sqs:SendMessage), clears each sent event's mark.
+    Grant.addToPrincipal({
+      grantee: outboxRelay,
+      actions: ['dynamodb:Query'],
+      resourceArns: [`${this.tables.users.tableArn}/index/${Tables.PENDING_EVENTS_INDEX}`],
+    });
+    Grant.addToPrincipal({
+      grantee: outboxRelay,
+      actions: ['dynamodb:UpdateItem'],
+      resourceArns: [this.tables.users.tableArn],
+    });
+    this.events.queue.grant(outboxRelay, 'sqs:SendMessage');
+    this.relaySchedule = new events.Rule(this, 'OutboxRelaySchedule', {
+      description: 'Runs outbox-relay, which sends UserCreated events still pending',
+      schedule: events.Schedule.rate(Duration.minutes(RELAY_SCHEDULE_MINUTES)),
+      // A failed run is not retried: the next one, a minute later, takes the same events.
+      targets: [new targets.LambdaFunction(outboxRelay, { retryAttempts: 0 })],
+    });
+    // erp-processor: a conditional PutItem of the audit record; on a duplicate, GetItem
+    // reads the original ProcessedAt.
+    Grant.addToPrincipal({
+      grantee: erpProcessor,
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+      resourceArns: [this.tables.erpProcessedUsers.tableArn],
+    });
+    // Also grants the poller's receive, delete and visibility calls on the queue.
+    erpProcessor.addEventSource(new SqsEventSource(this.events.queue, {
+      // One batch is one concurrent wave of erp-processor's BATCH_CONCURRENCY workers.
+      batchSize: BATCH_CONCURRENCY,
+      maxBatchingWindow: EVENT_BATCHING_WINDOW,
+      // A failed record is retried alone; the rest of its batch is deleted.
+      reportBatchItemFailures: true,
+      maxConcurrency: props.maxConcurrency,
+    }));
+
+    this.restApi = new RestApi(this, 'RestApi', {
+      crmApi,
+      erpProcessor,
+      logRemovalPolicy: keepData,
+    });
+
+    this.alarms = new Alarms(this, 'Alarms', {
+      deadLetters: this.events.deadLetters,
+      functions: { CrmApi: crmApi, ErpProcessor: erpProcessor, OutboxRelay: outboxRelay },
+      oldestPendingEventAge: new cloudwatch.Metric({
+        namespace: metricsNamespace,
+        metricName: OLDEST_PENDING_EVENT_AGE,
+        dimensionsMap: { Service: 'outbox-relay' },
+        statistic: 'Maximum',
+        period: Duration.minutes(1),
+      }),
+      apiStage: this.restApi.api.deploymentStage,
+      alarmEmail: props.alarmEmail,
+    });
+
+    const output = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    output('CrmApiUrl', this.restApi.crmApiUrl, 'CRM users endpoint (IAM/SigV4)');
+    output('EventsUrl', this.restApi.eventsUrl, 'ERP events endpoint (IAM/SigV4)');
+    output('UsersTableName', this.tables.users.tableName, 'DynamoDB table of CRM users');
+    output('ErpProcessedUsersTableName', this.tables.erpProcessedUsers.tableName,
+      'DynamoDB table of processed ERP events');
+    output('EventsQueueUrl', this.events.queue.queueUrl, 'SQS queue of UserCreated events');
+    output('DeadLetterQueueUrl', this.events.deadLetters.queueUrl,
+      'SQS dead-letter queue of events that failed 5 deliveries');
+  }
+}

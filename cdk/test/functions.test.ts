@@ -1,0 +1,101 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { BATCH_CONCURRENCY, ERP_SYSTEM_NAME } from '../lib/functions';
+import { configFromContext } from '../lib/stack';
+import { logicalId, ref, testApp, testStack } from './helpers';
+
+describe('functions', () => {
+  const stack = testStack();
+  const resources = Template.fromStack(stack).toJSON().Resources;
+  const crmApi = resources[logicalId(stack.functions.crmApi)].Properties;
+  const processor = resources[logicalId(stack.functions.erpProcessor)].Properties;
+  const both = [['crm-api', crmApi], ['erp-processor', processor]] as const;
+
+  test.each(both)('%s is a provided.al2023 bootstrap binary on ARM64 by default', (_name, fn) => {
+    expect(fn.Runtime).toBe('provided.al2023');
+    expect(fn.Handler).toBe('bootstrap');
+    expect(fn.Architectures).toEqual(['arm64']);
+  });
+
+  test('context architecture=x86_64 builds and runs both functions on x86_64', () => {
+    const app = testApp({ architecture: 'x86_64' });
+    const x86 = testStack(configFromContext(app), app);
+    const res = Template.fromStack(x86).toJSON().Resources;
+    expect(res[logicalId(x86.functions.crmApi)].Properties.Architectures).toEqual(['x86_64']);
+    expect(res[logicalId(x86.functions.erpProcessor)].Properties.Architectures).toEqual(['x86_64']);
+  });
+
+  test('crm-api gets the Users table name and the events queue URL, nothing else', () => {
+    expect(crmApi.Environment.Variables).toEqual({
+      USERS_TABLE_NAME: ref(stack.tables.users),
+      EVENTS_QUEUE_URL: ref(stack.events.queue),
+    });
+  });
+
+  test('erp-processor gets its table name, the ERP system name and its batch concurrency', () => {
+    expect(ERP_SYSTEM_NAME).toBe('OracleFusion');
+    expect(processor.Environment.Variables).toEqual({
+      ERP_PROCESSED_TABLE_NAME: ref(stack.tables.erpProcessedUsers),
+      ERP_SYSTEM_NAME: 'OracleFusion',
+      BATCH_CONCURRENCY: String(BATCH_CONCURRENCY),
+    });
+  });
+
+  test.each([
+    ['crm-api', () => stack.functions.crmApi, () => crmApi],
+    ['erp-processor', () => stack.functions.erpProcessor, () => processor],
+  ])('%s logs JSON to its own log group, kept 30 days', (_name, fn, props) => {
+    const logGroup = fn().logGroup;
+    expect(props().LoggingConfig).toEqual({
+      LogFormat: 'JSON',
+      LogGroup: ref(logGroup),
+      ApplicationLogLevel: 'INFO',
+      SystemLogLevel: 'INFO',
+    });
+    expect(resources[logicalId(logGroup)].Properties.RetentionInDays).toBe(30);
+  });
+
+  test('each function has a log group of its own', () => {
+    expect(crmApi.LoggingConfig.LogGroup).not.toEqual(processor.LoggingConfig.LogGroup);
+  });
+
+  test.each(both)('%s traces with X-Ray', (_name, fn) => {
+    expect(fn.TracingConfig).toEqual({ Mode: 'Active' });
+  });
+
+  test('timeouts: 10 s for the API (under API Gateway\'s 29 s), 30 s for the processor', () => {
+    expect(crmApi.Timeout).toBe(10);
+    expect(processor.Timeout).toBe(30);
+  });
+
+  test.each(both)('%s has 256 MB of memory', (_name, fn) => {
+    expect(fn.MemorySize).toBe(256);
+  });
+
+  test.each(both)('%s has no hard-coded function name', (_name, fn) => {
+    expect(fn.FunctionName).toBeUndefined();
+  });
+
+  test('each function runs as its own role with no AWS managed policy', () => {
+    const crmRole = resources[logicalId(stack.functions.crmApi.role!)];
+    const erpRole = resources[logicalId(stack.functions.erpProcessor.role!)];
+    expect(crmApi.Role).toEqual({ 'Fn::GetAtt': [logicalId(stack.functions.crmApi.role!), 'Arn'] });
+    expect(processor.Role).toEqual({ 'Fn::GetAtt': [logicalId(stack.functions.erpProcessor.role!), 'Arn'] });
+    for (const role of [crmRole, erpRole]) {
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+      expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([{
+        Action: 'sts:AssumeRole',
+        Effect: 'Allow',
+        Principal: { Service: 'lambda.amazonaws.com' },
+      }]);
+    }
+  });
+
+  test('dev deletes function logs with the stack; other stages retain them', () => {
+    const prod = testStack({ stage: 'prod', architecture: lambda.Architecture.ARM_64 });
+    const prodRes = Template.fromStack(prod).toJSON().Resources;
+    expect(resources[logicalId(stack.functions.crmApi.logGroup)].DeletionPolicy).toBe('Delete');
+    expect(prodRes[logicalId(prod.functions.crmApi.logGroup)].DeletionPolicy).toBe('Retain');
+    expect(prodRes[logicalId(prod.functions.erpProcessor.logGroup)].DeletionPolicy).toBe('Retain');
+  });
+});

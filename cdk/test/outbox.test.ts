@@ -1,0 +1,113 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { OUTBOX_GRACE_SECONDS, RELAY_TIMEOUT } from '../lib/functions';
+import { arnOf, logicalId, ref, testStack } from './helpers';
+import { statementsOf } from './stack.test';
+
+describe('the outbox and its relay', () => {
+  const stack = testStack();
+  const template = Template.fromStack(stack);
+  const resources = template.toJSON().Resources;
+  const { outboxRelay } = stack.functions;
+  const relay = resources[logicalId(outboxRelay)].Properties;
+
+  test('Users has the sparse PendingEvents index, oldest first, with what the relay sends', () => {
+    const users = resources[logicalId(stack.tables.users)].Properties;
+    expect(users.GlobalSecondaryIndexes).toEqual([{
+      IndexName: 'PendingEvents',
+      KeySchema: [
+        { AttributeName: 'Outbox', KeyType: 'HASH' },
+        { AttributeName: 'OutboxSince', KeyType: 'RANGE' },
+      ],
+      Projection: {
+        ProjectionType: 'INCLUDE',
+        NonKeyAttributes: ['OutboxEventId', 'OutboxEvent', 'OutboxCorrelationId'],
+      },
+    }]);
+    expect(users.AttributeDefinitions).toEqual(expect.arrayContaining([
+      { AttributeName: 'Outbox', AttributeType: 'S' },
+      { AttributeName: 'OutboxSince', AttributeType: 'N' },
+    ]));
+  });
+
+  test('outbox-relay is a Rust binary with the Users table, the queue, its grace period and namespace', () => {
+    expect(relay.Runtime).toBe('provided.al2023');
+    expect(relay.Architectures).toEqual(['arm64']);
+    expect(relay.Timeout).toBe(RELAY_TIMEOUT.toSeconds());
+    expect(relay.Timeout).toBeLessThan(60);
+    expect(relay.TracingConfig).toEqual({ Mode: 'Active' });
+    expect(relay.LoggingConfig).toMatchObject({ LogFormat: 'JSON', LogGroup: ref(outboxRelay.logGroup) });
+    expect(relay.Environment.Variables).toEqual({
+      USERS_TABLE_NAME: ref(stack.tables.users),
+      EVENTS_QUEUE_URL: ref(stack.events.queue),
+      OUTBOX_GRACE_SECONDS: String(OUTBOX_GRACE_SECONDS),
+      METRICS_NAMESPACE: 'CrmErp/dev',
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  test('every function carries the binary tag scripts/dev finds it by', () => {
+    for (const [fn, binary] of [
+      [stack.functions.crmApi, 'crm-api'],
+      [stack.functions.erpProcessor, 'erp-processor'],
+      [outboxRelay, 'outbox-relay'],
+    ] as const) {
+      expect(resources[logicalId(fn)].Properties.Tags).toEqual(
+        expect.arrayContaining([{ Key: 'binary', Value: binary }]));
+    }
+  });
+
+  test('outbox-relay may query the index, update Users, send to the queue, and nothing else', () => {
+    expect(statementsOf(template, outboxRelay)).toEqual([
+      {
+        Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
+        Effect: 'Allow',
+        Resource: '*',
+      },
+      {
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Effect: 'Allow',
+        Resource: arnOf(outboxRelay.logGroup),
+      },
+      {
+        Action: 'dynamodb:Query',
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', [arnOf(stack.tables.users), '/index/PendingEvents']] },
+      },
+      { Action: 'dynamodb:UpdateItem', Effect: 'Allow', Resource: arnOf(stack.tables.users) },
+      { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: arnOf(stack.events.queue) },
+    ]);
+  });
+
+  test('an EventBridge rule runs outbox-relay every minute, without retries', () => {
+    expect(resources[logicalId(stack.relaySchedule)].Properties).toMatchObject({
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [{ Arn: arnOf(outboxRelay), RetryPolicy: { MaximumRetryAttempts: 0 } }],
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: arnOf(outboxRelay),
+      Principal: 'events.amazonaws.com',
+      SourceArn: arnOf(stack.relaySchedule),
+    });
+  });
+
+  test('alarms when an event has been pending for over 5 minutes, and on relay errors', () => {
+    const stale = resources[logicalId(stack.alarms.pendingEventsStale)].Properties;
+    expect(stale).toMatchObject({
+      Namespace: 'CrmErp/dev',
+      MetricName: 'OldestPendingEventAgeSeconds',
+      Dimensions: [{ Name: 'Service', Value: 'outbox-relay' }],
+      Statistic: 'Maximum',
+      Period: 60,
+      Threshold: 300,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [ref(stack.alarms.topic)],
+    });
+    expect(resources[logicalId(stack.alarms.functionErrors.OutboxRelay)].Properties).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: ref(outboxRelay) }],
+    });
+  });
+});

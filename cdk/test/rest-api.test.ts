@@ -1,0 +1,100 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { logicalId, testStack } from './helpers';
+
+describe('REST API', () => {
+  const stack = testStack();
+  const template = Template.fromStack(stack);
+  const resources = template.toJSON().Resources;
+  const apiId = logicalId(stack.restApi.api);
+
+  /** `/api/crm/{id}` for a resource's logical id, following ParentId up to the root. */
+  function pathOf(id: string): string {
+    const r = resources[id];
+    const parent = r.Properties.ParentId;
+    const parentPath = parent['Fn::GetAtt'] ? '' : pathOf(parent.Ref);
+    return `${parentPath}/${r.Properties.PathPart}`;
+  }
+  const methods = Object.values(template.findResources('AWS::ApiGateway::Method'));
+  const functionOf = (m: { [key: string]: any }) =>
+    JSON.stringify(m.Properties.Integration).match(/"Fn::GetAtt":\["([^"]+)","Arn"\]/)?.[1];
+  const crmApi = logicalId(stack.functions.crmApi);
+  const erpProcessor = logicalId(stack.functions.erpProcessor);
+
+  test('routes the CRM and docs paths to crm-api and POST /events to erp-processor', () => {
+    const routes = methods.map(m => [
+      `${m.Properties.HttpMethod} ${pathOf(m.Properties.ResourceId.Ref)}`,
+      functionOf(m),
+    ]);
+    expect(routes.sort()).toEqual([
+      ['GET /api/crm', crmApi],
+      ['GET /api/crm/{id}', crmApi],
+      ['GET /openapi.json', crmApi],
+      ['GET /swagger', crmApi],
+      ['POST /api/crm', crmApi],
+      ['POST /events', erpProcessor],
+    ]);
+  });
+
+  test('every method requires IAM (SigV4) authorization', () => {
+    expect(methods.length).toBeGreaterThan(0);
+    for (const m of methods) {
+      expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
+    }
+  });
+
+  test('every method is a Lambda proxy integration', () => {
+    for (const m of methods) {
+      expect(m.Properties.Integration).toMatchObject({ Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' });
+    }
+  });
+
+  test('API Gateway may invoke each function only through this API\'s methods', () => {
+    // (The relay's schedule has a permission of its own, for events.amazonaws.com.)
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission', {
+      Properties: { Principal: 'apigateway.amazonaws.com' },
+    }));
+    for (const p of permissions) {
+      expect(JSON.stringify(p.Properties.SourceArn)).toContain(apiId);
+      // The console's test-invoke path (`test-invoke-stage`) is not allowed.
+      expect(JSON.stringify(p.Properties.SourceArn)).not.toContain('test-invoke-stage');
+    }
+    expect(permissions.map(p => p.Properties.FunctionName['Fn::GetAtt'][0]).sort()).toEqual([
+      crmApi, crmApi, crmApi, crmApi, crmApi, erpProcessor,
+    ].sort());
+  });
+
+  test('one stage, prod, traced with X-Ray and throttled', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'prod',
+      TracingEnabled: true,
+      MethodSettings: [{
+        HttpMethod: '*',
+        ResourcePath: '/*',
+        DataTraceEnabled: false,
+        ThrottlingRateLimit: 100,
+        ThrottlingBurstLimit: 200,
+      }],
+    });
+  });
+
+  test('writes JSON access logs, without bodies, to a log group kept 30 days', () => {
+    const stage = resources[logicalId(stack.restApi.api.deploymentStage)].Properties;
+    expect(JSON.stringify(stage.AccessLogSetting.DestinationArn)).toContain(logicalId(stack.restApi.accessLogs));
+    const format = JSON.parse(stage.AccessLogSetting.Format);
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      httpMethod: '$context.httpMethod',
+      resourcePath: '$context.resourcePath',
+      status: '$context.status',
+      errorMessage: '$context.error.message',
+      callerArn: '$context.identity.userArn',
+    });
+    expect(Object.values(format).join(' ')).not.toMatch(/body|requestOverride/i);
+    expect(resources[logicalId(stack.restApi.accessLogs)].Properties.RetentionInDays).toBe(30);
+  });
+
+  test('is a regional endpoint that does not take over the account\'s CloudWatch role', () => {
+    expect(resources[apiId].Properties.EndpointConfiguration).toEqual({ Types: ['REGIONAL'] });
+    expect(template.findResources('AWS::ApiGateway::Account')).toEqual({});
+  });
+});

@@ -1,0 +1,156 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { CrmErpStack, configFromContext, stackName } from '../lib/stack';
+import { arnOf, logicalId, ref, testApp, testStack } from './helpers';
+
+type Statement = { Action: string | string[]; Effect: string; Resource: unknown };
+
+/** The statements of the one inline policy attached to a function's role. */
+export function statementsOf(template: Template, fn: lambda.Function): Statement[] {
+  const roleId = logicalId(fn.role as iam.Role);
+  const policies = Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter(p => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: roleId }]));
+  expect(policies).toHaveLength(1);
+  return policies[0].Properties.PolicyDocument.Statement;
+}
+
+describe('stack wiring', () => {
+  const stack = testStack();
+  const template = Template.fromStack(stack);
+  const { crmApi, erpProcessor } = stack.functions;
+  const xray = {
+    Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
+    Effect: 'Allow',
+    Resource: '*',
+  };
+  const writeLogs = (fn: lambda.Function) => ({
+    Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+    Effect: 'Allow',
+    Resource: arnOf(fn.logGroup),
+  });
+
+  test('crm-api may get, put, scan and update Users, send to the events queue, and nothing else', () => {
+    expect(statementsOf(template, crmApi)).toEqual([
+      xray,
+      writeLogs(crmApi),
+      {
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
+        Effect: 'Allow',
+        Resource: arnOf(stack.tables.users),
+      },
+      { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: arnOf(stack.events.queue) },
+    ]);
+  });
+
+  test('erp-processor may put and get ErpProcessedUsers, consume the queue, and nothing else', () => {
+    expect(statementsOf(template, erpProcessor)).toEqual([
+      xray,
+      writeLogs(erpProcessor),
+      {
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        Effect: 'Allow',
+        Resource: arnOf(stack.tables.erpProcessedUsers),
+      },
+      {
+        Action: [
+          'sqs:ChangeMessageVisibility',
+          'sqs:DeleteMessage',
+          'sqs:GetQueueAttributes',
+          'sqs:GetQueueUrl',
+          'sqs:ReceiveMessage',
+        ],
+        Effect: 'Allow',
+        Resource: arnOf(stack.events.queue),
+      },
+    ]);
+  });
+
+  test('no IAM policy in the stack allows a wildcard action', () => {
+    const actions = Object.values(template.findResources('AWS::IAM::Policy'))
+      .flatMap(p => p.Properties.PolicyDocument.Statement as Statement[])
+      .flatMap(s => [s.Action].flat());
+    expect(actions.length).toBeGreaterThan(0);
+    expect(actions.filter(a => a.includes('*'))).toEqual([]);
+  });
+
+  test('the queue feeds erp-processor in batches of 10 with a 1 s window and partial failures', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: arnOf(stack.events.queue),
+      FunctionName: ref(erpProcessor),
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+  });
+
+  test('the batch size is the processor\'s BATCH_CONCURRENCY', () => {
+    const [mapping] = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'));
+    const processor = template.toJSON().Resources[logicalId(erpProcessor)].Properties;
+    expect(String(mapping.Properties.BatchSize)).toBe(processor.Environment.Variables.BATCH_CONCURRENCY);
+  });
+
+  test('context maxConcurrency bounds the processors the queue drives', () => {
+    const app = testApp({ maxConcurrency: '25' });
+    const t = Template.fromStack(testStack(configFromContext(app), app));
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 25 } });
+  });
+
+  test('outputs the two endpoints, both table names and both queue URLs', () => {
+    const apiUrl = (suffix: string) => ({
+      'Fn::Join': ['', [
+        'https://', ref(stack.restApi.api), '.execute-api.', { Ref: 'AWS::Region' }, '.',
+        { Ref: 'AWS::URLSuffix' }, '/', ref(stack.restApi.api.deploymentStage), suffix,
+      ]],
+    });
+    const outputs = template.toJSON().Outputs;
+    expect(outputs.CrmApiUrl.Value).toEqual(apiUrl('/api/crm'));
+    expect(outputs.EventsUrl.Value).toEqual(apiUrl('/events'));
+    expect(outputs.UsersTableName.Value).toEqual(ref(stack.tables.users));
+    expect(outputs.ErpProcessedUsersTableName.Value).toEqual(ref(stack.tables.erpProcessedUsers));
+    expect(outputs.EventsQueueUrl.Value).toEqual(ref(stack.events.queue));
+    expect(outputs.DeadLetterQueueUrl.Value).toEqual(ref(stack.events.deadLetters));
+  });
+});
+
+describe('context', () => {
+  test('defaults: stage dev, ARM64, max concurrency 10, no alarm email', () => {
+    expect(configFromContext(testApp())).toEqual({
+      stage: 'dev',
+      architecture: lambda.Architecture.ARM_64,
+      maxConcurrency: 10,
+      alarmEmail: undefined,
+    });
+  });
+
+  test('reads every key, as the CLI passes them (strings)', () => {
+    const app = testApp({
+      stage: 'prod', architecture: 'x86_64', maxConcurrency: '50', alarmEmail: 'ops@example.com',
+    });
+    expect(configFromContext(app)).toEqual({
+      stage: 'prod',
+      architecture: lambda.Architecture.X86_64,
+      maxConcurrency: 50,
+      alarmEmail: 'ops@example.com',
+    });
+  });
+
+  test.each([
+    [{ stage: 'Prod' }, /stage=Prod/],
+    [{ architecture: 'arm' }, /architecture=arm: use arm64 or x86_64/],
+    [{ maxConcurrency: '1' }, /maxConcurrency=1: use an integer from 2 to 1000/],
+    [{ maxConcurrency: '1001' }, /maxConcurrency=1001/],
+    [{ maxConcurrency: 'ten' }, /maxConcurrency=ten/],
+    [{ alarmEmail: 'ops' }, /alarmEmail=ops/],
+  ])('rejects %j with a clear message', (context, message) => {
+    expect(() => configFromContext(testApp(context))).toThrow(message);
+  });
+
+  test('the stack is named after the stage', () => {
+    expect(stackName('dev')).toBe('CrmErp-dev');
+    const app = testApp({ stage: 'prod' });
+    const config = configFromContext(app);
+    expect(new CrmErpStack(app, stackName(config.stage), config).stackName).toBe('CrmErp-prod');
+  });
+});

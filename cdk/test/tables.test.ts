@@ -1,0 +1,62 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { Tables } from '../lib/tables';
+import { logicalId, templateOf, testStack } from './helpers';
+
+describe('tables', () => {
+  const stack = testStack();
+  const template = Template.fromStack(stack);
+  const users = () => template.toJSON().Resources[logicalId(stack.tables.users)];
+  const erp = () => template.toJSON().Resources[logicalId(stack.tables.erpProcessedUsers)];
+
+  test('Users is keyed by the string Id, as the original table was', () => {
+    expect(users().Properties.KeySchema).toEqual([{ AttributeName: 'Id', KeyType: 'HASH' }]);
+    expect(users().Properties.AttributeDefinitions).toEqual(
+      expect.arrayContaining([{ AttributeName: 'Id', AttributeType: 'S' }]));
+  });
+
+  test('ErpProcessedUsers is keyed by the string EventId', () => {
+    expect(erp().Properties.KeySchema).toEqual([{ AttributeName: 'EventId', KeyType: 'HASH' }]);
+  });
+
+  test('ErpProcessedUsers finds a user\'s records through the ByUserId index on UserId', () => {
+    expect(erp().Properties.GlobalSecondaryIndexes).toEqual([{
+      IndexName: Tables.BY_USER_ID_INDEX,
+      KeySchema: [{ AttributeName: 'UserId', KeyType: 'HASH' }],
+      Projection: { ProjectionType: 'ALL' },
+    }]);
+    expect(Tables.BY_USER_ID_INDEX).toBe('ByUserId');
+    expect(erp().Properties.AttributeDefinitions).toEqual(expect.arrayContaining([
+      { AttributeName: 'EventId', AttributeType: 'S' },
+      { AttributeName: 'UserId', AttributeType: 'S' },
+    ]));
+  });
+
+  test.each([['Users', users], ['ErpProcessedUsers', erp]])(
+    '%s bills on demand, has point-in-time recovery and AWS managed encryption',
+    (_name, table) => {
+      const props = table().Properties;
+      expect(props.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(props.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+      // SSEEnabled without a key is KMS with the AWS managed key aws/dynamodb.
+      expect(props.SSESpecification).toEqual({ SSEEnabled: true });
+    });
+
+  test('table names are generated, never hard-coded', () => {
+    expect(users().Properties.TableName).toBeUndefined();
+    expect(erp().Properties.TableName).toBeUndefined();
+  });
+
+  test('the dev stage deletes its tables with the stack', () => {
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+    expect(template.findResources('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' })).toEqual({});
+  });
+
+  test.each(['prod', 'staging'])('stage %s retains its tables when the stack is deleted', (stage) => {
+    const other = templateOf({ stage });
+    const tables = Object.values(other.findResources('AWS::DynamoDB::Table'));
+    expect(tables.map(t => [t.DeletionPolicy, t.UpdateReplacePolicy])).toEqual([
+      ['Retain', 'Retain'],
+      ['Retain', 'Retain'],
+    ]);
+  });
+});
