@@ -13,7 +13,7 @@ import { BATCH_CONCURRENCY, Functions, PROCESSOR_TIMEOUT, RELAY_SCHEDULE_MINUTES
 import { RestApi } from './rest-api';
 import { Tables } from './tables';
 
-/** Settings a deployer chooses with `-c key=value` (see DEPLOYING.md). */
+/** Settings a deployer chooses with `-c key=value` (see the README, "Configuration"). */
 export interface CrmErpConfig {
   /** `dev` (the default) may destroy its data with the stack; every other stage retains it. */
   readonly stage: string;

@@ -13,9 +13,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 const IDEMPOTENCY_KEY_MAX: usize = 255;
 
-/// The request path without the API Gateway stage: API Gateway REST sends `/prod/api/crm`
-/// or `/api/crm` depending on the endpoint and mapping, and `lambda_http` adds the stage
-/// when missing, so the stage is stripped whenever it leads. A trailing `/` is ignored.
+/// The request path without the API Gateway stage (see `integration::http::route_path`).
 pub fn route_path(req: &Request) -> &str {
     let path = req.uri().path();
     let stage = match req.request_context_ref() {
@@ -23,15 +21,7 @@ pub fn route_path(req: &Request) -> &str {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.stage.as_deref(),
         _ => None,
     };
-    let path = stage
-        .filter(|s| !s.is_empty() && *s != "$default")
-        .and_then(|s| path.strip_prefix('/')?.strip_prefix(s))
-        .filter(|rest| rest.is_empty() || rest.starts_with('/'))
-        .unwrap_or(path);
-    match path.trim_end_matches('/') {
-        "" => "/",
-        trimmed => trimmed,
-    }
+    integration::http::route_path(path, stage)
 }
 
 /// The body as a JSON object: 415 unless the content type is JSON, 413 above

@@ -16,6 +16,8 @@ use integration::problem;
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 
+use integration::http::route_path;
+
 use crate::error::ApiError;
 use crate::process::Processed;
 use crate::App;
@@ -147,22 +149,6 @@ fn body_text(req: HttpRequest<'_>) -> Result<String, ApiError> {
     String::from_utf8(bytes).map_err(|_| ApiError::UnreadableBody("the body is not UTF-8 text"))
 }
 
-/// The request path without the API Gateway stage: the proxy event's `path` is `/events`
-/// through the stage's own URL but may carry the stage (`/prod/events`) through a custom
-/// domain or a test client, so the stage is stripped whenever it leads. A trailing `/`
-/// is ignored.
-pub fn route_path<'a>(path: &'a str, stage: Option<&str>) -> &'a str {
-    let path = stage
-        .filter(|s| !s.is_empty() && *s != "$default")
-        .and_then(|s| path.strip_prefix('/')?.strip_prefix(s))
-        .filter(|rest| rest.is_empty() || rest.starts_with('/'))
-        .unwrap_or(path);
-    match path.trim_end_matches('/') {
-        "" => "/",
-        trimmed => trimmed,
-    }
-}
-
 fn processed_answer(event: &EventEnvelope, processed: &Processed) -> HttpAnswer {
     let body = ProcessedResponse {
         message: "Event processed successfully",
@@ -198,26 +184,5 @@ impl HttpAnswer {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         headers
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strips_a_leading_stage() {
-        for (path, stage, expected) in [
-            ("/events", Some("prod"), "/events"),
-            ("/prod/events", Some("prod"), "/events"),
-            ("/prod/events/", Some("prod"), "/events"),
-            ("/production/events", Some("prod"), "/production/events"),
-            ("/prod", Some("prod"), "/"),
-            ("/events", None, "/events"),
-            ("/events", Some("$default"), "/events"),
-            ("/", Some("prod"), "/"),
-        ] {
-            assert_eq!(route_path(path, stage), expected, "{path} at {stage:?}");
-        }
     }
 }

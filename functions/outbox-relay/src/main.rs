@@ -1,4 +1,3 @@
-use aws_config::BehaviorVersion;
 use integration::config::OutboxRelayConfig;
 use integration::events::{now_utc_millis, EventPublisher};
 use integration::store::UsersTable;
@@ -9,7 +8,8 @@ use outbox_relay::{metrics, Relay, RelayReport};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = OutboxRelayConfig::from_env()?;
-    let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    // Not primed: it runs on a schedule, with nobody waiting on its first call.
+    let aws = integration::aws::load_config().await;
     let relay = Relay::new(
         UsersTable::new(aws_sdk_dynamodb::Client::new(&aws), &config.users_table),
         EventPublisher::new(aws_sdk_sqs::Client::new(&aws), &config.events_queue_url),

@@ -14,6 +14,10 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 
+pub mod http;
+
+pub use http::TestResponse;
+
 pub const REGION: &str = "us-east-1";
 
 /// A moto server that lives as long as the test process.
@@ -208,4 +212,12 @@ pub async fn create_queue(client: &aws_sdk_sqs::Client, prefix: &str) -> String 
         .expect("create queue in moto")
         .queue_url
         .expect("moto returns the queue URL")
+}
+
+/// A string attribute of a DynamoDB item; panics, naming it, when it is missing.
+pub fn s(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, attr: &str) -> String {
+    item.get(attr)
+        .and_then(|v| v.as_s().ok())
+        .unwrap_or_else(|| panic!("{attr} is not a string attribute of {item:?}"))
+        .clone()
 }

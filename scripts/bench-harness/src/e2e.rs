@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::progress::Progress;
+use crate::report;
 use crate::stats::Summary;
 use crate::AnyError;
 
@@ -98,4 +99,38 @@ pub async fn run(root: &Path, users: usize, progress: &Progress) -> Result<E2e, 
         lag_ms: Summary::of(&lags),
         poll_ms: Summary::of(&polls),
     })
+}
+
+/// Measures, then adds the figures to `target/bench/results.json` and `results.md` (of the
+/// last full or smoke run, if any).
+pub async fn run_alone(root: &Path, users: usize) -> Result<(), AnyError> {
+    let mut progress = Progress::new(1);
+    progress.step(&format!(
+        "end to end through the local stack: {users} users, POST answered → record processed"
+    ));
+    let result = run(root, users, &progress).await?;
+    let line = report::e2e_line(&result);
+    progress.done(&line);
+    let dir = root.join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let json_path = dir.join("results.json");
+    let mut results: Value = std::fs::read(&json_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_else(|| json!({}));
+    results["e2e"] = serde_json::to_value(&result)?;
+    std::fs::write(&json_path, serde_json::to_string_pretty(&results)? + "\n")?;
+    let md_path = dir.join("results.md");
+    let md = std::fs::read_to_string(&md_path).unwrap_or_default();
+    let md: String = md
+        .lines()
+        .filter(|l| !l.starts_with("End to end"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&md_path, format!("{md}\n{line}\n"))?;
+    println!("\n{line}\nresults: {0}, {1}", json_path.display(), md_path.display());
+    if result.lag_ms.is_none() {
+        return Err("no end-to-end lag measured".into());
+    }
+    Ok(())
 }

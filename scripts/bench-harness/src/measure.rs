@@ -131,8 +131,8 @@ struct Ctx {
     user_id: String,
 }
 
-pub async fn run(root: &Path, plan: Plan, smoke: bool, e2e: bool) -> Result<Results, AnyError> {
-    let mut progress = Progress::new(5 + usize::from(e2e));
+pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyError> {
+    let mut progress = Progress::new(5);
     let logs = root.join("target/bench/logs");
     std::fs::create_dir_all(&logs)?;
 
@@ -329,22 +329,6 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool, e2e: bool) -> Result<Resu
             .join(", "),
     );
 
-    let e2e = if e2e {
-        progress.step(&format!(
-            "end to end through the local stack: {} users, POST answered → record processed",
-            plan.e2e_users
-        ));
-        let result = crate::e2e::run(root, plan.e2e_users, &progress).await?;
-        progress.done(&format!(
-            "lag p50 {:.1} ms, p95 {:.1} ms",
-            result.lag_ms.map_or(f64::NAN, |s| s.p50),
-            result.lag_ms.map_or(f64::NAN, |s| s.p95)
-        ));
-        Some(result)
-    } else {
-        None
-    };
-
     let targets = targets(&functions, &batch, &artifacts);
     Ok(Results {
         mode: if smoke { "smoke" } else { "full" },
@@ -359,7 +343,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool, e2e: bool) -> Result<Resu
         batch,
         artifacts,
         targets,
-        e2e,
+        e2e: None,
     })
 }
 

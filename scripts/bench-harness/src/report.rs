@@ -16,7 +16,7 @@ pub fn write(dir: &Path, results: &Results) -> Result<(), AnyError> {
 }
 
 /// Every figure a run must produce; names the missing ones.
-pub fn missing_figures(r: &Results, e2e: bool) -> Vec<String> {
+pub fn missing_figures(r: &Results) -> Vec<String> {
     let mut missing = Vec::new();
     let mut need = |name: String, value: Option<f64>| {
         if !value.is_some_and(f64::is_finite) {
@@ -54,12 +54,6 @@ pub fn missing_figures(r: &Results, e2e: bool) -> Vec<String> {
     for a in &r.artifacts {
         need(format!("{} zip", a.function), a.zip_bytes.map(|b| b as f64));
         need(format!("{} binary", a.function), a.binary_bytes.map(|b| b as f64));
-    }
-    if e2e {
-        need(
-            "end-to-end lag".to_owned(),
-            r.e2e.as_ref().and_then(|e| e.lag_ms).map(|s| s.p50),
-        );
     }
     missing
 }
@@ -147,13 +141,7 @@ pub fn markdown(r: &Results) -> String {
         let _ = writeln!(md, "| {} | {} | {} |", a.function, mb(a.zip_bytes), mb(a.binary_bytes));
     }
     if let Some(e) = &r.e2e {
-        let _ = writeln!(
-            md,
-            "\nEnd to end (local stack, N={} users): POST answered → record in ErpProcessedUsers, p50 / p95 {} ms (one look into the table takes p50 {:.1} ms).",
-            e.users,
-            pair(e.lag_ms, |s| s.p95),
-            e.poll_ms.map_or(f64::NAN, |s| s.p50)
-        );
+        let _ = writeln!(md, "\n{}", e2e_line(e));
     }
     let _ = writeln!(md, "\n| target | measured | limit | holds |");
     let _ = writeln!(md, "|---|---:|---:|:---:|");
@@ -170,4 +158,13 @@ pub fn markdown(r: &Results) -> String {
         );
     }
     md
+}
+
+pub fn e2e_line(e: &crate::e2e::E2e) -> String {
+    format!(
+        "End to end (local stack, N={} users): POST answered → record in ErpProcessedUsers, p50 / p95 {} ms (one look into the table takes p50 {:.1} ms).",
+        e.users,
+        pair(e.lag_ms, |s| s.p95),
+        e.poll_ms.map_or(f64::NAN, |s| s.p50)
+    )
 }

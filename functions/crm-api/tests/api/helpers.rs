@@ -3,9 +3,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use crm_api::{routes, App};
 use integration::config::CrmApiConfig;
-use lambda_http::http::HeaderMap;
 use serde_json::{json, Value};
 use test_support::{create_queue, create_users_table, moto};
+pub use test_support::{s, TestResponse};
 
 pub const REQUEST_ID: &str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef";
 
@@ -93,7 +93,11 @@ pub async fn send_to(app: &App, req: ApiRequest) -> TestResponse {
     let request = lambda_http::request::from_str(&req.to_event().to_string()).expect("a valid API Gateway event");
     let response = routes::handle(app, request).await.expect("the handler never fails");
     let status = response.status().as_u16();
-    let headers = response.headers().clone();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().expect("ASCII header").to_owned()))
+        .collect();
     let body = match response.body() {
         lambda_http::Body::Text(t) => t.clone(),
         lambda_http::Body::Binary(b) => String::from_utf8(b.clone()).expect("utf-8 body"),
@@ -181,48 +185,4 @@ impl ApiRequest {
             "body": self.body, "isBase64Encoded": false
         })
     }
-}
-
-#[derive(Debug)]
-pub struct TestResponse {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-impl TestResponse {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().expect("ASCII header"))
-    }
-
-    /// Asserts a problem document with `status`, and returns it.
-    pub fn problem(&self, status: u16) -> Value {
-        assert_eq!(self.status, status, "{}", self.body);
-        assert_eq!(self.header("content-type"), Some("application/problem+json"));
-        let problem = self.json();
-        assert_eq!(problem["status"], status);
-        assert!(problem["title"].is_string() && problem["type"].is_string() && problem["detail"].is_string());
-        problem
-    }
-
-    /// The fields a 400 validation problem names, in order.
-    pub fn problem_fields(&self) -> Vec<String> {
-        self.problem(400)["errors"]
-            .as_array()
-            .expect("a validation problem lists errors")
-            .iter()
-            .map(|e| e["field"].as_str().expect("field").to_owned())
-            .collect()
-    }
-}
-
-pub fn s(item: &HashMap<String, AttributeValue>, attr: &str) -> String {
-    item.get(attr)
-        .and_then(|v| v.as_s().ok())
-        .unwrap_or_else(|| panic!("{attr} is not a string attribute of {item:?}"))
-        .clone()
 }

@@ -61,7 +61,12 @@ async fn a_missing_table_is_an_error_not_a_missing_user() {
 async fn the_user_and_its_pending_event_are_one_item_until_cleared() {
     let app = spawn_app().await;
     let users = &app.app.users;
-    let (older, newer) = (user("Ada"), user("Grace"));
+    let older = user("Ada");
+    // Distinct times: the index orders by millisecond, and ties have no defined order.
+    let newer = User {
+        created_at: older.created_at + time::Duration::milliseconds(5),
+        ..user("Grace")
+    };
     users.insert(&older, &pending(&older)).await.unwrap();
     users.insert(&newer, &pending(&newer)).await.unwrap();
     assert!(users.has_pending(older.id).await.unwrap());

@@ -8,6 +8,7 @@ use integration::config::ErpProcessorConfig;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use test_support::{create_table, moto, unique};
+pub use test_support::{s, TestResponse};
 
 /// The handler wired to a fresh `ErpProcessedUsers` table in the shared moto.
 pub struct TestApp {
@@ -78,7 +79,7 @@ impl TestApp {
             .invoke(request)
             .await
             .expect("a request never fails the invocation");
-        TestResponse::from_proxy_response(&answer)
+        from_proxy_response(&answer)
     }
 
     pub async fn post_events(&self, body: &str) -> TestResponse {
@@ -168,66 +169,21 @@ pub fn event(event_id: &str, user_id: &str) -> Value {
     })
 }
 
-#[derive(Debug)]
-pub struct TestResponse {
-    pub status: u16,
-    pub headers: HashMap<String, String>,
-    pub body: String,
-}
-
-impl TestResponse {
-    fn from_proxy_response(answer: &Value) -> Self {
-        let status = answer["statusCode"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("not a proxy response: {answer}"));
-        assert_eq!(answer["isBase64Encoded"], false);
-        let headers = answer["headers"]
-            .as_object()
-            .expect("headers")
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().expect("a header is text").to_owned()))
-            .collect();
-        Self {
-            status: u16::try_from(status).expect("an HTTP status"),
-            headers,
-            body: answer["body"].as_str().unwrap_or_default().to_owned(),
-        }
+/// A proxy integration's answer (payload 1.0) as a test response.
+fn from_proxy_response(answer: &Value) -> TestResponse {
+    let status = answer["statusCode"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("not a proxy response: {answer}"));
+    assert_eq!(answer["isBase64Encoded"], false);
+    let headers = answer["headers"]
+        .as_object()
+        .expect("headers")
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().expect("a header is text").to_owned()))
+        .collect();
+    TestResponse {
+        status: u16::try_from(status).expect("an HTTP status"),
+        headers,
+        body: answer["body"].as_str().unwrap_or_default().to_owned(),
     }
-
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
-    }
-
-    /// Asserts a problem document with `status`, and returns it.
-    pub fn problem(&self, status: u16) -> Value {
-        assert_eq!(self.status, status, "{}", self.body);
-        assert_eq!(self.header("content-type"), Some("application/problem+json"));
-        let problem = self.json();
-        assert_eq!(problem["status"], status);
-        assert!(problem["title"].is_string() && problem["type"].is_string() && problem["detail"].is_string());
-        problem
-    }
-
-    /// The fields a 400 validation problem names, in order.
-    pub fn problem_fields(&self) -> Vec<String> {
-        let problem = self.problem(400);
-        assert_eq!(problem["type"], "urn:problem-type:validation-error");
-        problem["errors"]
-            .as_array()
-            .expect("a validation problem lists errors")
-            .iter()
-            .map(|e| e["field"].as_str().expect("field").to_owned())
-            .collect()
-    }
-}
-
-pub fn s(item: &HashMap<String, AttributeValue>, attr: &str) -> String {
-    item.get(attr)
-        .and_then(|v| v.as_s().ok())
-        .unwrap_or_else(|| panic!("{attr} is not a string attribute of {item:?}"))
-        .clone()
 }

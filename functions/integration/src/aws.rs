@@ -1,0 +1,84 @@
+//! How the functions reach AWS: one SDK configuration, loaded once at cold start, whose
+//! HTTPS client trusts the Amazon Trust Services roots bundled here instead of reading the
+//! system's certificate store.
+//!
+//! Why (measured by `scripts/bench`, see README "Performance"): the SDK's default client
+//! reads and parses every file under the system's certificate directory each time a
+//! client is built, which was most of a function's init. The five bundled roots are the
+//! ones Amazon Trust Services recommends for a custom trust store; every AWS endpoint
+//! chains to them. The price: they change only when we rebuild. They expire in 2037–2040,
+//! and a change of AWS's roots (announced years ahead) means updating
+//! `amazon-trust-services-roots.pem` and redeploying; the system store of the Lambda image
+//! would have followed by itself.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+use aws_smithy_http_client::Builder;
+
+const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("amazon-trust-services-roots.pem");
+
+/// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`),
+/// with the bundled-roots HTTPS client.
+pub async fn load_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+/// rustls with aws-lc-rs (the SDK's default provider: one TLS stack), trusting only the
+/// Amazon Trust Services roots.
+pub fn https_client() -> SharedHttpClient {
+    let roots = TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS);
+    let context = TlsContext::builder()
+        .with_trust_store(roots)
+        .build()
+        .expect("a trust store alone is a valid TLS context");
+    Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https()
+}
+
+/// Whether priming a connection during init pays: only towards a TLS endpoint (AWS). A
+/// plaintext local endpoint (moto) has no handshake to save and closes every connection
+/// after one response, so there is nothing to keep warm.
+pub fn priming_pays(aws: &SdkConfig) -> bool {
+    aws.endpoint_url().is_none_or(|url| url.starts_with("https://"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundles_the_five_roots() {
+        let pem = std::str::from_utf8(AMAZON_TRUST_SERVICES_ROOTS).unwrap();
+        assert_eq!(pem.matches("-----BEGIN CERTIFICATE-----").count(), 5);
+    }
+
+    #[test]
+    fn clients_build_with_the_bundled_roots() {
+        // Building a client builds its connector, which parses every bundled root (and
+        // panics on one that does not parse).
+        let config = aws_sdk_dynamodb::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .http_client(https_client())
+            .build();
+        let _ = aws_sdk_dynamodb::Client::from_conf(config);
+    }
+
+    #[test]
+    fn primes_only_towards_tls_endpoints() {
+        let with = |url: Option<&str>| {
+            let mut b = SdkConfig::builder();
+            b.set_endpoint_url(url.map(str::to_owned));
+            priming_pays(&b.build())
+        };
+        assert!(with(None));
+        assert!(with(Some("https://dynamodb.eu-west-1.amazonaws.com")));
+        assert!(!with(Some("http://127.0.0.1:4566")));
+    }
+}
