@@ -25,10 +25,11 @@ async fn main() -> Result<(), Error> {
 /// Connection priming, on AWS only (`integration::aws::priming_pays`): one cheap read
 /// during init opens the TLS connection to DynamoDB (and resolves credentials, endpoint
 /// and signing), so the first request finds it in the pool. It costs init one round trip
-/// and a TLS handshake (tens of ms), which the first request would otherwise pay itself, at
-/// the CPU share of the function's memory size: published measurements put a first
-/// DynamoDB call at 128 MB at ~0.9 s without warming during init and ~20 ms with. A
-/// failure is logged and ignored: the request that needs the connection reports it.
+/// and a TLS handshake (tens of ms), which the first request would otherwise pay itself:
+/// published measurements put a first DynamoDB call at 128 MB at ~0.9 s without warming
+/// during init and ~20 ms with. Not towards moto: see `priming_pays`. A failure is logged
+/// and ignored: the request that needs the connection reports it.
+///
 /// A client of its own shares the configuration's HTTP client, so the connection lands
 /// in the pool the processor's client uses.
 async fn prime(aws: &SdkConfig, config: &ErpProcessorConfig) {

@@ -2,7 +2,7 @@
 //! through the local stack of `scripts/dev` (moto, `cargo lambda watch`, the local SQS
 //! event source), which must be up.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -28,10 +28,15 @@ pub async fn run(root: &Path, users: usize, progress: &Progress) -> Result<E2e, 
     let port = |name: &str, default: u16| std::env::var(name).ok().and_then(|p| p.parse().ok()).unwrap_or(default);
     let api = format!("http://127.0.0.1:{}", port("LAMBDA_PORT", 9000));
     let moto = format!("http://127.0.0.1:{}", port("MOTO_PORT", 4566));
-    let local: Value = serde_json::from_slice(
-        &std::fs::read(root.join("target/local/local.json"))
-            .map_err(|e| format!("target/local/local.json: {e}; start the local stack first (scripts/dev)"))?,
-    )?;
+    // Where scripts/dev wrote it (LOCAL_STATE_DIR, as the stack was started with).
+    let state = std::env::var("LOCAL_STATE_DIR").map_or_else(|_| root.join("target/local"), PathBuf::from);
+    let local_json = state.join("local.json");
+    let local: Value = serde_json::from_slice(&std::fs::read(&local_json).map_err(|e| {
+        format!(
+            "{}: {e}; start the local stack first (scripts/dev)",
+            local_json.display()
+        )
+    })?)?;
     let env_of = |k: &str| {
         local["env"][k]
             .as_str()
