@@ -41,10 +41,6 @@ pub async fn run_all(world: &World) -> (usize, usize) {
             Box::pin(outbox_under_outage(world)),
         ),
         ("scripts/smoke passes against the local stack", Box::pin(smoke(world))),
-        (
-            "the dead-letter queue redrives with start-message-move-task",
-            Box::pin(redrive(world)),
-        ),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in checks {
