@@ -46,7 +46,9 @@ pub async fn run(root: &Path, users: usize, progress: &Progress) -> Result<E2e, 
     let users_table = env_of("USERS_TABLE_NAME")?;
     let processed_table = env_of("ERP_PROCESSED_TABLE_NAME")?;
     let dynamo = aws_sdk_dynamodb::Client::new(&test_support::sdk_config_for(&moto).await);
-    let http = reqwest::Client::new();
+    // `cargo lambda watch` rebuilds a function whose sources change, holding requests
+    // meanwhile: fail rather than wait forever.
+    let http = reqwest::Client::builder().timeout(GIVE_UP).build()?;
 
     let (mut lags, mut polls) = (Vec::new(), Vec::new());
     for i in 1..=users {
