@@ -9,6 +9,8 @@ export interface EventQueueProps {
   readonly consumerBatchingWindow: Duration;
   /** What happens to the dead-letter queue (and the events in it) when the stack is deleted. */
   readonly deadLettersRemovalPolicy: RemovalPolicy;
+  /** Replaces the visibility timeout derived from the consumer's (local tests only). */
+  readonly visibilityTimeout?: Duration;
 }
 
 /** Deliveries before a message moves to the dead-letter queue. */
@@ -35,7 +37,7 @@ export class EventQueue extends Construct {
       // AWS's rule for Lambda consumers: at least 6x the function timeout plus the batching
       // window, so SQS does not redeliver a message whose batch is still being processed
       // (throttled invocations are retried while the message stays invisible).
-      visibilityTimeout: Duration.seconds(
+      visibilityTimeout: props.visibilityTimeout ?? Duration.seconds(
         6 * props.consumerTimeout.toSeconds() + props.consumerBatchingWindow.toSeconds(),
       ),
       deadLetterQueue: { queue: this.deadLetters, maxReceiveCount: MAX_RECEIVE_COUNT },

@@ -74,6 +74,10 @@ export interface FunctionsProps {
   readonly eventsQueue: sqs.IQueue;
   /** CloudWatch namespace of the relay's metrics (one per stage). */
   readonly metricsNamespace: string;
+  /** erp-processor's timeout: PROCESSOR_TIMEOUT, or shorter for the local tests' queue. */
+  readonly processorTimeout: Duration;
+  /** Replaces OUTBOX_GRACE_SECONDS (local tests only). */
+  readonly outboxGrace?: Duration;
 }
 
 interface RustLambdaProps {
@@ -112,7 +116,7 @@ export class Functions extends Construct {
     this.erpProcessor = this.rustLambda('ErpProcessor', {
       binaryName: 'erp-processor',
       description: 'ERP processor: records UserCreated events in the ERP, idempotently',
-      timeout: PROCESSOR_TIMEOUT,
+      timeout: props.processorTimeout,
       environment: {
         ERP_PROCESSED_TABLE_NAME: props.erpProcessedUsersTable.tableName,
         ERP_SYSTEM_NAME,
@@ -127,7 +131,7 @@ export class Functions extends Construct {
       environment: {
         USERS_TABLE_NAME: props.usersTable.tableName,
         EVENTS_QUEUE_URL: props.eventsQueue.queueUrl,
-        OUTBOX_GRACE_SECONDS: String(OUTBOX_GRACE_SECONDS),
+        OUTBOX_GRACE_SECONDS: String(props.outboxGrace?.toSeconds() ?? OUTBOX_GRACE_SECONDS),
         METRICS_NAMESPACE: props.metricsNamespace,
       },
     });
@@ -173,8 +177,8 @@ export class Functions extends Construct {
       systemLogLevelV2: lambda.SystemLogLevel.INFO,
       tracing: lambda.Tracing.ACTIVE,
     });
-    // Names the binary: for cost allocation, and for scripts/dev, which finds each
-    // function's `cargo lambda watch` name in the synthesized template by this tag.
+    // Names the binary: for cost allocation, and for operators' tools (the e2e suite finds
+    // the deployed crm-api by it), since the function names are generated.
     Tags.of(fn).add('binary', p.binaryName);
     return fn;
   }

@@ -21,6 +21,15 @@ export interface CrmErpConfig {
   /** Most erp-processor instances the queue drives at once: protects the ERP. */
   readonly maxConcurrency: number;
   readonly alarmEmail?: string;
+  /**
+   * Overrides the events queue's visibility timeout (6x the processor's timeout). For the
+   * local stack's tests only: a failed record is retried after this long, so a poison
+   * record reaches the dead-letter queue in seconds. The processor's timeout shrinks to it
+   * when it is shorter, since Lambda requires a visibility timeout at least the consumer's.
+   */
+  readonly queueVisibilityTimeout?: Duration;
+  /** Overrides the relay's grace period (`OUTBOX_GRACE_SECONDS`), for the local stack's tests. */
+  readonly outboxGrace?: Duration;
 }
 
 export const DEFAULT_MAX_CONCURRENCY = 10;
@@ -65,7 +74,20 @@ export function configFromContext(scope: Construct): CrmErpConfig {
     throw new Error(`context alarmEmail=${alarmEmail}: not an email address`);
   }
 
-  return { stage, architecture, maxConcurrency, alarmEmail };
+  const seconds = (key: string, min: number, max: number): Duration | undefined => {
+    const raw = get(key);
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new Error(`context ${key}=${raw}: use a whole number of seconds from ${min} to ${max}`);
+    }
+    return Duration.seconds(n);
+  };
+  // At least 1 s, the shortest Lambda timeout (the processor's follows it); at most SQS's 12 h.
+  const queueVisibilityTimeout = seconds('queueVisibilitySeconds', 1, 43_200);
+  const outboxGrace = seconds('outboxGraceSeconds', 0, 3_600);
+
+  return { stage, architecture, maxConcurrency, alarmEmail, queueVisibilityTimeout, outboxGrace };
 }
 
 /**
@@ -98,10 +120,14 @@ export class CrmErpStack extends Stack {
     const keepData = props.stage === DEV_STAGE ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
     this.tables = new Tables(this, 'Tables', { removalPolicy: keepData });
+    const visibility = props.queueVisibilityTimeout;
+    const processorTimeout = visibility && visibility.toSeconds() < PROCESSOR_TIMEOUT.toSeconds()
+      ? visibility : PROCESSOR_TIMEOUT;
     this.events = new EventQueue(this, 'Events', {
-      consumerTimeout: PROCESSOR_TIMEOUT,
+      consumerTimeout: processorTimeout,
       consumerBatchingWindow: EVENT_BATCHING_WINDOW,
       deadLettersRemovalPolicy: keepData,
+      visibilityTimeout: props.queueVisibilityTimeout,
     });
     const metricsNamespace = `CrmErp/${props.stage}`;
     this.functions = new Functions(this, 'Functions', {
@@ -112,6 +138,8 @@ export class CrmErpStack extends Stack {
       usersTable: this.tables.users,
       erpProcessedUsersTable: this.tables.erpProcessedUsers,
       eventsQueue: this.events.queue,
+      processorTimeout,
+      outboxGrace: props.outboxGrace,
     });
     const { crmApi, erpProcessor, outboxRelay } = this.functions;
 

@@ -121,19 +121,40 @@ describe('context', () => {
       architecture: lambda.Architecture.ARM_64,
       maxConcurrency: 10,
       alarmEmail: undefined,
+      queueVisibilityTimeout: undefined,
+      outboxGrace: undefined,
     });
   });
 
   test('reads every key, as the CLI passes them (strings)', () => {
     const app = testApp({
       stage: 'prod', architecture: 'x86_64', maxConcurrency: '50', alarmEmail: 'ops@example.com',
+      queueVisibilitySeconds: '2', outboxGraceSeconds: '0',
     });
-    expect(configFromContext(app)).toEqual({
+    const config = configFromContext(app);
+    expect({
+      ...config,
+      queueVisibilityTimeout: config.queueVisibilityTimeout?.toSeconds(),
+      outboxGrace: config.outboxGrace?.toSeconds(),
+    }).toEqual({
       stage: 'prod',
       architecture: lambda.Architecture.X86_64,
       maxConcurrency: 50,
       alarmEmail: 'ops@example.com',
+      queueVisibilityTimeout: 2,
+      outboxGrace: 0,
     });
+  });
+
+  test('the local stack\'s timings reach the queue and the relay', () => {
+    const app = testApp({ queueVisibilitySeconds: '2', outboxGraceSeconds: '3' });
+    const stack = testStack(configFromContext(app), app);
+    const resources = Template.fromStack(stack).toJSON().Resources;
+    expect(resources[logicalId(stack.events.queue)].Properties.VisibilityTimeout).toBe(2);
+    // Lambda refuses a queue whose visibility timeout is shorter than its consumer's timeout.
+    expect(resources[logicalId(stack.functions.erpProcessor)].Properties.Timeout).toBe(2);
+    expect(resources[logicalId(stack.functions.outboxRelay)].Properties.Environment.Variables
+      .OUTBOX_GRACE_SECONDS).toBe('3');
   });
 
   test.each([
@@ -143,6 +164,8 @@ describe('context', () => {
     [{ maxConcurrency: '1001' }, /maxConcurrency=1001/],
     [{ maxConcurrency: 'ten' }, /maxConcurrency=ten/],
     [{ alarmEmail: 'ops' }, /alarmEmail=ops/],
+    [{ queueVisibilitySeconds: '0' }, /queueVisibilitySeconds=0: use a whole number of seconds from 1 to 43200/],
+    [{ outboxGraceSeconds: '1.5' }, /outboxGraceSeconds=1.5/],
   ])('rejects %j with a clear message', (context, message) => {
     expect(() => configFromContext(testApp(context))).toThrow(message);
   });

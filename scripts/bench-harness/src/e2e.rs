@@ -1,123 +1,201 @@
 //! The lag from `POST /api/crm` answered to the event's record in `ErpProcessedUsers`,
-//! through the local stack of `scripts/dev` (moto, `cargo lambda watch`, the local SQS
-//! event source), which must be up.
+//! through the stack `scripts/dev` deployed (API Gateway's stage, signed requests, the
+//! queue's real event source), at several numbers of concurrent clients.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use futures::stream::{self, StreamExt};
+use reqwest::Method;
 use serde::Serialize;
 use serde_json::{json, Value};
+use stack::{outputs_for_this_environment, Outputs, SignedClient};
 
 use crate::progress::Progress;
 use crate::report;
 use crate::stats::Summary;
 use crate::AnyError;
 
+/// One concurrency level's figures.
+#[derive(Debug, Serialize)]
+pub struct Level {
+    pub clients: usize,
+    pub users: usize,
+    /// Users created per second by all clients together.
+    pub posts_per_s: f64,
+    pub lag_ms: Option<Summary>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct E2e {
-    pub users: usize,
-    pub lag_ms: Option<Summary>,
+    pub levels: Vec<Level>,
     /// How long one look into the table takes: the lag's resolution.
     pub poll_ms: Option<Summary>,
 }
 
-const GIVE_UP: Duration = Duration::from_secs(60);
+pub const CLIENTS: [usize; 3] = [1, 10, 50];
+const GIVE_UP: Duration = Duration::from_secs(120);
 
-pub async fn run(root: &Path, users: usize, progress: &Progress) -> Result<E2e, AnyError> {
-    let port = |name: &str, default: u16| std::env::var(name).ok().and_then(|p| p.parse().ok()).unwrap_or(default);
-    let api = format!("http://127.0.0.1:{}", port("LAMBDA_PORT", 9000));
-    let moto = format!("http://127.0.0.1:{}", port("MOTO_PORT", 4566));
-    // Where scripts/dev wrote it (LOCAL_STATE_DIR, as the stack was started with).
+/// Event ids waiting for their record, with the moment their POST was answered.
+type Outstanding = Arc<Mutex<HashMap<String, Instant>>>;
+
+pub async fn run(root: &Path, users_per_client: usize, progress: &Progress) -> Result<E2e, AnyError> {
     let state = std::env::var("LOCAL_STATE_DIR").map_or_else(|_| root.join("target/local"), PathBuf::from);
-    let local_json = state.join("local.json");
-    let local: Value = serde_json::from_slice(&std::fs::read(&local_json).map_err(|e| {
-        format!(
-            "{}: {e}; start the local stack first (scripts/dev)",
-            local_json.display()
-        )
-    })?)?;
-    let env_of = |k: &str| {
-        local["env"][k]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("local.json has no {k}"))
-    };
-    let users_table = env_of("USERS_TABLE_NAME")?;
-    let processed_table = env_of("ERP_PROCESSED_TABLE_NAME")?;
-    let dynamo = aws_sdk_dynamodb::Client::new(&test_support::sdk_config_for(&moto).await);
-    // `cargo lambda watch` rebuilds a function whose sources change, holding requests
-    // meanwhile: fail rather than wait forever.
-    let http = reqwest::Client::builder().timeout(GIVE_UP).build()?;
+    let outputs = outputs_for_this_environment(&state.join("outputs.json"))
+        .map_err(|e| format!("{e}; start the local stack first (scripts/dev)"))?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let client = SignedClient::from_env().await?;
 
-    let (mut lags, mut polls) = (Vec::new(), Vec::new());
-    for i in 1..=users {
-        let response = http
-            .post(format!("{api}/api/crm"))
-            .header("Content-Type", "application/json")
-            .body(json!({"name": format!("Bench User {i}"), "email": format!("bench{i}@example.com")}).to_string())
-            .send()
-            .await?;
-        let answered = Instant::now();
-        let status = response.status();
-        let body: Value = response.json().await?;
-        if status.as_u16() != 201 {
-            return Err(format!("POST /api/crm answered {status}: {body}").into());
+    let mut levels = Vec::new();
+    let mut polls = Vec::new();
+    for (done, clients) in CLIENTS.into_iter().enumerate() {
+        let users = clients * users_per_client;
+        let outstanding: Outstanding = Arc::default();
+        let lags: Arc<Mutex<Vec<Duration>>> = Arc::default();
+        let started = Instant::now();
+        let posting = stream::iter(0..users)
+            .map(|i| create(&client, &dynamo, &outputs, &outstanding, i))
+            .buffer_unordered(clients)
+            .collect::<Vec<Result<(), AnyError>>>();
+        let (created, ()) = tokio::join!(
+            posting,
+            watch_records(&dynamo, &outputs, &outstanding, &lags, users, &mut polls)
+        );
+        created.into_iter().collect::<Result<Vec<()>, _>>()?;
+        let lags = std::mem::take(&mut *lags.lock().expect("not poisoned"));
+        if lags.len() < users {
+            return Err(format!(
+                "{clients} clients: {} of {users} events processed within {GIVE_UP:?}",
+                lags.len()
+            )
+            .into());
         }
-        let user_id = body["id"].as_str().ok_or("the 201 has no id")?;
-        let user = dynamo
-            .get_item()
-            .table_name(&users_table)
-            .key("Id", AttributeValue::S(user_id.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await?;
-        let event_id = user
-            .item
-            .as_ref()
-            .and_then(|i| i.get("EventId"))
-            .and_then(|v| v.as_s().ok())
-            .ok_or("the stored user has no EventId")?
-            .clone();
-        loop {
-            let started = Instant::now();
-            let found = dynamo
-                .get_item()
-                .table_name(&processed_table)
-                .key("EventId", AttributeValue::S(event_id.clone()))
-                .consistent_read(true)
-                .send()
-                .await?
-                .item
-                .is_some();
-            polls.push(started.elapsed());
-            if found {
-                lags.push(answered.elapsed());
-                break;
-            }
-            if answered.elapsed() > GIVE_UP {
-                return Err(format!("user {i}'s event was not processed within {GIVE_UP:?}").into());
-            }
-        }
-        progress.tick(i, users);
+        levels.push(Level {
+            clients,
+            users,
+            posts_per_s: users as f64 / started.elapsed().as_secs_f64(),
+            lag_ms: Summary::of(&lags),
+        });
+        progress.tick(done + 1, CLIENTS.len());
     }
     Ok(E2e {
-        users,
-        lag_ms: Summary::of(&lags),
+        levels,
         poll_ms: Summary::of(&polls),
     })
 }
 
+/// One user: a signed POST through the stage, then its event id from `Users`.
+async fn create(
+    client: &SignedClient,
+    dynamo: &aws_sdk_dynamodb::Client,
+    outputs: &Outputs,
+    outstanding: &Outstanding,
+    i: usize,
+) -> Result<(), AnyError> {
+    let body = json!({"name": format!("Bench User {i}"), "email": format!("bench{i}-{}@example.com", uuid::Uuid::new_v4().simple())});
+    let response = client.send(Method::POST, &outputs.crm_api_url, Some(&body)).await?;
+    let answered = Instant::now();
+    let status = response.status();
+    let body: Value = response.json().await?;
+    if status.as_u16() != 201 {
+        return Err(format!("POST /api/crm answered {status}: {body}").into());
+    }
+    let user_id = body["id"].as_str().ok_or("the 201 has no id")?;
+    let user = dynamo
+        .get_item()
+        .table_name(&outputs.users_table_name)
+        .key("Id", AttributeValue::S(user_id.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await?;
+    let event_id = user
+        .item
+        .as_ref()
+        .and_then(|i| i.get("EventId"))
+        .and_then(|v| v.as_s().ok())
+        .ok_or("the stored user has no EventId")?;
+    outstanding
+        .lock()
+        .expect("not poisoned")
+        .insert(event_id.clone(), answered);
+    Ok(())
+}
+
+/// Looks for the outstanding events' records, 100 at a time (BatchGetItem's bound), until
+/// `users` have been seen or the time is up; each found one's lag goes into `lags`.
+async fn watch_records(
+    dynamo: &aws_sdk_dynamodb::Client,
+    outputs: &Outputs,
+    outstanding: &Outstanding,
+    lags: &Mutex<Vec<Duration>>,
+    users: usize,
+    polls: &mut Vec<Duration>,
+) {
+    let started = Instant::now();
+    while lags.lock().expect("not poisoned").len() < users && started.elapsed() < GIVE_UP {
+        let ids: Vec<String> = outstanding
+            .lock()
+            .expect("not poisoned")
+            .keys()
+            .take(100)
+            .cloned()
+            .collect();
+        if ids.is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        let keys = ids
+            .iter()
+            .map(|id| HashMap::from([("EventId".to_owned(), AttributeValue::S(id.clone()))]))
+            .collect();
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .projection_expression("EventId")
+            .build()
+            .expect("keys are set");
+        let looked = Instant::now();
+        let Ok(found) = dynamo
+            .batch_get_item()
+            .request_items(&outputs.erp_processed_users_table_name, request)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        polls.push(looked.elapsed());
+        let now = Instant::now();
+        let records = found
+            .responses
+            .and_then(|mut r| r.remove(&outputs.erp_processed_users_table_name))
+            .unwrap_or_default();
+        let mut waiting = outstanding.lock().expect("not poisoned");
+        for record in records {
+            if let Some(answered) = record
+                .get("EventId")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|id| waiting.remove(id))
+            {
+                lags.lock().expect("not poisoned").push(now - answered);
+            }
+        }
+    }
+}
+
 /// Measures, then adds the figures to `target/bench/results.json` and `results.md` (of the
 /// last full or smoke run, if any).
-pub async fn run_alone(root: &Path, users: usize) -> Result<(), AnyError> {
+pub async fn run_alone(root: &Path, users_per_client: usize) -> Result<(), AnyError> {
     let mut progress = Progress::new(1);
     progress.step(&format!(
-        "end to end through the local stack: {users} users, POST answered → record processed"
+        "end to end through the deployed local stack: {users_per_client} users per client at {CLIENTS:?} clients, POST answered → record processed"
     ));
-    let result = run(root, users, &progress).await?;
-    let line = report::e2e_line(&result);
-    progress.done(&line);
+    let result = run(root, users_per_client, &progress).await?;
+    let table = report::e2e_table(&result);
+    progress.done("measured");
     let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir)?;
     let json_path = dir.join("results.json");
@@ -129,14 +207,10 @@ pub async fn run_alone(root: &Path, users: usize) -> Result<(), AnyError> {
     std::fs::write(&json_path, serde_json::to_string_pretty(&results)? + "\n")?;
     let md_path = dir.join("results.md");
     let md = std::fs::read_to_string(&md_path).unwrap_or_default();
-    let md: String = md
-        .lines()
-        .filter(|l| !l.starts_with("End to end"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&md_path, format!("{md}\n{line}\n"))?;
-    println!("\n{line}\nresults: {0}, {1}", json_path.display(), md_path.display());
-    if result.lag_ms.is_none() {
+    let kept = md.split(report::E2E_HEADING).next().unwrap_or_default().trim_end();
+    std::fs::write(&md_path, format!("{kept}\n\n{table}"))?;
+    println!("\n{table}\nresults: {0}, {1}", json_path.display(), md_path.display());
+    if result.levels.iter().any(|l| l.lag_ms.is_none()) {
         return Err("no end-to-end lag measured".into());
     }
     Ok(())

@@ -7,7 +7,8 @@
 //! ```
 //! `--smoke`: a handful of iterations, to prove every figure is produced (no timing
 //! assertions). `--e2e`: only the lag from `POST /api/crm` to the processed record, through
-//! the local stack of `scripts/dev`, which must be up; added to the last run's results.
+//! the stack `scripts/dev` deployed (which must be up), at 1, 10 and 50 concurrent clients;
+//! added to the last run's results.
 
 mod e2e;
 mod events;
@@ -29,7 +30,8 @@ pub struct Plan {
     pub warm_invocations: usize,
     pub batch_one_reps: usize,
     pub batch_hundred_reps: usize,
-    pub e2e_users: usize,
+    /// Users each concurrent client creates, at every level of `e2e::CLIENTS`.
+    pub e2e_users_per_client: usize,
 }
 
 impl Plan {
@@ -38,14 +40,14 @@ impl Plan {
         warm_invocations: 2000,
         batch_one_reps: 20,
         batch_hundred_reps: 5,
-        e2e_users: 200,
+        e2e_users_per_client: 10,
     };
     const SMOKE: Plan = Plan {
         cold_starts: 3,
         warm_invocations: 20,
         batch_one_reps: 2,
         batch_hundred_reps: 1,
-        e2e_users: 5,
+        e2e_users_per_client: 1,
     };
 }
 
@@ -60,7 +62,7 @@ async fn main() -> ExitCode {
     let e2e = args.iter().any(|a| a == "--e2e");
     let plan = if smoke { Plan::SMOKE } else { Plan::FULL };
     if e2e {
-        return match e2e::run_alone(&root, plan.e2e_users).await {
+        return match e2e::run_alone(&root, plan.e2e_users_per_client).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("\nbench: {e}");

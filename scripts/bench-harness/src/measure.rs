@@ -172,10 +172,14 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
         env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         env
     };
-    let release = root.join("target/release");
+    // scripts/bench builds the functions as the CDK app bundles them (cargo lambda, x86_64).
+    let program = |name: &str| match name {
+        "floor" => root.join("target/release/bench-floor"),
+        function => root.join("target/lambda-x86_64").join(function).join("bootstrap"),
+    };
     let spec = |name: &'static str, env: Vec<(String, String)>| FunctionSpec {
         name,
-        program: release.join(if name == "floor" { "bench-floor" } else { name }),
+        program: program(name),
         args: vec![],
         cwd: None,
         env,

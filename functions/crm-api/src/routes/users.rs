@@ -84,7 +84,7 @@ impl From<&User> for UserResponse {
     ),
     responses(
         (status = 201, description = "Created; its UserCreated event is sent now or by the outbox relay", body = UserResponse,
-         headers(("Location" = String, description = "/api/crm/{id} of the new user"))),
+         headers(("Location" = String, description = "The new user's URL, relative to the request's URL (RFC 3986): `crm/{id}`"))),
         (status = 400, description = "Malformed JSON or invalid fields (all listed in errors)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Content type is not JSON", body = Problem, content_type = "application/problem+json"),
@@ -113,9 +113,9 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     let mut response = json(StatusCode::CREATED, &UserResponse::from(&user));
     response.headers_mut().insert(
         header::LOCATION,
-        format!("/api/crm/{}", user.id)
+        user_location(req, user.id)
             .parse()
-            .expect("a path is a valid header"),
+            .expect("a UUID path is a valid header"),
     );
     response.extensions_mut().insert(SubjectUser(user.id));
     Ok(response)
@@ -178,7 +178,7 @@ pub async fn get(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
     ),
     responses(
         (status = 200, description = "A page of users", body = Vec<UserResponse>,
-         headers(("Link" = String, description = "<...>; rel=\"next\" when more users remain"))),
+         headers(("Link" = String, description = "`<?limit=…&cursor=…>; rel=\"next\"` when more users remain: a reference relative to the request's URL (RFC 3986)"))),
         (status = 400, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     )
@@ -197,13 +197,26 @@ pub async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
     let users: Vec<UserResponse> = page.users.iter().map(UserResponse::from).collect();
     let mut response = json(StatusCode::OK, &users);
     if let Some(next) = page.next {
-        let link = format!("</api/crm?limit={limit}&cursor={}>; rel=\"next\"", encode_cursor(next));
+        // A query-only reference keeps the requested path, whatever prefix it had.
+        let link = format!("<?limit={limit}&cursor={}>; rel=\"next\"", encode_cursor(next));
         response.headers_mut().insert(
             header::LINK,
             link.parse().expect("base64url and digits are valid header text"),
         );
     }
     Ok(response)
+}
+
+/// The new user's URL as a reference relative to the request's own URL (RFC 3986 §4.2).
+/// The function cannot see the prefix its client used (the API Gateway stage, a custom
+/// domain's base path, a proxy), and a root-relative `/api/crm/{id}` would drop it; a
+/// relative reference resolves behind whichever it was.
+fn user_location(req: &Request, id: Uuid) -> String {
+    if req.uri().path().ends_with('/') {
+        id.to_string()
+    } else {
+        format!("crm/{id}")
+    }
 }
 
 fn encode_cursor(after: Uuid) -> String {

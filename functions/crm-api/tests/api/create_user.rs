@@ -17,7 +17,7 @@ async fn creates_the_user_stores_it_and_publishes_its_event() {
     assert_eq!(body["email"], "Ada@example.com", "domain lowercased, local part kept");
     let created_at = body["createdAt"].as_str().unwrap();
     assert!(time::OffsetDateTime::parse(created_at, &time::format_description::well_known::Rfc3339).is_ok());
-    assert_eq!(res.header("location"), Some(&*format!("/api/crm/{id}")));
+    assert_eq!(res.header("location"), Some(&*format!("crm/{id}")));
     assert_eq!(body.as_object().unwrap().len(), 4, "no bookkeeping leaks: {body}");
 
     let items = app.stored_items().await;
@@ -232,4 +232,40 @@ async fn an_unavailable_store_is_503_without_internal_detail() {
         app.queued_messages().await.is_empty(),
         "no event for a user that was not stored"
     );
+}
+
+/// A client resolves `Location` against the URL it requested (RFC 3986 §5), whatever prefix
+/// that URL had: API Gateway's stage, a custom domain's base path, or none (a function URL).
+#[tokio::test]
+async fn location_resolves_to_the_user_behind_any_prefix() {
+    let app = spawn_app().await;
+    let body = json!({"name": "Ada", "email": "ada@example.com"});
+    let through_gateway = ApiRequest::post_json("/api/crm", &body);
+    for (requested, req) in [
+        (
+            "https://a1b2c3.execute-api.us-east-1.amazonaws.com/prod/api/crm",
+            through_gateway.clone(),
+        ),
+        (
+            "http://127.0.0.1:4566/restapis/a1b2c3/prod/_user_request_/api/crm",
+            through_gateway.clone(),
+        ),
+        ("https://crm.example.com/v1/api/crm", through_gateway.clone()),
+        (
+            "https://crm.example.com/v1/api/crm/",
+            ApiRequest::post_json("/api/crm/", &body),
+        ),
+        (
+            "http://127.0.0.1:9000/api/crm",
+            through_gateway.clone().via_function_url(),
+        ),
+    ] {
+        let res = app.send(req).await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let id = res.json()["id"].as_str().unwrap().to_owned();
+        let base = url::Url::parse(requested).unwrap();
+        let resolved = base.join(res.header("location").unwrap()).unwrap();
+        let collection = requested.trim_end_matches('/');
+        assert_eq!(resolved.as_str(), format!("{collection}/{id}"), "from {requested}");
+    }
 }

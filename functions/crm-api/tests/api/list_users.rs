@@ -28,11 +28,18 @@ async fn seed(app: &TestApp, n: usize) -> HashSet<String> {
     ids
 }
 
-/// The next page's path from a `Link: <...>; rel="next"` header.
-fn next_link(link: Option<&str>) -> Option<String> {
+/// The next page's path and query: the `Link: <...>; rel="next"` reference resolved as a
+/// client resolves it, against the URL of the page that carried it (RFC 3986 §5).
+fn next_link(requested: &str, link: Option<&str>) -> Option<String> {
     let link = link?;
     assert!(link.ends_with("; rel=\"next\""), "{link}");
-    Some(link.trim_start_matches('<').split('>').next().unwrap().to_owned())
+    let reference = link.trim_start_matches('<').split('>').next().unwrap();
+    let base = url::Url::parse("https://api.example.com")
+        .unwrap()
+        .join(requested)
+        .unwrap();
+    let next = base.join(reference).unwrap();
+    Some(format!("{}?{}", next.path(), next.query().unwrap_or_default()))
 }
 
 #[tokio::test]
@@ -52,7 +59,7 @@ async fn walking_every_page_returns_every_user_once() {
             assert_eq!(user.as_object().unwrap().len(), 4, "{user}");
             seen.push(user["id"].as_str().unwrap().to_owned());
         }
-        path = next_link(res.header("link"));
+        path = next_link(&p, res.header("link"));
     }
     assert_eq!(sizes, [3, 3, 1]);
     assert_eq!(seen.len(), 7, "no user twice");
@@ -64,7 +71,9 @@ async fn an_exactly_full_last_page_has_no_next_link() {
     let app = spawn_app().await;
     seed(&app, 4).await;
     let first = app.get("/api/crm?limit=2").await;
-    let second = app.get(&next_link(first.header("link")).unwrap()).await;
+    let second = app
+        .get(&next_link("/api/crm?limit=2", first.header("link")).unwrap())
+        .await;
     assert_eq!(second.json().as_array().unwrap().len(), 2);
     assert_eq!(second.header("link"), None, "nothing remains");
 }
@@ -75,7 +84,7 @@ async fn the_default_page_is_50() {
     seed(&app, 52).await;
     let res = app.get("/api/crm").await;
     assert_eq!(res.json().as_array().unwrap().len(), 50);
-    let rest = app.get(&next_link(res.header("link")).unwrap()).await;
+    let rest = app.get(&next_link("/api/crm", res.header("link")).unwrap()).await;
     assert_eq!(rest.json().as_array().unwrap().len(), 2);
 }
 

@@ -1,0 +1,111 @@
+//! Starts `scripts/dev` on a free port, waits until it is ready, and stops it as Ctrl-C
+//! would.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+
+pub struct DevStack {
+    child: Child,
+    /// Copies scripts/dev's output to its log, as `scripts/dev | tee log` would.
+    tee: tokio::task::JoinHandle<()>,
+    pub port: u16,
+    pub state: PathBuf,
+}
+
+/// The local timings the suite deploys with (README, "Trying it locally").
+pub struct Settings {
+    pub visibility_timeout_s: u64,
+    pub outbox_grace_s: u64,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl DevStack {
+    pub async fn start(root: &Path, settings: &Settings) -> Result<Self, String> {
+        let port = free_port();
+        let state = root.join("target/e2e");
+        let ready = state.join("ready");
+        std::fs::create_dir_all(&state).map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_file(&ready);
+        // Both streams to one log, appending: stdout through the pipe, stderr directly.
+        let log_path = state.with_extension("dev.log");
+        let append = || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)
+                .map_err(|e| format!("{}: {e}", log_path.display()))
+        };
+        std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+        let mut log = tokio::fs::File::from_std(append()?);
+        let mut child = Command::new(root.join("scripts/dev"))
+            .env("LOCAL_AWS_PORT", port.to_string())
+            .env("LOCAL_STATE_DIR", &state)
+            .env("DEV_READY_FILE", &ready)
+            .env(
+                "LOCAL_QUEUE_VISIBILITY_SECONDS",
+                settings.visibility_timeout_s.to_string(),
+            )
+            .env("LOCAL_OUTBOX_GRACE_SECONDS", settings.outbox_grace_s.to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(append()?)
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start scripts/dev: {e}"))?;
+        let mut output = child.stdout.take().expect("stdout is piped");
+        let tee = tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut output, &mut log).await;
+        });
+        let mut stack = Self {
+            child,
+            tee,
+            port,
+            state,
+        };
+        let started = Instant::now();
+        while !ready.exists() {
+            if let Ok(Some(status)) = stack.child.try_wait() {
+                return Err(format!("scripts/dev exited ({status}); see target/e2e.dev.log"));
+            }
+            if started.elapsed() > Duration::from_secs(1800) {
+                stack.stop().await;
+                return Err("scripts/dev was not ready within 30 minutes; see target/e2e.dev.log".to_owned());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Ok(stack)
+    }
+
+    pub fn outputs_file(&self) -> PathBuf {
+        self.state.join("outputs.json")
+    }
+
+    /// Stops scripts/dev the way Ctrl-C stops `scripts/dev | tee log`: the reader of its
+    /// output goes first, then scripts/dev gets SIGINT; waits for it to clean up.
+    pub async fn stop(&mut self) {
+        self.tee.abort();
+        let _ = (&mut self.tee).await;
+        if let Some(pid) = self.child.id() {
+            // SIGINT to scripts/dev only: its trap stops the processes it started.
+            let _ = std::process::Command::new("kill")
+                .args(["-INT", &pid.to_string()])
+                .status();
+        }
+        if tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The end-to-end suite: starts `scripts/dev` (MiniStack, `cdk deploy` of the real app) on
+//! a free port and checks the system's promises from the outside, as a client of the
+//! deployment and its operator would: signed requests through API Gateway's stage, the
+//! queue's real event source mapping and redrive policy, the relay's real schedule, and the
+//! tables and queues read through the AWS SDK.
+
+mod checks;
+mod dev;
+mod proxy;
+mod watch;
+mod world;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use dev::{DevStack, Settings};
+use stack::Outputs;
+
+/// Short local timings (`-c queueVisibilitySeconds`, `-c outboxGraceSeconds`), so retries
+/// and redrive happen within seconds and the relay takes any event pending for 2 s.
+pub const SETTINGS: Settings = Settings {
+    visibility_timeout_s: 3,
+    outbox_grace_s: 2,
+};
+
+pub async fn main() -> ExitCode {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    println!("e2e: starting scripts/dev (log: target/e2e.dev.log)");
+    let started = Instant::now();
+    let mut dev = match DevStack::start(&root, &SETTINGS).await {
+        Ok(dev) => dev,
+        Err(e) => {
+            eprintln!("e2e: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("e2e: stack deployed in {:.0} s", started.elapsed().as_secs_f64());
+    let (passed, failed) = match prepare(&root, &dev).await {
+        Ok(world) => checks::run_all(&world).await,
+        Err(e) => {
+            eprintln!("e2e: {e}");
+            (0, 1)
+        }
+    };
+    dev.stop().await;
+    let left = std::net::TcpStream::connect(("127.0.0.1", dev.port)).is_ok();
+    if left {
+        eprintln!("e2e: scripts/dev left the emulator listening after it stopped");
+    }
+    println!("\n{passed} passed, {failed} failed");
+    if failed == 0 && !left {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+async fn prepare(root: &std::path::Path, dev: &DevStack) -> Result<world::World, String> {
+    let emulator = url::Url::parse(&format!("http://127.0.0.1:{}", dev.port)).expect("a valid URL");
+    let outputs = Outputs::read(&dev.outputs_file())?;
+    let proxy = proxy::FaultProxy::start(([127, 0, 0, 1], dev.port).into())
+        .await
+        .map_err(|e| format!("cannot start the fault proxy: {e}"))?;
+    world::World::new(root, outputs, emulator, proxy).await
+}

@@ -1,0 +1,253 @@
+//! What the checks talk to: the deployed API through the emulator's API Gateway (signed,
+//! as a client calls it), and the deployment's tables, queues and functions through the
+//! AWS SDK, as an operator inspects them.
+
+use std::collections::HashMap;
+
+use aws_credential_types::Credentials;
+use aws_sdk_dynamodb::types::AttributeValue;
+use reqwest::{Method, Url};
+use serde_json::{json, Value};
+
+use stack::{LocalUrlForm, Outputs, SignedClient};
+
+use super::proxy::FaultProxy;
+use crate::smoke::{header, read};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The emulator's region, and the dummy key id and secret scripts/dev exports.
+pub const REGION: &str = "us-east-1";
+pub const KEY: &str = "test";
+
+pub struct World {
+    pub root: std::path::PathBuf,
+    /// The outputs as `cdk deploy` wrote them (AWS's URLs).
+    pub outputs: Outputs,
+    pub emulator: Url,
+    pub client: SignedClient,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub proxy: FaultProxy,
+}
+
+/// An answer: status, `Location` and `Link` headers, JSON body.
+pub struct Answer {
+    pub status: u16,
+    pub location: Option<String>,
+    pub link: Option<String>,
+    pub body: Value,
+}
+
+impl World {
+    pub async fn new(
+        root: &std::path::Path,
+        outputs: Outputs,
+        emulator: Url,
+        proxy: FaultProxy,
+    ) -> Result<Self, String> {
+        let credentials = Credentials::new(KEY, KEY, None, None, "e2e");
+        // As scripts/dev deployed it: the emulator's endpoint, dummy credentials.
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(emulator.as_str())
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(credentials.clone())
+            .load()
+            .await;
+        Ok(Self {
+            root: root.to_owned(),
+            outputs,
+            emulator,
+            client: SignedClient::new(credentials, REGION.to_owned()),
+            dynamo: aws_sdk_dynamodb::Client::new(&aws),
+            sqs: aws_sdk_sqs::Client::new(&aws),
+            lambda: aws_sdk_lambda::Client::new(&aws),
+            proxy,
+        })
+    }
+
+    /// The deployment's API URLs in one of the emulator's forms.
+    pub fn api(&self, form: LocalUrlForm) -> Outputs {
+        self.outputs.through_emulator(&self.emulator, form)
+    }
+
+    /// The users endpoint in the emulator's host form, the shape of AWS's URL.
+    pub fn users_url(&self) -> Url {
+        self.api(LocalUrlForm::Host).crm_api_url
+    }
+
+    pub async fn call(&self, method: Method, url: &Url, body: Option<&Value>) -> Result<Answer, String> {
+        let response = self.client.send(method, url, body).await?;
+        let (location, link) = (header(&response, "location"), header(&response, "link"));
+        let (status, body) = read(response).await?;
+        Ok(Answer {
+            status,
+            location,
+            link,
+            body,
+        })
+    }
+
+    /// `POST /api/crm` through the stage; the new user's id on a 201.
+    pub async fn post_user(&self, name: &str, email: &str) -> Result<Answer, String> {
+        let body = json!({"name": name, "email": email});
+        self.call(Method::POST, &self.users_url(), Some(&body)).await
+    }
+
+    /// Every item of a table.
+    pub async fn scan(&self, table: &str) -> Vec<Item> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .dynamo
+                .scan()
+                .table_name(table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan the emulator's table");
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+
+    /// The audit records, grouped by user id.
+    pub async fn processed_by_user(&self) -> HashMap<String, Vec<Item>> {
+        let mut by_user: HashMap<String, Vec<Item>> = HashMap::new();
+        for item in self.scan(&self.outputs.erp_processed_users_table_name).await {
+            if let Some(user) = s(&item, "UserId") {
+                by_user.entry(user).or_default().push(item);
+            }
+        }
+        by_user
+    }
+
+    /// The environment of a command that is a client of this stack (scripts/smoke,
+    /// scripts/watch), as scripts/dev exports it.
+    pub fn client_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "AWS_ENDPOINT_URL",
+                self.emulator.as_str().trim_end_matches('/').to_owned(),
+            ),
+            ("LOCAL_AWS_PORT", self.emulator.port().unwrap_or(80).to_string()),
+            ("AWS_ACCESS_KEY_ID", KEY.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", KEY.to_owned()),
+            ("AWS_REGION", REGION.to_owned()),
+        ]
+    }
+
+    /// Sends a message straight onto the events queue, as any producer could.
+    pub async fn send_raw(&self, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.outputs.events_queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send to the emulator's queue");
+    }
+
+    /// Bodies in the dead-letter queue, read without keeping them invisible.
+    pub async fn dead_letters(&self) -> Vec<String> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.outputs.dead_letter_queue_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .expect("receive from the emulator's queue");
+        out.messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.body)
+            .collect()
+    }
+
+    /// Messages visible or in flight on the events queue.
+    pub async fn queue_depth(&self) -> u64 {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.outputs.events_queue_url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("queue attributes");
+        let attrs = out.attributes.unwrap_or_default();
+        [A::ApproximateNumberOfMessages, A::ApproximateNumberOfMessagesNotVisible]
+            .iter()
+            .filter_map(|a| attrs.get(a)?.parse::<u64>().ok())
+            .sum()
+    }
+
+    /// The deployed function built from `binary` (the template tags each with it).
+    pub async fn function_named(&self, binary: &str) -> Result<String, String> {
+        let functions = self
+            .lambda
+            .list_functions()
+            .send()
+            .await
+            .map_err(|e| format!("list functions: {e}"))?;
+        for function in functions.functions() {
+            let (Some(name), Some(arn)) = (function.function_name(), function.function_arn()) else {
+                continue;
+            };
+            let tags = self
+                .lambda
+                .list_tags()
+                .resource(arn)
+                .send()
+                .await
+                .map_err(|e| format!("tags of {name}: {e}"))?;
+            if tags.tags().and_then(|t| t.get("binary")).map(String::as_str) == Some(binary) {
+                return Ok(name.to_owned());
+            }
+        }
+        Err(format!("no deployed function is tagged binary={binary}"))
+    }
+
+    /// Adds (`Some`) or removes (`None`) one variable of a function's environment.
+    pub async fn set_function_env(&self, function: &str, key: &str, value: Option<&str>) -> Result<(), String> {
+        let config = self
+            .lambda
+            .get_function_configuration()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| format!("configuration of {function}: {e}"))?;
+        let mut vars = config
+            .environment()
+            .and_then(|e| e.variables())
+            .cloned()
+            .unwrap_or_default();
+        match value {
+            Some(v) => vars.insert(key.to_owned(), v.to_owned()),
+            None => vars.remove(key),
+        };
+        let environment = aws_sdk_lambda::types::Environment::builder()
+            .set_variables(Some(vars))
+            .build();
+        self.lambda
+            .update_function_configuration()
+            .function_name(function)
+            .environment(environment)
+            .send()
+            .await
+            .map_err(|e| format!("update {function}: {e}"))?;
+        Ok(())
+    }
+}
+
+pub fn s(item: &Item, attr: &str) -> Option<String> {
+    item.get(attr).and_then(|v| v.as_s().ok()).cloned()
+}

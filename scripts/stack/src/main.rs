@@ -1,0 +1,64 @@
+//! `stack`: what the scripts do with a deployed stack, one subcommand each.
+//!
+//! ```text
+//! stack e2e                         the end-to-end suite (starts scripts/dev itself)
+//! stack smoke BASE_URL              the original's flow against …/prod (AWS or local)
+//! stack smoke --outputs FILE        the same, at the URLs of `cdk deploy --outputs-file`
+//! stack hello OUTPUTS               the local stack's copy-paste commands
+//! stack watch-env OUTPUTS           `cargo lambda watch`'s environment, for the deployed
+//!                                   local tables and queue
+//! ```
+//! With `AWS_ENDPOINT_URL` set (the local emulator), the outputs' API URLs are rewritten to
+//! the emulator's: `http://API_ID.execute-api.localhost:PORT/prod/…`.
+
+mod e2e;
+mod hello;
+mod smoke;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use stack::{outputs_for_this_environment, SignedClient};
+
+const USAGE: &str =
+    "usage: stack e2e | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack watch-env OUTPUTS";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["e2e"] => return e2e::main().await,
+        ["smoke", "--outputs", file] => match outputs_for_this_environment(&PathBuf::from(file)) {
+            Ok(outputs) => {
+                let endpoints = smoke::Endpoints {
+                    users: outputs.crm_api_url,
+                    events: outputs.events_url,
+                };
+                smoke_at(&endpoints).await
+            }
+            Err(e) => Err(e),
+        },
+        ["smoke", base] => match smoke::Endpoints::under(base) {
+            Ok(endpoints) => smoke_at(&endpoints).await,
+            Err(e) => Err(e),
+        },
+        ["hello", file] => outputs_for_this_environment(&PathBuf::from(file)).map(|o| print!("{}", hello::text(&o))),
+        ["watch-env", file] => {
+            outputs_for_this_environment(&PathBuf::from(file)).map(|o| print!("{}", hello::watch_env(&o)))
+        }
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stack: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn smoke_at(endpoints: &smoke::Endpoints) -> Result<(), String> {
+    let client = SignedClient::from_env().await?;
+    smoke::run(&client, endpoints).await
+}
