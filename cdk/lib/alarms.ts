@@ -12,6 +12,8 @@ import { Construct } from 'constructs';
 
 export interface AlarmsProps {
   readonly deadLetters: sqs.IQueue;
+  /** outbox-relay's on-failure destination: a message is a run that failed. */
+  readonly relayFailures: sqs.IQueue;
   /** Functions whose errors page someone, by a readable name used in alarm ids. */
   readonly functions: Record<string, lambda.IFunction>;
   readonly apiStage: apigw.Stage;
@@ -26,14 +28,15 @@ const PERIOD = Duration.minutes(5);
 
 /**
  * Anything that means an event or a request was lost or failed: a message in the
- * dead-letter queue, a function error, a 5XX from the API. Each alarm notifies the topic
- * when it fires and when it recovers.
+ * dead-letter queue or in the relay's failures queue, a function error, a 5XX from the API.
+ * Each alarm notifies the topic when it fires and when it recovers.
  */
 export class Alarms extends Construct {
   readonly topic: sns.Topic;
   /** Encrypts the topic. A customer managed key: CloudWatch cannot use the aws/sns key. */
   readonly topicKey: kms.Key;
   readonly deadLettersVisible: cloudwatch.Alarm;
+  readonly relayFailuresVisible: cloudwatch.Alarm;
   readonly functionErrors: Record<string, cloudwatch.Alarm> = {};
   readonly apiServerErrors: cloudwatch.Alarm;
   readonly pendingEventsStale: cloudwatch.Alarm;
@@ -80,6 +83,11 @@ export class Alarms extends Construct {
     this.deadLettersVisible = this.alarm('DeadLettersVisible',
       props.deadLetters.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' }),
       'Events failed 5 deliveries and wait in the dead-letter queue: inspect, fix, redrive.');
+
+    this.relayFailuresVisible = this.alarm('RelayFailuresVisible',
+      props.relayFailures.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' }),
+      'outbox-relay runs failed or expired unrun (each message holds the error); their events stay '
+      + 'pending for the next run. Inspect, fix, then purge the queue.');
 
     for (const [name, fn] of Object.entries(props.functions)) {
       this.functionErrors[name] = this.alarm(`${name}Errors`,

@@ -2,10 +2,13 @@ import { Duration, RemovalPolicy, Tags, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
+import { skipCheckov } from './checkov';
+import { safeQueue } from './event-queue';
 
 /**
  * Records of one SQS batch that erp-processor handles at once (its `BATCH_CONCURRENCY`).
@@ -43,7 +46,7 @@ const MEMORY_MB = 256;
 /**
  * outbox-relay's timeout. A run sends at most OUTBOX_MAX_EVENTS_PER_RUN (1000) events in
  * batches of 10 and clears each: seconds even at the limit. 50 s stays under the 1-minute
- * schedule, so runs never overlap.
+ * schedule, so runs do not overlap (and its reserved concurrency of 1 makes sure of it).
  */
 export const RELAY_TIMEOUT = Duration.seconds(50);
 
@@ -62,6 +65,10 @@ const LAMBDA_PACKAGES = ['crm-api', 'erp-processor', 'outbox-relay'];
 
 /** Function logs are kept this long; API access logs use the same retention. */
 export const LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
+
+/** Why the log groups (functions' and API access logs) skip checkov's CKV_AWS_158. */
+export const LOGS_NOT_KMS = 'CloudWatch Logs encrypts every log group at rest; these logs hold ids, '
+  + 'statuses and timings, never names or emails (DESIGN.md), so a customer managed key protects no PII.';
 
 export interface FunctionsProps {
   /** The Cargo workspace manifest (the repository's `Cargo.toml`). */
@@ -85,6 +92,10 @@ interface RustLambdaProps {
   readonly description: string;
   readonly timeout: Duration;
   readonly environment: Record<string, string>;
+  /** Unset: the function draws on the account's unreserved concurrency. */
+  readonly reservedConcurrentExecutions?: number;
+  /** How Lambda handles the function's asynchronous invocations (unset: Lambda's defaults). */
+  readonly asyncInvoke?: Pick<lambda.EventInvokeConfigOptions, 'onFailure' | 'retryAttempts' | 'maxEventAge'>;
 }
 
 /**
@@ -99,6 +110,8 @@ export class Functions extends Construct {
   readonly erpProcessor: lambda.Function;
   /** `outbox-relay`: sends the events the CRM API stored but could not send. */
   readonly outboxRelay: lambda.Function;
+  /** outbox-relay's failed runs (the invocation, with the error), its on-failure destination. */
+  readonly relayFailures: sqs.Queue;
 
   constructor(scope: Construct, id: string, private readonly props: FunctionsProps) {
     super(scope, id);
@@ -112,6 +125,12 @@ export class Functions extends Construct {
         EVENTS_QUEUE_URL: props.eventsQueue.queueUrl,
       },
     });
+    skipCheckov(this.crmApi, {
+      CKV_AWS_115: 'Bounded by the API stage\'s throttling (100 rps, burst 200); a reservation would '
+        + 'also take that many from the account\'s unreserved concurrency.',
+      CKV_AWS_116: 'Invoked only synchronously, by API Gateway, whose caller gets the error; a DLQ '
+        + 'only receives failed asynchronous invocations.',
+    });
 
     this.erpProcessor = this.rustLambda('ErpProcessor', {
       binaryName: 'erp-processor',
@@ -122,6 +141,26 @@ export class Functions extends Construct {
         ERP_SYSTEM_NAME,
         BATCH_CONCURRENCY: String(BATCH_CONCURRENCY),
       },
+    });
+    skipCheckov(this.erpProcessor, {
+      CKV_AWS_115: 'Capped by the event source\'s MaximumConcurrency (context maxConcurrency) and, for '
+        + 'POST /events, the stage\'s throttling; a reservation would take from the account\'s pool.',
+      CKV_AWS_116: 'Invoked only synchronously: by the SQS event source (failed records reach the '
+        + 'events dead-letter queue through its redrive policy) and by API Gateway.',
+    });
+
+    this.relayFailures = safeQueue(this, 'OutboxRelayFailures', {
+      // The SQS maximum, as for the events' dead letters: time to look into a failed run.
+      retentionPeriod: Duration.days(14),
+      // In every stage: it holds records of runs, not data (a failed run's events stay
+      // pending in the outbox).
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    Validations.of(this.relayFailures).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself a dead-letter destination: the on-failure destination of '
+        + 'outbox-relay\'s asynchronous invocations (an EventInvokeConfig, which cdk-nag does not '
+        + 'look at). No function consumes it, so nothing could fail to process its messages.',
     });
 
     this.outboxRelay = this.rustLambda('OutboxRelay', {
@@ -134,6 +173,20 @@ export class Functions extends Construct {
         OUTBOX_GRACE_SECONDS: String(props.outboxGrace?.toSeconds() ?? OUTBOX_GRACE_SECONDS),
         METRICS_NAMESPACE: props.metricsNamespace,
       },
+      // One run at a time: two runs would read the same pending events and send them twice.
+      reservedConcurrentExecutions: 1,
+      // EventBridge invokes the relay asynchronously. A failed run is not retried (like the
+      // rule's retryAttempts: 0): the next run, a minute later, takes the same events. Nor is a
+      // run that waited longer than that, say throttled behind a running one.
+      asyncInvoke: {
+        onFailure: new SqsDestination(this.relayFailures),
+        retryAttempts: 0,
+        maxEventAge: Duration.minutes(RELAY_SCHEDULE_MINUTES),
+      },
+    });
+    skipCheckov(this.outboxRelay, {
+      CKV_AWS_116: 'Failed asynchronous invocations go to the OutboxRelayFailures queue, its on-failure '
+        + 'destination (EventInvokeConfig), which keeps the error too; the check only reads DeadLetterConfig.',
     });
   }
 
@@ -142,6 +195,7 @@ export class Functions extends Construct {
       retention: LOG_RETENTION,
       removalPolicy: this.props.logRemovalPolicy,
     });
+    skipCheckov(logGroup, { CKV_AWS_158: LOGS_NOT_KMS });
     // An own role instead of the default one: the default attaches the AWS managed
     // AWSLambdaBasicExecutionRole (logs:CreateLogGroup on every log group); the stack grants
     // this role writes to its own log group only.
@@ -176,6 +230,14 @@ export class Functions extends Construct {
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
       systemLogLevelV2: lambda.SystemLogLevel.INFO,
       tracing: lambda.Tracing.ACTIVE,
+      reservedConcurrentExecutions: p.reservedConcurrentExecutions,
+      ...p.asyncInvoke,
+    });
+    skipCheckov(fn, {
+      CKV_AWS_117: 'Calls only public AWS endpoints (DynamoDB; SQS from crm-api and outbox-relay) over '
+        + 'TLS with SigV4; nothing it reaches is in a VPC, which would add NAT or endpoints to pay for.',
+      CKV_AWS_173: 'Its variables are resource names or URLs and plain settings, no secret; Lambda '
+        + 'encrypts them at rest with its AWS managed key anyway.',
     });
     // Names the binary: for cost allocation, and for operators' tools (the e2e suite finds
     // the deployed crm-api by it), since the function names are generated.

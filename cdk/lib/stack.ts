@@ -119,7 +119,10 @@ export class CrmErpStack extends Stack {
     // Data of record outlives the stack except in dev, where stacks come and go.
     const keepData = props.stage === DEV_STAGE ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
-    this.tables = new Tables(this, 'Tables', { removalPolicy: keepData });
+    this.tables = new Tables(this, 'Tables', {
+      removalPolicy: keepData,
+      deletionProtection: props.stage !== DEV_STAGE,
+    });
     const visibility = props.queueVisibilityTimeout;
     const processorTimeout = visibility && visibility.toSeconds() < PROCESSOR_TIMEOUT.toSeconds()
       ? visibility : PROCESSOR_TIMEOUT;
@@ -145,6 +148,8 @@ export class CrmErpStack extends Stack {
 
     // Every grant is here: one place to audit who may do what. Actions are exactly the
     // calls the functions make (no `*`), on the tables themselves (no index ARNs).
+    // But one: outbox-relay's on-failure destination (lib/functions.ts) grants its role what
+    // Lambda needs to send a failed run to the relay failures queue, with SqsDestination.
     for (const fn of [crmApi, erpProcessor, outboxRelay]) {
       fn.logGroup.grantWrite(fn);
     }
@@ -172,7 +177,8 @@ export class CrmErpStack extends Stack {
     this.relaySchedule = new events.Rule(this, 'OutboxRelaySchedule', {
       description: 'Runs outbox-relay, which sends UserCreated events still pending',
       schedule: events.Schedule.rate(Duration.minutes(RELAY_SCHEDULE_MINUTES)),
-      // A failed run is not retried: the next one, a minute later, takes the same events.
+      // A failed run is not retried: the next one, a minute later, takes the same events
+      // (nor does Lambda retry it: see the relay's asyncInvoke in lib/functions.ts).
       targets: [new targets.LambdaFunction(outboxRelay, { retryAttempts: 0 })],
     });
     // erp-processor: a conditional PutItem of the audit record; on a duplicate, GetItem
@@ -200,6 +206,7 @@ export class CrmErpStack extends Stack {
 
     this.alarms = new Alarms(this, 'Alarms', {
       deadLetters: this.events.deadLetters,
+      relayFailures: this.functions.relayFailures,
       functions: { CrmApi: crmApi, ErpProcessor: erpProcessor, OutboxRelay: outboxRelay },
       oldestPendingEventAge: new cloudwatch.Metric({
         namespace: metricsNamespace,

@@ -72,6 +72,15 @@ describe('functions', () => {
     expect(fn.MemorySize).toBe(256);
   });
 
+  test.each(both)('%s has no reserved concurrency (what bounds it is the event source or the stage)', (_name, fn) => {
+    expect(fn.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  test('only outbox-relay, invoked asynchronously, has an asynchronous invocation config', () => {
+    const configs = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::EventInvokeConfig'));
+    expect(configs.map(c => c.Properties.FunctionName)).toEqual([ref(stack.functions.outboxRelay)]);
+  });
+
   test.each(both)('%s has no hard-coded function name', (_name, fn) => {
     expect(fn.FunctionName).toBeUndefined();
   });

@@ -44,6 +44,7 @@ describe('cdk-nag AwsSolutions', () => {
     expect(Object.keys(acks).sort()).toEqual([
       'Test/Functions/CrmApiRole AwsSolutions-IAM5[Resource::*]',
       'Test/Functions/ErpProcessorRole AwsSolutions-IAM5[Resource::*]',
+      'Test/Functions/OutboxRelayFailures AwsSolutions-SQS3',
       'Test/Functions/OutboxRelayRole AwsSolutions-IAM5[Resource::*]',
       'Test/RestApi/Api AwsSolutions-APIG2',
       'Test/RestApi/Api AwsSolutions-COG4',

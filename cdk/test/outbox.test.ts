@@ -1,5 +1,5 @@
 import { Template } from 'aws-cdk-lib/assertions';
-import { OUTBOX_GRACE_SECONDS, RELAY_TIMEOUT } from '../lib/functions';
+import { OUTBOX_GRACE_SECONDS, RELAY_SCHEDULE_MINUTES, RELAY_TIMEOUT } from '../lib/functions';
 import { arnOf, logicalId, ref, testStack } from './helpers';
 import { statementsOf } from './stack.test';
 
@@ -56,12 +56,19 @@ describe('the outbox and its relay', () => {
     }
   });
 
-  test('outbox-relay may query the index, update Users, send to the queue, and nothing else', () => {
+  test('outbox-relay may query the index, update Users, send to the queue and its failures queue, '
+    + 'and nothing else', () => {
     expect(statementsOf(template, outboxRelay)).toEqual([
       {
         Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
         Effect: 'Allow',
         Resource: '*',
+      },
+      // The on-failure destination's grant (SqsDestination): Lambda sends with the relay's role.
+      {
+        Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+        Effect: 'Allow',
+        Resource: arnOf(stack.functions.relayFailures),
       },
       {
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
@@ -89,6 +96,56 @@ describe('the outbox and its relay', () => {
       FunctionName: arnOf(outboxRelay),
       Principal: 'events.amazonaws.com',
       SourceArn: arnOf(stack.relaySchedule),
+    });
+  });
+
+  test('runs one at a time: reserved concurrency 1', () => {
+    expect(relay.ReservedConcurrentExecutions).toBe(1);
+  });
+
+  test('a failed or stale asynchronous run is not retried and goes to the failures queue', () => {
+    expect(Object.values(template.findResources('AWS::Lambda::EventInvokeConfig'))
+      .map(c => c.Properties)).toEqual([{
+      FunctionName: ref(outboxRelay),
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 0,
+      // The Lambda minimum, and the schedule's period: by then the next run has started.
+      MaximumEventAgeInSeconds: 60,
+      DestinationConfig: { OnFailure: { Destination: arnOf(stack.functions.relayFailures) } },
+    }]);
+    expect(RELAY_SCHEDULE_MINUTES).toBe(1);
+  });
+
+  test('the failures queue is encrypted, TLS only, keeps messages 14 days and goes with the stack', () => {
+    const failures = stack.functions.relayFailures;
+    expect(resources[logicalId(failures)]).toMatchObject({
+      Properties: { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 },
+      DeletionPolicy: 'Delete',
+    });
+    expect(resources[logicalId(failures)].Properties.RedrivePolicy).toBeUndefined();
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [ref(failures)],
+      PolicyDocument: {
+        Statement: [{
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Action: 'sqs:*',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          Resource: arnOf(failures),
+        }],
+      },
+    });
+  });
+
+  test('alarms when a run failed (a message in the failures queue)', () => {
+    expect(resources[logicalId(stack.alarms.relayFailuresVisible)].Properties).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Statistic: 'Maximum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.functions.relayFailures), 'QueueName'] } }],
+      AlarmActions: [ref(stack.alarms.topic)],
     });
   });
 

@@ -18,11 +18,12 @@ describe('tables', () => {
     expect(erp().Properties.KeySchema).toEqual([{ AttributeName: 'EventId', KeyType: 'HASH' }]);
   });
 
-  test('ErpProcessedUsers finds a user\'s records through the ByUserId index on UserId', () => {
+  test('ErpProcessedUsers finds a user\'s records through the ByUserId index on UserId, keys only', () => {
+    // No NonKeyAttributes: UserName and UserEmail (PII) are not copied into the index.
     expect(erp().Properties.GlobalSecondaryIndexes).toEqual([{
       IndexName: Tables.BY_USER_ID_INDEX,
       KeySchema: [{ AttributeName: 'UserId', KeyType: 'HASH' }],
-      Projection: { ProjectionType: 'ALL' },
+      Projection: { ProjectionType: 'KEYS_ONLY' },
     }]);
     expect(Tables.BY_USER_ID_INDEX).toBe('ByUserId');
     expect(erp().Properties.AttributeDefinitions).toEqual(expect.arrayContaining([
@@ -46,9 +47,18 @@ describe('tables', () => {
     expect(erp().Properties.TableName).toBeUndefined();
   });
 
-  test('the dev stage deletes its tables with the stack', () => {
+  test('the dev stage deletes its tables with the stack, without deletion protection', () => {
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
     expect(template.findResources('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' })).toEqual({});
+    expect(users().Properties.DeletionProtectionEnabled).toBe(false);
+    expect(erp().Properties.DeletionProtectionEnabled).toBe(false);
+  });
+
+  test.each(['prod', 'staging'])('stage %s turns on deletion protection for both tables', (stage) => {
+    const other = testStack({ stage });
+    const res = Template.fromStack(other).toJSON().Resources;
+    expect(res[logicalId(other.tables.users)].Properties.DeletionProtectionEnabled).toBe(true);
+    expect(res[logicalId(other.tables.erpProcessedUsers)].Properties.DeletionProtectionEnabled).toBe(true);
   });
 
   test.each(['prod', 'staging'])('stage %s retains its tables when the stack is deleted', (stage) => {

@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
 /// and signing), so the first request finds it in the pool. It costs init one round trip
 /// and a TLS handshake (tens of ms), which the first request would otherwise pay itself:
 /// published measurements put a first DynamoDB call at 128 MB at ~0.9 s without warming
-/// during init and ~20 ms with. Not towards moto: see `priming_pays`. A failure is logged
+/// during init and ~20 ms with. Not towards the local emulator: see `priming_pays`. A failure is logged
 /// and ignored: the request that needs the connection reports it.
 ///
 /// Every request reads or writes `Users`. SQS is not primed: the role may only

@@ -79,9 +79,16 @@ fn log_failure(failure: &RecordFailure) {
 
 /// The `correlationId` message attribute the CRM API sets, tying this record to the
 /// request that created the user.
+/// The message's `correlationId` attribute for the log, cut to an id's bound: any producer
+/// may set it to anything.
 fn correlation_id(record: &SqsMessage) -> Option<&str> {
-    record
+    let id = record
         .message_attributes
         .get("correlationId")
-        .and_then(|a| a.string_value.as_deref())
+        .and_then(|a| a.string_value.as_deref())?;
+    let end = id
+        .char_indices()
+        .nth(integration::events::MAX_ID_CHARS)
+        .map_or(id.len(), |(at, _)| at);
+    Some(&id[..end])
 }

@@ -42,8 +42,8 @@ pub fn https_client() -> SharedHttpClient {
 }
 
 /// Whether priming a connection during init pays: only towards a TLS endpoint (AWS). A
-/// plaintext local endpoint (moto) has no handshake to save and closes every connection
-/// after one response, so there is nothing to keep warm.
+/// plaintext local endpoint (the emulator) has no handshake to save, and priming it would
+/// only shift a local benchmark's figures.
 pub fn priming_pays(aws: &SdkConfig) -> bool {
     aws.endpoint_url().is_none_or(|url| url.starts_with("https://"))
 }

@@ -1,5 +1,6 @@
-//! One moto server per test binary, and fresh, uniquely named tables and queues per test,
-//! so tests run in parallel against real AWS SDK clients without seeing each other's data.
+//! One MiniStack server (the local stack's AWS emulator) per test binary, and fresh,
+//! uniquely named tables and queues per test, so tests run in parallel against real AWS SDK
+//! clients without seeing each other's data.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -20,15 +21,15 @@ pub use http::TestResponse;
 
 pub const REGION: &str = "us-east-1";
 
-/// A moto server that lives as long as the test process.
-pub struct Moto {
+/// An emulator server that lives as long as the test process.
+pub struct Emulator {
     pub endpoint: String,
 }
 
-/// The moto server of this test binary, started on first use on a free loopback port.
-pub fn moto() -> &'static Moto {
-    static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(Moto::start)
+/// The emulator of this test binary, started on first use on a free loopback port.
+pub fn emulator() -> &'static Emulator {
+    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+    EMULATOR.get_or_init(Emulator::start)
 }
 
 /// The workspace root, where `scripts/setup` puts `.venv`.
@@ -43,14 +44,15 @@ pub fn venv_tool(name: &str) -> PathBuf {
     path
 }
 
-impl Moto {
+impl Emulator {
     fn start() -> Self {
-        let server = venv_tool("moto_server");
+        let server = venv_tool("ministack");
         let port = free_port();
         // A `static` is never dropped, so nothing would stop the server when the tests end.
         // The shell holds the read end of our stdin pipe: when this process exits, however
-        // it exits, `cat` sees EOF and the trap stops moto.
-        let script = r#"trap 'kill $moto 2>/dev/null' EXIT; "$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & moto=$!; cat >/dev/null"#;
+        // it exits, `cat` sees EOF and the trap stops the emulator. Loopback only, and none
+        // of its other listeners (MQTT, SFTP), as scripts/dev starts it.
+        let script = r#"trap 'kill $server 2>/dev/null' EXIT; BIND_HOST=127.0.0.1 GATEWAY_PORT="$1" IOT_MTLS_ENABLED=0 SFTP_ENABLED=0 "$0" >/dev/null 2>&1 & server=$!; cat >/dev/null"#;
         let child = Command::new("sh")
             .args(["-c", script])
             .arg(&server)
@@ -59,7 +61,7 @@ impl Moto {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start moto_server");
+            .expect("start ministack");
         // Keep the pipe's write end open for the life of the process.
         std::mem::forget(child);
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -81,7 +83,7 @@ pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
         .endpoint_url(endpoint)
         .region(Region::new(REGION))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "moto",
+            "test", "test", None, None, "emulator",
         ))
         .load()
         .await
@@ -99,8 +101,8 @@ fn wait_until_listening(addr: SocketAddr, limit: Duration) {
     while start.elapsed() < limit {
         if let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
             use std::io::Write;
-            // Listening is not enough: werkzeug accepts before the app is importable.
-            let _ = stream.write_all(b"GET /moto-api/ HTTP/1.0\r\n\r\n");
+            // Listening is not enough: the server must answer.
+            let _ = stream.write_all(b"GET /_ministack/health HTTP/1.0\r\n\r\n");
             let mut head = [0u8; 12];
             if stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/") {
                 return;
@@ -108,7 +110,7 @@ fn wait_until_listening(addr: SocketAddr, limit: Duration) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("moto_server did not answer on {addr} within {limit:?}");
+    panic!("ministack did not answer on {addr} within {limit:?}");
 }
 
 /// A name no other test uses.
@@ -157,7 +159,7 @@ pub async fn create_table(
                     .expect("complete index"),
             );
     }
-    request.send().await.expect("create table in moto");
+    request.send().await.expect("create table in the emulator");
     name
 }
 
@@ -198,7 +200,7 @@ pub async fn create_users_table(client: &aws_sdk_dynamodb::Client) -> String {
         )
         .send()
         .await
-        .expect("create table in moto");
+        .expect("create table in the emulator");
     name
 }
 
@@ -209,9 +211,9 @@ pub async fn create_queue(client: &aws_sdk_sqs::Client, prefix: &str) -> String 
         .queue_name(unique(prefix))
         .send()
         .await
-        .expect("create queue in moto")
+        .expect("create queue in the emulator")
         .queue_url
-        .expect("moto returns the queue URL")
+        .expect("the emulator returns the queue URL")
 }
 
 /// A string attribute of a DynamoDB item; panics, naming it, when it is missing.

@@ -1,5 +1,5 @@
 //! `bench-harness`: the measuring half of `scripts/bench` (which builds first). Starts its
-//! own moto server, runs each function under a minimal Lambda Runtime API emulator and
+//! own MiniStack server, runs each function under a minimal Lambda Runtime API emulator and
 //! writes `target/bench/results.json` and `results.md`.
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! The run: moto and its tables, then each measurement in turn, interleaving the
+//! The run: the emulator and its tables, then each measurement in turn, interleaving the
 //! functions where the order could favour one of them.
 
 use std::collections::HashMap;
@@ -28,7 +28,7 @@ pub struct Results {
     pub unix_time: u64,
     pub plan: Plan,
     pub functions: Vec<FunctionResult>,
-    pub moto_raw: MotoRaw,
+    pub emulator_raw: EmulatorRaw,
     pub batch: Vec<BatchResult>,
     pub artifacts: Vec<Artifact>,
     pub targets: Vec<Target>,
@@ -49,7 +49,7 @@ pub struct FunctionResult {
     pub warm_ms: Option<Summary>,
     pub peak_rss_mb: Option<f64>,
     /// The AWS call its invocation makes, made raw by the harness after each warm
-    /// invocation (same moment, same moto), and its time.
+    /// invocation (same moment, same emulator), and its time.
     pub raw_call: Option<&'static str>,
     pub raw_call_ms: Option<Summary>,
     /// Warm p50 minus the floor's p50 minus the raw call's p50.
@@ -57,7 +57,7 @@ pub struct FunctionResult {
 }
 
 #[derive(Debug, Serialize)]
-pub struct MotoRaw {
+pub struct EmulatorRaw {
     /// All raw calls of the run, by kind.
     /// `GetItem` of the seeded user (consistent read), what `GET /api/crm/{id}` makes.
     pub get_item_ms: Option<Summary>,
@@ -136,9 +136,9 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
     let logs = root.join("target/bench/logs");
     std::fs::create_dir_all(&logs)?;
 
-    progress.step("moto server, tables, a seeded user");
-    let moto = tokio::task::spawn_blocking(test_support::moto).await?;
-    let aws = moto.sdk_config().await;
+    progress.step("MiniStack server, tables, a seeded user");
+    let emulator = tokio::task::spawn_blocking(test_support::emulator).await?;
+    let aws = emulator.sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let users_table = test_support::create_users_table(&dynamo).await;
@@ -158,7 +158,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
         .send()
         .await?;
     let ctx = Ctx { user_id };
-    let mut base_env = vec![("AWS_ENDPOINT_URL".to_owned(), moto.endpoint.clone())];
+    let mut base_env = vec![("AWS_ENDPOINT_URL".to_owned(), emulator.endpoint.clone())];
     // Experiments: extra KEY=VALUE words for every function's environment.
     let extra = std::env::var("BENCH_FUNCTION_ENV").unwrap_or_default();
     base_env.extend(
@@ -221,7 +221,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
             raw_call: Some(RawCall::PutItem),
         },
     ];
-    progress.done(&format!("moto at {}", moto.endpoint));
+    progress.done(&format!("MiniStack at {}", emulator.endpoint));
 
     let raw = Raw {
         dynamo: dynamo.clone(),
@@ -289,7 +289,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
             _ => None,
         };
     }
-    let moto_raw = MotoRaw {
+    let emulator_raw = EmulatorRaw {
         get_item_ms: Summary::of(&raw_get),
         put_item_ms: Summary::of(&raw_put),
     };
@@ -343,7 +343,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
             .map_or(0, |d| d.as_secs()),
         plan,
         functions,
-        moto_raw,
+        emulator_raw,
         batch,
         artifacts,
         targets,
@@ -521,7 +521,7 @@ fn targets(functions: &[FunctionResult], batch: &[BatchResult], artifacts: &[Art
     for name in ["crm-api", "erp-processor"] {
         let f = by_name(name);
         add(
-            format!("{name}: warm p50 − floor p50 − raw moto p50 ≤ 1 ms"),
+            format!("{name}: warm p50 − floor p50 − raw emulator p50 ≤ 1 ms"),
             f.and_then(|f| f.warm_net_ms),
             Some(1.0),
             "ms",

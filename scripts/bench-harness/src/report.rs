@@ -35,8 +35,8 @@ pub fn missing_figures(r: &Results) -> Vec<String> {
             need(format!("{} warm net", f.name), f.warm_net_ms);
         }
     }
-    need("moto GetItem".to_owned(), r.moto_raw.get_item_ms.map(|s| s.p50));
-    need("moto PutItem".to_owned(), r.moto_raw.put_item_ms.map(|s| s.p50));
+    need("emulator GetItem".to_owned(), r.emulator_raw.get_item_ms.map(|s| s.p50));
+    need("emulator PutItem".to_owned(), r.emulator_raw.put_item_ms.map(|s| s.p50));
     for b in &r.batch {
         need(
             format!("1-record batch at {} ms", b.erp_latency_ms),
@@ -92,7 +92,7 @@ pub fn markdown(r: &Results) -> String {
         r.functions.iter().map(|f| pair(f.warm_ms, |s| s.p99)).collect(),
     );
     row(
-        "warm p50 − floor − raw moto, ms".to_owned(),
+        "warm p50 − floor − raw emulator call, ms".to_owned(),
         r.functions
             .iter()
             .map(|f| f.warm_net_ms.map_or("–".to_owned(), |v| format!("{v:.2}")))
@@ -106,7 +106,7 @@ pub fn markdown(r: &Results) -> String {
             .collect(),
     );
     row(
-        "raw moto call after each warm invocation p50 / p99, ms".to_owned(),
+        "raw emulator call after each warm invocation p50 / p99, ms".to_owned(),
         r.functions
             .iter()
             .map(|f| match f.raw_call {

@@ -5,7 +5,7 @@ use base64::Engine;
 use integration::domain::{NewUser, RawField, User};
 use integration::events::{now_utc_millis, EventEnvelope};
 use integration::problem::Problem;
-use integration::store::{Inserted, PendingEvent};
+use integration::store::{Inserted, PendingEvent, StoredUser};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -49,19 +49,26 @@ pub struct UserResponse {
     id: Uuid,
     name: String,
     email: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    created_at: OffsetDateTime,
+    /// Absent for users the original system stored, which recorded no creation time.
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    created_at: Option<OffsetDateTime>,
 }
 
-impl From<&User> for UserResponse {
-    fn from(u: &User) -> Self {
+impl From<&StoredUser> for UserResponse {
+    fn from(u: &StoredUser) -> Self {
         Self {
             id: u.id,
             name: u.name.clone(),
             email: u.email.clone(),
             created_at: u.created_at,
         }
+    }
+}
+
+impl From<&User> for UserResponse {
+    fn from(u: &User) -> Self {
+        Self::from(&StoredUser::from(u.clone()))
     }
 }
 
@@ -102,12 +109,12 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     let correlation_id = correlation_id(req);
     let pending = PendingEvent::new(EventEnvelope::user_created(&user), &correlation_id);
     if app.users.insert(&user, &pending).await? == Inserted::AlreadyExists {
-        // Only a repeated key can get here (random ids do not collide).
-        let stored = app.users.get(id).await?.ok_or(ApiError::IdempotencyKeyReused)?;
-        if !stored.matches(&new) {
-            return Err(ApiError::IdempotencyKeyReused);
-        }
-        user = stored;
+        // Only a repeated key can get here (random ids do not collide), so the stored user
+        // is one this API created, with its event.
+        let stored = app.users.get(id).await?.and_then(StoredUser::into_user);
+        user = stored
+            .filter(|stored| stored.matches(&new))
+            .ok_or(ApiError::IdempotencyKeyReused)?;
     }
     deliver(app, &user, &correlation_id).await;
     let mut response = json(StatusCode::CREATED, &UserResponse::from(&user));

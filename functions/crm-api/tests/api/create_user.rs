@@ -216,7 +216,7 @@ async fn an_unavailable_store_is_503_without_internal_detail() {
         users_table: "no-such-table".to_owned(),
         ..app.config.clone()
     };
-    let broken = crm_api::App::new(&test_support::moto().sdk_config().await, &config);
+    let broken = crm_api::App::new(&test_support::emulator().sdk_config().await, &config);
     for req in [
         ApiRequest::post_json("/api/crm", &json!({"name": "Ada", "email": "ada@example.com"})),
         ApiRequest::new("GET", "/api/crm"),

@@ -4,12 +4,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crm_api::{routes, App};
 use integration::config::CrmApiConfig;
 use serde_json::{json, Value};
-use test_support::{create_queue, create_users_table, moto};
+use test_support::{create_queue, create_users_table, emulator};
 pub use test_support::{s, TestResponse};
 
 pub const REQUEST_ID: &str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef";
 
-/// The handler wired to a fresh `Users` table and events queue in the shared moto.
+/// The handler wired to a fresh `Users` table and events queue in the shared emulator.
 pub struct TestApp {
     pub app: App,
     pub dynamo: aws_sdk_dynamodb::Client,
@@ -18,7 +18,7 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let aws = moto().sdk_config().await;
+    let aws = emulator().sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let config = CrmApiConfig {
@@ -40,7 +40,7 @@ impl TestApp {
             events_queue_url: url.to_owned(),
             ..self.config.clone()
         };
-        App::new(&moto().sdk_config().await, &config)
+        App::new(&emulator().sdk_config().await, &config)
     }
 
     pub async fn send(&self, req: ApiRequest) -> TestResponse {
@@ -68,7 +68,7 @@ impl TestApp {
                 .visibility_timeout(300)
                 .send()
                 .await
-                .expect("receive from moto");
+                .expect("receive from the emulator");
             let batch = out.messages.unwrap_or_default();
             if batch.is_empty() {
                 return all;
@@ -83,7 +83,7 @@ impl TestApp {
             .table_name(&self.config.users_table)
             .send()
             .await
-            .expect("scan moto")
+            .expect("scan the emulator")
             .items
             .unwrap_or_default()
     }

@@ -1,4 +1,4 @@
-//! The `Users` adapter's guarantees, straight against moto.
+//! The `Users` adapter's guarantees, straight against the emulator.
 
 use integration::domain::{EmailAddress, NewUser, User, UserName};
 use integration::events::EventEnvelope;
@@ -45,7 +45,7 @@ async fn insert_never_overwrites() {
     let items = app.stored_items().await;
     assert_eq!(items.len(), 1);
     assert_eq!(s(&items[0], "Name"), "Ada");
-    assert_eq!(app.app.users.get(original.id).await.unwrap(), Some(original));
+    assert_eq!(app.app.users.get(original.id).await.unwrap(), Some(original.into()));
 }
 
 #[tokio::test]
@@ -106,7 +106,7 @@ async fn the_user_and_its_pending_event_are_one_item_until_cleared() {
     assert!(!users.has_pending(older.id).await.unwrap());
     assert_eq!(
         users.get(older.id).await.unwrap(),
-        Some(older),
+        Some(older.into()),
         "the user itself is untouched"
     );
     let left = users

@@ -7,10 +7,10 @@ use erp_processor::{handle, App, InvocationError};
 use integration::config::ErpProcessorConfig;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
-use test_support::{create_table, moto, unique};
+use test_support::{create_table, emulator, unique};
 pub use test_support::{s, TestResponse};
 
-/// The handler wired to a fresh `ErpProcessedUsers` table in the shared moto.
+/// The handler wired to a fresh `ErpProcessedUsers` table in the shared emulator.
 pub struct TestApp {
     pub app: App,
     pub dynamo: aws_sdk_dynamodb::Client,
@@ -23,7 +23,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// A fresh table, and the configuration adjusted by `tweak` (concurrency, latency...).
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut ErpProcessorConfig)) -> TestApp {
-    let aws = moto().sdk_config().await;
+    let aws = emulator().sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let mut config = ErpProcessorConfig {
         processed_table: create_table(&dynamo, "ErpProcessedUsers", "EventId", &[]).await,
@@ -41,7 +41,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ErpProcessorConfig)) -> Test
 
 /// The handler wired to a table that does not exist: every write fails.
 pub async fn spawn_app_without_table() -> TestApp {
-    let aws = moto().sdk_config().await;
+    let aws = emulator().sdk_config().await;
     let config = ErpProcessorConfig {
         processed_table: unique("Missing"),
         erp_system: "OracleFusion".to_owned(),
@@ -98,7 +98,7 @@ impl TestApp {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .expect("scan moto");
+                .expect("scan the emulator");
             for item in out.items.unwrap_or_default() {
                 items.insert(s(&item, "EventId"), item);
             }

@@ -1,4 +1,4 @@
-//! The ERP processor through its Lambda handler, against a real moto server.
+//! The ERP processor through its Lambda handler, against a real MiniStack server.
 mod helpers;
 
 mod dispatch;

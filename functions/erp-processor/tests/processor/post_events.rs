@@ -92,6 +92,16 @@ async fn invalid_fields_are_a_400_listing_every_field() {
         ),
         (json!({"user": "ada"}), vec!["user"], "user not an object"),
         (
+            json!({"eventId": "e".repeat(3000)}),
+            vec!["eventId"],
+            "3 KB eventId (over a key's bound)",
+        ),
+        (
+            json!({"user": {"id": "grace@example.com ".repeat(10), "name": "Grace", "email": "g@example.com"}}),
+            vec!["user.id"],
+            "an email posted as a long user.id",
+        ),
+        (
             json!({"eventId": null, "eventType": null, "timestamp": null, "user": null}),
             vec!["eventId", "eventType", "timestamp", "user"],
             "everything missing",

@@ -29,6 +29,8 @@ async fn a_mixed_batch_reports_exactly_the_bad_records() {
     unknown_type["eventType"] = json!("UserDeleted");
     let mut no_user = event("evt-no-user", "0a1b2c3d-no-user");
     no_user.as_object_mut().unwrap().remove("user");
+    // DynamoDB could not key it: a permanent failure (the DLQ), never a "transient" one.
+    let huge_id = event(&"e".repeat(3000), "0a1b2c3d-huge");
     let failed = app
         .send_batch(&[
             ("m-valid-1", Some(event("evt-1", "11111111-aaaa").to_string())),
@@ -39,10 +41,14 @@ async fn a_mixed_batch_reports_exactly_the_bad_records() {
             ("m-redelivery", Some(earlier)),
             ("m-null-body", None),
             ("m-no-user", Some(no_user.to_string())),
+            ("m-huge-id", Some(huge_id.to_string())),
         ])
         .await;
 
-    assert_eq!(failed, ["m-malformed", "m-unknown-type", "m-null-body", "m-no-user"]);
+    assert_eq!(
+        failed,
+        ["m-malformed", "m-unknown-type", "m-null-body", "m-no-user", "m-huge-id"]
+    );
     let items = app.stored_items().await;
     assert_eq!(
         items.keys().map(String::as_str).collect::<BTreeSet<_>>(),

@@ -96,7 +96,7 @@ impl EventEnvelope {
         let root = value.as_object().ok_or(EnvelopeError::NotAnObject)?;
 
         let mut errors = Collector::default();
-        let event_id = errors.take(text(root, "eventId", "eventId"));
+        let event_id = errors.take(text(root, "eventId", "eventId").and_then(|id| bounded_id(id, "eventId")));
         let event_type = errors.take(text(root, "eventType", "eventType").and_then(|raw| {
             EventType::parse(&raw)
                 .ok_or_else(|| FieldError::new("eventType", "is not a known event type (known: UserCreated)"))
@@ -107,7 +107,7 @@ impl EventEnvelope {
         }));
         let user = match root.get("user") {
             Some(Value::Object(user)) => {
-                let id = errors.take(text(user, "id", "user.id"));
+                let id = errors.take(text(user, "id", "user.id").and_then(|id| bounded_id(id, "user.id")));
                 let name = errors.take(text(user, "name", "user.name"));
                 let email = errors.take(text(user, "email", "user.email"));
                 id.zip(name)
@@ -130,6 +130,24 @@ impl EventEnvelope {
             timestamp: timestamp.expect("no error, so parsed"),
             user: user.expect("no error, so parsed"),
         })
+    }
+}
+
+/// The longest id a client may choose for an event or a user. Ids are DynamoDB keys (the
+/// audit trail's `EventId`, its `ByUserId` index): far below the 2 KB a key may hold, long
+/// enough for any UUID, ULID or prefixed id, and short enough to log whole.
+pub const MAX_ID_CHARS: usize = 128;
+
+/// 1–128 printable ASCII characters, no spaces: an id, not text (an email posted as an id
+/// is still an id, and no longer than this bound).
+fn bounded_id(id: String, path: &str) -> Result<String, FieldError> {
+    if id.len() <= MAX_ID_CHARS && id.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(id)
+    } else {
+        Err(FieldError::new(
+            path,
+            format!("must be 1–{MAX_ID_CHARS} printable ASCII characters without spaces"),
+        ))
     }
 }
 
@@ -175,6 +193,14 @@ mod tests {
                 "bad user",
             ),
             (json!({"user": null, "eventId": null}), vec!["eventId", "user"], "nulls"),
+            (json!({"eventId": "e".repeat(129)}), vec!["eventId"], "129-character id"),
+            (json!({"eventId": "evt 1"}), vec!["eventId"], "space in id"),
+            (json!({"eventId": "évt"}), vec!["eventId"], "non-ASCII id"),
+            (
+                json!({"user": {"id": "u".repeat(3000), "name": "Ada", "email": "ada@example.com"}}),
+                vec!["user.id"],
+                "3 KB user id",
+            ),
         ] {
             let mut body = valid();
             for (k, v) in patch.as_object().unwrap() {
@@ -185,6 +211,15 @@ mod tests {
                 other => panic!("{case}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn accepts_ids_up_to_the_bound() {
+        let mut body = valid();
+        body["eventId"] = json!("e".repeat(MAX_ID_CHARS));
+        body["user"]["id"] = json!("ada@example.com");
+        let envelope = EventEnvelope::parse(&body.to_string()).unwrap();
+        assert_eq!(envelope.event_id.len(), MAX_ID_CHARS);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 pub mod envelope;
 pub mod publisher;
 
-pub use envelope::{EnvelopeError, EventEnvelope, EventType, UserSnapshot};
+pub use envelope::{EnvelopeError, EventEnvelope, EventType, UserSnapshot, MAX_ID_CHARS};
 pub use publisher::{EntryOutcome, EventPublisher, PublishError, MAX_BATCH};
 
 use time::OffsetDateTime;

@@ -4,7 +4,7 @@ pub mod users;
 
 pub use outbox::{Cleared, PendingEvent};
 pub use processed::{ProcessedEvent, ProcessedUsersTable, RecordError, Recorded};
-pub use users::{Inserted, UserPage, UsersTable};
+pub use users::{Inserted, StoredUser, UserPage, UsersTable};
 
 /// A failed DynamoDB call, or an item that does not have the shape this code writes.
 #[derive(Debug, thiserror::Error)]

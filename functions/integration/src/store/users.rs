@@ -1,6 +1,10 @@
 //! The `Users` table: `Id` (S) partition key; `Name`, `Email` as the original, plus
 //! `CreatedAt` and `EventId`, the id of the user's `UserCreated` event, and while that
 //! event is not yet on the queue, its outbox attributes (see `store::outbox`).
+//!
+//! Rows the original system wrote have only `Id`, `Name` and `Email`: they read as users
+//! without a creation time. Stored data never fails a request: a row that cannot be read
+//! at all is logged by its id and skipped.
 
 use std::collections::HashMap;
 
@@ -24,11 +28,47 @@ pub enum Inserted {
 /// One page of users, and the id to continue after when more remain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserPage {
-    pub users: Vec<User>,
+    pub users: Vec<StoredUser>,
     pub next: Option<Uuid>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// A user as the table holds it: ours carry their creation time and event id, the
+/// original system's rows do not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredUser {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub created_at: Option<OffsetDateTime>,
+    pub event_id: Option<Uuid>,
+}
+
+impl StoredUser {
+    /// The user as this system created it; `None` for a row the original wrote.
+    pub fn into_user(self) -> Option<User> {
+        Some(User {
+            id: self.id,
+            name: self.name,
+            email: self.email,
+            created_at: self.created_at?,
+            event_id: self.event_id?,
+        })
+    }
+}
+
+impl From<User> for StoredUser {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            name: u.name,
+            email: u.email,
+            created_at: Some(u.created_at),
+            event_id: Some(u.event_id),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct UserItem {
     id: Uuid,
@@ -37,6 +77,19 @@ struct UserItem {
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
     event_id: Uuid,
+}
+
+/// What a read needs of a row, the original's included.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StoredItem {
+    id: Uuid,
+    name: String,
+    email: String,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    created_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    event_id: Option<Uuid>,
 }
 
 impl From<&User> for UserItem {
@@ -51,14 +104,33 @@ impl From<&User> for UserItem {
     }
 }
 
-impl From<UserItem> for User {
-    fn from(i: UserItem) -> Self {
+impl From<StoredItem> for StoredUser {
+    fn from(i: StoredItem) -> Self {
         Self {
             id: i.id,
             name: i.name,
             email: i.email,
             created_at: i.created_at,
             event_id: i.event_id,
+        }
+    }
+}
+
+/// The row as a user, or `None` (logged with the row's id) when it is not one.
+fn readable(item: HashMap<String, AttributeValue>) -> Option<StoredUser> {
+    match serde_dynamo::from_item::<_, StoredItem>(item.clone()) {
+        Ok(row) => Some(row.into()),
+        Err(error) => {
+            // The id only, cut to a key's plausible length: never the row's other values.
+            let id: String = item
+                .get("Id")
+                .and_then(|v| v.as_s().ok())
+                .map_or("<no Id>", String::as_str)
+                .chars()
+                .take(64)
+                .collect();
+            tracing::warn!(user_id = %id, error = %error, "a Users row is not a user; skipped");
+            None
         }
     }
 }
@@ -110,8 +182,9 @@ impl UsersTable {
         }
     }
 
-    /// Reads one user; strongly consistent, so a user just written is always found.
-    pub async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+    /// Reads one user; strongly consistent, so a user just written is always found. A row
+    /// that is not a user reads as none.
+    pub async fn get(&self, id: Uuid) -> Result<Option<StoredUser>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -120,10 +193,7 @@ impl UsersTable {
             .consistent_read(true)
             .send()
             .await?;
-        out.item
-            .map(|item| serde_dynamo::from_item::<_, UserItem>(item).map(User::from))
-            .transpose()
-            .map_err(StoreError::from)
+        Ok(out.item.and_then(readable))
     }
 
     /// Up to `limit` users after `after` (in the table's scan order). Scans until it has
@@ -142,9 +212,7 @@ impl UsersTable {
                 .set_exclusive_start_key(start)
                 .send()
                 .await?;
-            for item in out.items.unwrap_or_default() {
-                users.push(User::from(serde_dynamo::from_item::<_, UserItem>(item)?));
-            }
+            users.extend(out.items.unwrap_or_default().into_iter().filter_map(readable));
             start = out.last_evaluated_key.filter(|k| !k.is_empty());
             if users.len() > limit || start.is_none() {
                 break;

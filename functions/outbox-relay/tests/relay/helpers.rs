@@ -8,7 +8,7 @@ use integration::store::UsersTable;
 use lambda_runtime::{Context, LambdaEvent};
 use outbox_relay::{Relay, RelayReport};
 use serde_json::{json, Value};
-use test_support::{create_queue, create_table, create_users_table, moto};
+use test_support::{create_queue, create_table, create_users_table, emulator};
 use uuid::Uuid;
 
 /// The three functions wired to fresh tables and a fresh queue.
@@ -23,7 +23,7 @@ pub struct Stack {
 }
 
 pub async fn spawn_stack() -> Stack {
-    let aws = moto().sdk_config().await;
+    let aws = emulator().sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let crm_config = CrmApiConfig {
@@ -55,7 +55,7 @@ impl Stack {
             events_queue_url: format!("{}-unreachable", self.crm_config.events_queue_url),
             ..self.crm_config.clone()
         };
-        crm_api::App::new(&moto().sdk_config().await, &config)
+        crm_api::App::new(&emulator().sdk_config().await, &config)
     }
 
     pub fn publisher(&self) -> EventPublisher {

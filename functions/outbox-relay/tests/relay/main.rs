@@ -1,5 +1,5 @@
 //! The outbox guarantee end to end in process: the CRM API, the relay and the processor
-//! against one moto server, with the faults the relay exists for.
+//! against one MiniStack server, with the faults the relay exists for.
 mod helpers;
 
 mod delivery;

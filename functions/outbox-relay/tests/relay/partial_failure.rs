@@ -1,4 +1,4 @@
-//! SQS accepting some entries of a batch and refusing others: moto never does that, so the
+//! SQS accepting some entries of a batch and refusing others: no emulator does that, so the
 //! queue is mocked here (`aws-smithy-mocks`) while DynamoDB stays real.
 
 use std::time::Duration;

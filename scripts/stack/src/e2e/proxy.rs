@@ -1,4 +1,4 @@
-//! A TCP proxy in front of moto that the suite can switch off: the functions reach SQS
+//! A TCP proxy in front of the emulator that the suite can switch off: the functions reach SQS
 //! through it, so "the queue is unreachable" is one flag, with nothing restarted.
 
 use std::net::SocketAddr;
