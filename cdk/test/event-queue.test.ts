@@ -26,7 +26,11 @@ describe('event queue', () => {
     expect(deadLetters.Properties.SqsManagedSseEnabled).toBe(true);
   });
 
-  test.each([['queue', () => stack.events.queue], ['dead-letter queue', () => stack.events.deadLetters]])(
+  test.each([
+    ['queue', () => stack.events.queue],
+    ['dead-letter queue', () => stack.events.deadLetters],
+    ['relay failures queue', () => stack.functions.relayFailures],
+  ])(
     'the %s refuses any request not made over TLS', (_name, q) => {
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [ref(q())],

@@ -116,25 +116,14 @@ describe('the outbox and its relay', () => {
     expect(RELAY_SCHEDULE_MINUTES).toBe(1);
   });
 
-  test('the failures queue is encrypted, TLS only, keeps messages 14 days and goes with the stack', () => {
+  // Its TLS-only policy is asserted with the other queues' (event-queue.test.ts).
+  test('the failures queue is encrypted, keeps messages 14 days and goes with the stack', () => {
     const failures = stack.functions.relayFailures;
     expect(resources[logicalId(failures)]).toMatchObject({
       Properties: { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 },
       DeletionPolicy: 'Delete',
     });
     expect(resources[logicalId(failures)].Properties.RedrivePolicy).toBeUndefined();
-    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      Queues: [ref(failures)],
-      PolicyDocument: {
-        Statement: [{
-          Effect: 'Deny',
-          Principal: { AWS: '*' },
-          Action: 'sqs:*',
-          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          Resource: arnOf(failures),
-        }],
-      },
-    });
   });
 
   test('alarms when a run failed (a message in the failures queue)', () => {

@@ -25,7 +25,10 @@ pub const SETTINGS: Settings = Settings {
 };
 
 pub async fn main() -> ExitCode {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the workspace root exists");
     println!("e2e: starting scripts/dev (log: target/e2e.dev.log)");
     let started = Instant::now();
     let mut dev = match DevStack::start(&root, &SETTINGS).await {
