@@ -29,6 +29,9 @@ export const ERP_SYSTEM_NAME = 'OracleFusion';
  */
 export const PROCESSOR_TIMEOUT = Duration.seconds(30);
 
+/** What erp-processor's claim on an event adds to its timeout (`CLAIM_TIMEOUT_SECONDS`). */
+export const CLAIM_MARGIN_SECONDS = 5;
+
 /**
  * crm-api's timeout. A request is one or two DynamoDB calls and one SQS send (tens of ms);
  * 10 s covers SDK retries and a cold start and stays well under API Gateway's 29 s
@@ -140,6 +143,9 @@ export class Functions extends Construct {
         ERP_PROCESSED_TABLE_NAME: props.erpProcessedUsersTable.tableName,
         ERP_SYSTEM_NAME,
         BATCH_CONCURRENCY: String(BATCH_CONCURRENCY),
+        // A delivery's claim on an event outlives the invocation that took it (its timeout,
+        // plus a margin for clocks), so only a dead invocation's claim is ever taken over.
+        CLAIM_TIMEOUT_SECONDS: String(props.processorTimeout.toSeconds() + CLAIM_MARGIN_SECONDS),
       },
     });
     skipCheckov(this.erpProcessor, {

@@ -1,6 +1,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { BATCH_CONCURRENCY, ERP_SYSTEM_NAME } from '../lib/functions';
+import { BATCH_CONCURRENCY, ERP_SYSTEM_NAME, PROCESSOR_TIMEOUT } from '../lib/functions';
 import { configFromContext } from '../lib/stack';
 import { logicalId, ref, testApp, testStack } from './helpers';
 
@@ -32,13 +32,16 @@ describe('functions', () => {
     });
   });
 
-  test('erp-processor gets its table name, the ERP system name and its batch concurrency', () => {
+  test('erp-processor gets its table name, the ERP system name, its batch concurrency and claim timeout', () => {
     expect(ERP_SYSTEM_NAME).toBe('OracleFusion');
     expect(processor.Environment.Variables).toEqual({
       ERP_PROCESSED_TABLE_NAME: ref(stack.tables.erpProcessedUsers),
       ERP_SYSTEM_NAME: 'OracleFusion',
       BATCH_CONCURRENCY: String(BATCH_CONCURRENCY),
+      // Longer than the function may run: a live invocation never loses its claim.
+      CLAIM_TIMEOUT_SECONDS: '35',
     });
+    expect(processor.Timeout).toBe(PROCESSOR_TIMEOUT.toSeconds());
   });
 
   test.each([

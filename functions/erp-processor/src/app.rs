@@ -2,7 +2,9 @@ use aws_config::SdkConfig;
 use integration::config::ErpProcessorConfig;
 use integration::store::ProcessedUsersTable;
 
-use crate::process::Processor;
+use std::sync::Arc;
+
+use crate::process::{Processor, SimulatedErp};
 
 /// What every invocation needs, built once at cold start and borrowed by each invocation.
 #[derive(Debug, Clone)]
@@ -16,7 +18,14 @@ impl App {
     pub fn new(aws: &SdkConfig, config: &ErpProcessorConfig) -> Self {
         let table = ProcessedUsersTable::new(aws_sdk_dynamodb::Client::new(aws), &config.processed_table);
         Self {
-            processor: Processor::new(table, &config.erp_system, config.erp_latency),
+            processor: Processor::new(
+                table,
+                Arc::new(SimulatedErp {
+                    latency: config.erp_latency,
+                }),
+                &config.erp_system,
+                config.claim_timeout,
+            ),
             batch_concurrency: config.batch_concurrency,
         }
     }

@@ -5,48 +5,67 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsMessage};
 use futures::stream::{self, StreamExt};
 use integration::events::{EnvelopeError, EventEnvelope};
 use integration::store::RecordError;
+
+use crate::process::ProcessError;
 use tracing::Instrument;
 
 use crate::App;
 use integration::errors::chain as error_chain;
 
-/// Why one record failed. Both kinds are reported as batch item failures: a permanent one
+/// Why one record failed. Every kind is reported as a batch item failure: a permanent one
 /// fails again on every receive until the queue's redrive policy moves it to the
 /// dead-letter queue, where it can be inspected; a transient one will likely succeed on
 /// redelivery.
 #[derive(Debug, thiserror::Error)]
 enum RecordFailure {
     #[error("permanent: the body is not a valid event: {0}")]
-    Permanent(#[from] EnvelopeError),
+    Invalid(#[from] EnvelopeError),
+    #[error("permanent: the event id is recorded with a different payload")]
+    Conflict,
+    #[error("transient: another delivery of the event is being processed")]
+    InProgress,
     #[error("transient: recording the event failed")]
-    Transient(#[from] RecordError),
+    Store(#[from] RecordError),
+}
+
+impl From<ProcessError> for RecordFailure {
+    fn from(error: ProcessError) -> Self {
+        match error {
+            ProcessError::Record(e) => Self::Store(e),
+            ProcessError::InProgress => Self::InProgress,
+            ProcessError::Conflict => Self::Conflict,
+        }
+    }
 }
 
 /// A batch whose records each have a message id (the dispatcher checked).
 pub struct Batch(pub(crate) Vec<(String, SqsMessage)>);
 
 /// Processes every record, at most `app.batch_concurrency` at a time, and names the
-/// failed ones in record order. A problem that hits the whole batch (the table is
+/// failed ones in record order. Records of the same event id are processed one after the
+/// other, so a copy in the same batch finds the event done (a duplicate, or a conflict)
+/// instead of its claim in progress. A problem that hits the whole batch (the table is
 /// missing, DynamoDB is down) fails each record on its own, so every record is reported.
 pub async fn handle(app: &App, batch: Batch) -> SqsBatchResponse {
     let total = batch.0.len();
-    let mut failed: Vec<(usize, String)> = stream::iter(batch.0.into_iter().enumerate())
-        .map(|(index, (message_id, record))| async move {
-            let span = tracing::info_span!(
-                "sqs_record",
-                message_id = %message_id,
-                correlation_id = correlation_id(&record),
-            );
-            match process_record(app, &record).instrument(span.clone()).await {
-                Ok(()) => None,
-                Err(failure) => {
+    let mut failed: Vec<(usize, String)> = stream::iter(same_event_groups(batch))
+        .map(|group| async move {
+            let mut failed = Vec::new();
+            for (index, message_id, record, event) in group {
+                let span = tracing::info_span!(
+                    "sqs_record",
+                    message_id = %message_id,
+                    correlation_id = correlation_id(&record),
+                );
+                if let Err(failure) = process_record(app, event).instrument(span.clone()).await {
                     span.in_scope(|| log_failure(&failure));
-                    Some((index, message_id))
+                    failed.push((index, message_id));
                 }
             }
+            failed
         })
         .buffer_unordered(app.batch_concurrency)
-        .filter_map(|failed| async move { failed })
+        .flat_map(stream::iter)
         .collect()
         .await;
     failed.sort_unstable_by_key(|(index, _)| *index);
@@ -56,8 +75,31 @@ pub async fn handle(app: &App, batch: Batch) -> SqsBatchResponse {
     response
 }
 
-async fn process_record(app: &App, record: &SqsMessage) -> Result<(), RecordFailure> {
-    let event = EventEnvelope::parse(record.body.as_deref().unwrap_or_default())?;
+type Parsed = (usize, String, SqsMessage, Result<EventEnvelope, EnvelopeError>);
+
+/// The records, parsed, in groups of one event id each (in record order); a record that
+/// does not parse is a group of its own.
+fn same_event_groups(batch: Batch) -> Vec<Vec<Parsed>> {
+    let mut groups: Vec<Vec<Parsed>> = Vec::new();
+    let mut by_event: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (index, (message_id, record)) in batch.0.into_iter().enumerate() {
+        let event = EventEnvelope::parse(record.body.as_deref().unwrap_or_default());
+        let group = event.as_ref().ok().and_then(|e| by_event.get(&e.event_id).copied());
+        match group {
+            Some(at) => groups[at].push((index, message_id, record, event)),
+            None => {
+                if let Ok(e) = &event {
+                    by_event.insert(e.event_id.clone(), groups.len());
+                }
+                groups.push(vec![(index, message_id, record, event)]);
+            }
+        }
+    }
+    groups
+}
+
+async fn process_record(app: &App, event: Result<EventEnvelope, EnvelopeError>) -> Result<(), RecordFailure> {
+    let event = event?;
     let processed = app.processor.process(&event).await?;
     tracing::info!(
         event_id = %event.event_id,
@@ -72,15 +114,16 @@ async fn process_record(app: &App, record: &SqsMessage) -> Result<(), RecordFail
 /// The reason only, never the body: it holds a name and an email.
 fn log_failure(failure: &RecordFailure) {
     match failure {
-        RecordFailure::Permanent(_) => tracing::warn!(reason = %failure, "record rejected"),
-        RecordFailure::Transient(_) => tracing::error!(reason = %error_chain(failure), "record failed"),
+        RecordFailure::Invalid(_) | RecordFailure::Conflict => tracing::warn!(reason = %failure, "record rejected"),
+        // Expected when deliveries of one event overlap: the retry finds it done.
+        RecordFailure::InProgress => tracing::info!(reason = %failure, "record deferred"),
+        RecordFailure::Store(_) => tracing::error!(reason = %error_chain(failure), "record failed"),
     }
 }
 
 /// The `correlationId` message attribute the CRM API sets, tying this record to the
-/// request that created the user.
-/// The message's `correlationId` attribute for the log, cut to an id's bound: any producer
-/// may set it to anything.
+/// request that created the user; cut to an id's bound for the log, since any producer may
+/// set it to anything.
 fn correlation_id(record: &SqsMessage) -> Option<&str> {
     let id = record
         .message_attributes

@@ -6,6 +6,8 @@ use integration::events::EnvelopeError;
 use integration::problem::Problem;
 use integration::store::RecordError;
 
+use crate::process::ProcessError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The body is not text we can read as JSON (bad base64, not UTF-8).
@@ -21,6 +23,20 @@ pub enum ApiError {
     MethodNotAllowed { allow: &'static str },
     #[error("recording the event failed")]
     Store(#[from] RecordError),
+    #[error("the event id is recorded with a different payload")]
+    Conflict,
+    #[error("another delivery of the event is being processed")]
+    InProgress,
+}
+
+impl From<ProcessError> for ApiError {
+    fn from(error: ProcessError) -> Self {
+        match error {
+            ProcessError::Record(e) => Self::Store(e),
+            ProcessError::InProgress => Self::InProgress,
+            ProcessError::Conflict => Self::Conflict,
+        }
+    }
 }
 
 impl ApiError {
@@ -30,6 +46,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict | Self::InProgress => StatusCode::CONFLICT,
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -50,6 +67,8 @@ impl ApiError {
             Self::Envelope(EnvelopeError::Invalid(errors)) => {
                 problem.typed("validation-error").with_errors(errors.0.clone())
             }
+            Self::Conflict => problem.typed("event-id-conflict"),
+            Self::InProgress => problem.typed("event-in-progress"),
             _ => problem,
         }
     }
@@ -61,6 +80,10 @@ impl ApiError {
         match self {
             Self::Envelope(EnvelopeError::Invalid(_)) => "One or more fields are invalid; see errors.".to_owned(),
             Self::Store(_) => "The event could not be recorded; retry later.".to_owned(),
+            Self::Conflict => "An event with this eventId was processed with a different payload; \
+                               a new event needs a new eventId."
+                .to_owned(),
+            Self::InProgress => "Another delivery of this event is being processed; retry shortly.".to_owned(),
             Self::UnreadableBody(_)
             | Self::Envelope(EnvelopeError::Empty | EnvelopeError::Json(_) | EnvelopeError::NotAnObject)
             | Self::PayloadTooLarge { .. }

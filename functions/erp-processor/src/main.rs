@@ -34,7 +34,7 @@ async fn main() -> Result<(), Error> {
 /// in the pool the processor's client uses.
 async fn prime(aws: &SdkConfig, config: &ErpProcessorConfig) {
     let table = ProcessedUsersTable::new(aws_sdk_dynamodb::Client::new(aws), &config.processed_table);
-    if let Err(e) = table.processed_at("connection-priming").await {
+    if let Err(e) = table.prime().await {
         tracing::warn!(error = %integration::errors::chain(&e), "priming the DynamoDB connection failed");
     }
 }

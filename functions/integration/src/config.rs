@@ -72,10 +72,15 @@ pub struct ErpProcessorConfig {
     /// `ERP_LATENCY_MS` (default 0): a simulated ERP call latency per event, for benchmarks
     /// only (the original slept 100 ms per event). Production leaves it unset.
     pub erp_latency: std::time::Duration,
+    /// `CLAIM_TIMEOUT_SECONDS` (default 60, at least 1): how long a delivery's claim on an
+    /// event holds before another delivery may take it over. Longer than the function's
+    /// timeout, so only a dead invocation's claim expires (the CDK app sets it so).
+    pub claim_timeout: std::time::Duration,
 }
 
 impl ErpProcessorConfig {
     pub const DEFAULT_BATCH_CONCURRENCY: usize = 10;
+    pub const DEFAULT_CLAIM_TIMEOUT_SECONDS: u64 = 60;
     pub const BATCH_CONCURRENCY_RANGE: std::ops::RangeInclusive<usize> = 1..=100;
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -84,6 +89,13 @@ impl ErpProcessorConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let processed_table = required(&lookup, "ERP_PROCESSED_TABLE_NAME")?;
+        let claim_timeout: u64 = parsed_or(&lookup, "CLAIM_TIMEOUT_SECONDS", Self::DEFAULT_CLAIM_TIMEOUT_SECONDS)?;
+        if claim_timeout == 0 {
+            return Err(ConfigError::Invalid {
+                name: "CLAIM_TIMEOUT_SECONDS",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
         let batch_concurrency = parsed_or(&lookup, "BATCH_CONCURRENCY", Self::DEFAULT_BATCH_CONCURRENCY)?;
         if !Self::BATCH_CONCURRENCY_RANGE.contains(&batch_concurrency) {
             return Err(ConfigError::Invalid {
@@ -103,6 +115,7 @@ impl ErpProcessorConfig {
                 .unwrap_or_else(|| crate::domain::erp::DEFAULT_ERP_SYSTEM.to_owned()),
             batch_concurrency,
             erp_latency: std::time::Duration::from_millis(parsed_or(&lookup, "ERP_LATENCY_MS", 0u64)?),
+            claim_timeout: std::time::Duration::from_secs(claim_timeout),
         })
     }
 }
@@ -189,6 +202,7 @@ mod tests {
                 erp_system: "OracleFusion".to_owned(),
                 batch_concurrency: 10,
                 erp_latency: std::time::Duration::ZERO,
+                claim_timeout: std::time::Duration::from_secs(60),
             }
         );
     }
@@ -200,11 +214,13 @@ mod tests {
             ("ERP_SYSTEM_NAME", " PeopleSoft "),
             ("BATCH_CONCURRENCY", "100"),
             ("ERP_LATENCY_MS", "100"),
+            ("CLAIM_TIMEOUT_SECONDS", "35"),
         ]);
         let config = ErpProcessorConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(config.erp_system, "PeopleSoft");
         assert_eq!(config.batch_concurrency, 100);
         assert_eq!(config.erp_latency, std::time::Duration::from_millis(100));
+        assert_eq!(config.claim_timeout, std::time::Duration::from_secs(35));
     }
 
     #[test]

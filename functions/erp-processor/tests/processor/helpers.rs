@@ -30,6 +30,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ErpProcessorConfig)) -> Test
         erp_system: "OracleFusion".to_owned(),
         batch_concurrency: ErpProcessorConfig::DEFAULT_BATCH_CONCURRENCY,
         erp_latency: Duration::ZERO,
+        claim_timeout: Duration::from_secs(ErpProcessorConfig::DEFAULT_CLAIM_TIMEOUT_SECONDS),
     };
     tweak(&mut config);
     TestApp {
@@ -47,6 +48,7 @@ pub async fn spawn_app_without_table() -> TestApp {
         erp_system: "OracleFusion".to_owned(),
         batch_concurrency: ErpProcessorConfig::DEFAULT_BATCH_CONCURRENCY,
         erp_latency: Duration::ZERO,
+        claim_timeout: Duration::from_secs(ErpProcessorConfig::DEFAULT_CLAIM_TIMEOUT_SECONDS),
     };
     TestApp {
         app: App::new(&aws, &config),

@@ -42,6 +42,21 @@ async fn a_repeat_answers_with_the_first_processed_at() {
 }
 
 #[tokio::test]
+async fn the_same_event_id_with_another_payload_is_a_409_never_a_200() {
+    let app = spawn_app().await;
+    let first = app.post_events(&event("evt-taken", "user-first").to_string()).await;
+    assert_eq!(first.status, 200);
+    let res = app.post_events(&event("evt-taken", "user-second").to_string()).await;
+    let problem = res.problem(409);
+    assert_eq!(problem["type"], "urn:problem-type:event-id-conflict");
+    assert!(
+        !res.body.contains("user-first"),
+        "a problem never quotes the stored record"
+    );
+    assert_eq!(s(&app.stored_items().await["evt-taken"], "UserId"), "user-first");
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_a_json_object_is_a_400() {
     let app = spawn_app().await;
     for (body, detail, case) in [

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::helpers::{event, failed_ids, fixture, s, spawn_app, spawn_app_with, spawn_app_without_table};
 
-const ATTRIBUTES: [&str; 10] = [
+const ATTRIBUTES: [&str; 11] = [
     "EventId",
     "UserId",
     "UserName",
@@ -16,6 +16,7 @@ const ATTRIBUTES: [&str; 10] = [
     "EventTimestamp",
     "ErpRecordId",
     "ErpSystem",
+    "PayloadHash",
 ];
 
 #[tokio::test]
@@ -31,6 +32,8 @@ async fn a_mixed_batch_reports_exactly_the_bad_records() {
     no_user.as_object_mut().unwrap().remove("user");
     // DynamoDB could not key it: a permanent failure (the DLQ), never a "transient" one.
     let huge_id = event(&"e".repeat(3000), "0a1b2c3d-huge");
+    // The id of evt-earlier, another user: not a redelivery, so never a success.
+    let reused_id = event("evt-earlier", "0a1b2c3d-someone-else");
     let failed = app
         .send_batch(&[
             ("m-valid-1", Some(event("evt-1", "11111111-aaaa").to_string())),
@@ -42,12 +45,20 @@ async fn a_mixed_batch_reports_exactly_the_bad_records() {
             ("m-null-body", None),
             ("m-no-user", Some(no_user.to_string())),
             ("m-huge-id", Some(huge_id.to_string())),
+            ("m-reused-id", Some(reused_id.to_string())),
         ])
         .await;
 
     assert_eq!(
         failed,
-        ["m-malformed", "m-unknown-type", "m-null-body", "m-no-user", "m-huge-id"]
+        [
+            "m-malformed",
+            "m-unknown-type",
+            "m-null-body",
+            "m-no-user",
+            "m-huge-id",
+            "m-reused-id"
+        ]
     );
     let items = app.stored_items().await;
     assert_eq!(

@@ -3,7 +3,7 @@ pub mod processed;
 pub mod users;
 
 pub use outbox::{Cleared, PendingEvent};
-pub use processed::{ProcessedEvent, ProcessedUsersTable, RecordError, Recorded};
+pub use processed::{Claim, Claimed, ProcessedEvent, ProcessedUsersTable, RecordError};
 pub use users::{Inserted, StoredUser, UserPage, UsersTable};
 
 /// A failed DynamoDB call, or an item that does not have the shape this code writes.

@@ -1,18 +1,26 @@
 //! The `ErpProcessedUsers` table, the audit trail of processed events and the processor's
 //! idempotency record: `EventId` (S) partition key; `UserId`, `UserName`, `UserEmail`,
 //! `ProcessedAt`, `EventType`, `Status` as the original, plus `EventTimestamp`,
-//! `ErpRecordId` and `ErpSystem`.
+//! `ErpRecordId`, `ErpSystem` and `PayloadHash`.
+//!
+//! An event is claimed before its ERP side effect and completed after it, as the Powertools
+//! idempotency utility does: the claim is a conditional put of an `InProgress` record with
+//! an expiry, so of concurrent or repeated deliveries exactly one makes the ERP call. A
+//! claim whose holder died (it outlived the invocation) may be taken over.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::StoreError;
 use crate::domain::ErpEmployee;
 use crate::events::{EventEnvelope, EventType};
 
-/// The only status the processor writes (the original's value).
+/// The status of a completed record (the original's value).
 pub const STATUS_PROCESSED: &str = "Processed";
+/// The status of a claimed event whose ERP call has not completed.
+pub const STATUS_IN_PROGRESS: &str = "InProgress";
 
 /// An event the processor has integrated, as it is recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,24 +30,25 @@ pub struct ProcessedEvent<'a> {
     pub processed_at: OffsetDateTime,
 }
 
-/// The outcome of recording an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recorded {
-    /// First time: the record was written.
-    New,
-    /// The event had been recorded already; nothing was written. `processed_at` is the
-    /// first recording's time.
+/// What claiming an event found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// This delivery holds the event: make the side effect, then `complete`.
+    Mine(Claim),
+    /// Processed before, with the same payload: nothing to do. `processed_at` is the
+    /// first processing's time.
     Duplicate { processed_at: OffsetDateTime },
+    /// Another delivery holds an unexpired claim on it: retry later.
+    InProgress,
+    /// The event id is recorded with another payload: this is not the same event.
+    Conflict,
 }
 
-impl Recorded {
-    /// When the event was first processed: the stored time for a duplicate, else `now`.
-    pub fn processed_at(self, now: OffsetDateTime) -> OffsetDateTime {
-        match self {
-            Self::New => now,
-            Self::Duplicate { processed_at } => processed_at,
-        }
-    }
+/// A claim on one event, until `complete` turns it into the audit record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    event_id: String,
+    token: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,47 +70,65 @@ where
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// The claim: what is known before the ERP call. No name or email until it completes.
+#[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct ProcessedItem {
-    event_id: String,
-    user_id: String,
-    user_name: String,
-    user_email: String,
-    #[serde(with = "time::serde::rfc3339")]
-    processed_at: OffsetDateTime,
+struct ClaimItem<'a> {
+    event_id: &'a str,
+    user_id: &'a str,
     event_type: EventType,
-    status: String,
     #[serde(with = "time::serde::rfc3339")]
     event_timestamp: OffsetDateTime,
-    erp_record_id: String,
-    erp_system: String,
+    status: &'static str,
+    payload_hash: String,
+    claim_token: &'a str,
+    /// Epoch milliseconds.
+    claim_expires_at: i64,
 }
 
-impl From<&ProcessedEvent<'_>> for ProcessedItem {
-    fn from(p: &ProcessedEvent<'_>) -> Self {
-        Self {
-            event_id: p.event.event_id.clone(),
-            user_id: p.event.user.id.clone(),
-            user_name: p.event.user.name.clone(),
-            user_email: p.event.user.email.clone(),
-            processed_at: p.processed_at,
-            event_type: p.event.event_type,
-            status: STATUS_PROCESSED.to_owned(),
-            event_timestamp: p.event.timestamp,
-            erp_record_id: p.erp.record_id.clone(),
-            erp_system: p.erp.system.clone(),
-        }
+/// What a later delivery needs of an existing record. Every attribute but `Status` is
+/// optional: the original system's records have no `PayloadHash`, claims no `ProcessedAt`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ExistingItem {
+    status: String,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    payload_hash: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    processed_at: Option<OffsetDateTime>,
+}
+
+impl ExistingItem {
+    fn verdict(self, event: &EventEnvelope) -> Result<Claimed, RecordError> {
+        // A record without a hash was written by the original system: its user id is what
+        // it knew of the payload.
+        let same = match &self.payload_hash {
+            Some(hash) => *hash == payload_hash(event),
+            None => self.user_id.as_deref() == Some(event.user.id.as_str()),
+        };
+        Ok(match (same, self.status.as_str()) {
+            (false, _) => Claimed::Conflict,
+            (true, STATUS_IN_PROGRESS) => Claimed::InProgress,
+            (true, _) => Claimed::Duplicate {
+                processed_at: self.processed_at.ok_or(RecordError::Vanished)?,
+            },
+        })
     }
 }
 
-/// What a duplicate needs of the first record. Read alone, so records written by the
-/// original system (without our added attributes) still answer.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ProcessedAtItem {
-    #[serde(with = "time::serde::rfc3339")]
-    processed_at: OffsetDateTime,
+/// The SHA-256 of the event as the envelope serializes it: equal for the same event
+/// however it was formatted on the wire, and no PII in the record.
+fn payload_hash(event: &EventEnvelope) -> String {
+    Sha256::digest(event.to_json().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn epoch_millis(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).expect("a time of our era")
 }
 
 #[derive(Debug, Clone)]
@@ -118,50 +145,117 @@ impl ProcessedUsersTable {
         }
     }
 
-    /// Records `processed` unless its event id is recorded already: a record is never
-    /// overwritten, so a redelivered event keeps its first `ProcessedAt`.
-    pub async fn record(&self, processed: &ProcessedEvent<'_>) -> Result<Recorded, RecordError> {
-        let item = serde_dynamo::to_item(ProcessedItem::from(processed)).map_err(StoreError::from)?;
+    /// Claims `event` until `expires_at`, unless it is recorded already or another claim
+    /// on it has not expired.
+    pub async fn claim(
+        &self,
+        event: &EventEnvelope,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<Claimed, RecordError> {
+        let token = uuid::Uuid::new_v4().to_string();
+        let item = ClaimItem {
+            event_id: &event.event_id,
+            user_id: &event.user.id,
+            event_type: event.event_type,
+            event_timestamp: event.timestamp,
+            status: STATUS_IN_PROGRESS,
+            payload_hash: payload_hash(event),
+            claim_token: &token,
+            claim_expires_at: epoch_millis(expires_at),
+        };
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(EventId)")
+            .set_item(Some(serde_dynamo::to_item(item).map_err(StoreError::from)?))
+            .condition_expression("attribute_not_exists(EventId) OR (#status = :in_progress AND ClaimExpiresAt < :now)")
+            .expression_attribute_names("#status", "Status")
+            .expression_attribute_values(":in_progress", AttributeValue::S(STATUS_IN_PROGRESS.to_owned()))
+            .expression_attribute_values(":now", AttributeValue::N(epoch_millis(now).to_string()))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Recorded::New),
+            Ok(_) => Ok(Claimed::Mine(Claim {
+                event_id: event.event_id.clone(),
+                token,
+            })),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
-                let processed_at = self
-                    .processed_at(&processed.event.event_id)
+                self.existing(&event.event_id)
                     .await?
-                    .ok_or(RecordError::Vanished)?;
-                Ok(Recorded::Duplicate { processed_at })
+                    .ok_or(RecordError::Vanished)?
+                    .verdict(event)
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    /// When `event_id` was first processed, if it was; strongly consistent, so a record
-    /// just written is always found.
-    pub async fn processed_at(&self, event_id: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+    /// Turns the claim into the audit record. `false` when the claim had expired and
+    /// another delivery took it over (it completes the record itself).
+    pub async fn complete(&self, claim: &Claim, processed: &ProcessedEvent<'_>) -> Result<bool, RecordError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let processed_at = processed
+            .processed_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("a UTC time of our era formats as RFC 3339");
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("EventId", s(&claim.event_id))
+            .update_expression(
+                "SET #status = :processed, ProcessedAt = :at, UserName = :name, UserEmail = :email, \
+                 ErpRecordId = :record, ErpSystem = :system REMOVE ClaimToken, ClaimExpiresAt",
+            )
+            .condition_expression("ClaimToken = :token")
+            .expression_attribute_names("#status", "Status")
+            .expression_attribute_values(":processed", s(STATUS_PROCESSED))
+            .expression_attribute_values(":at", s(&processed_at))
+            .expression_attribute_values(":name", s(&processed.event.user.name))
+            .expression_attribute_values(":email", s(&processed.event.user.email))
+            .expression_attribute_values(":record", s(&processed.erp.record_id))
+            .expression_attribute_values(":system", s(&processed.erp.system))
+            .expression_attribute_values(":token", s(&claim.token))
+            .return_values(ReturnValue::None)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The record of `event_id`, if any; strongly consistent, so a record just written is
+    /// always found.
+    async fn existing(&self, event_id: &str) -> Result<Option<ExistingItem>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .key("EventId", AttributeValue::S(event_id.to_owned()))
-            .projection_expression("ProcessedAt")
+            .projection_expression("#status, UserId, PayloadHash, ProcessedAt")
+            .expression_attribute_names("#status", "Status")
             .consistent_read(true)
             .send()
             .await?;
         out.item
-            .map(|item| serde_dynamo::from_item::<_, ProcessedAtItem>(item).map(|i| i.processed_at))
+            .map(serde_dynamo::from_item::<_, ExistingItem>)
             .transpose()
             .map_err(StoreError::from)
+    }
+
+    /// One cheap read of a key that never exists, to open the connection during init.
+    pub async fn prime(&self) -> Result<(), StoreError> {
+        self.existing("connection-priming").await.map(|_| ())
     }
 }
 
@@ -172,65 +266,102 @@ mod tests {
     use std::collections::HashMap;
     use time::macros::datetime;
 
-    #[test]
-    fn item_has_the_originals_attribute_names_and_ours() {
-        let event = EventEnvelope {
+    fn event(user_id: &str) -> EventEnvelope {
+        EventEnvelope {
             event_id: "evt-001".to_owned(),
             event_type: EventType::UserCreated,
             timestamp: datetime!(2025-10-16 12:34:56.123 UTC),
             user: UserSnapshot {
-                id: "user-123".to_owned(),
+                id: user_id.to_owned(),
                 name: "Ada".to_owned(),
                 email: "ada@example.com".to_owned(),
             },
-        };
-        let erp = ErpEmployee::for_user("user-123", "OracleFusion");
-        let processed = ProcessedEvent {
-            event: &event,
-            erp: &erp,
-            processed_at: datetime!(2025-10-16 12:35:00.5 UTC),
-        };
-        let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(ProcessedItem::from(&processed)).unwrap();
-        let strings: HashMap<&str, &str> = item
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_s().expect("every attribute is a string").as_str()))
-            .collect();
-        assert_eq!(
-            strings,
-            HashMap::from([
-                ("EventId", "evt-001"),
-                ("UserId", "user-123"),
-                ("UserName", "Ada"),
-                ("UserEmail", "ada@example.com"),
-                ("ProcessedAt", "2025-10-16T12:35:00.5Z"),
-                ("EventType", "UserCreated"),
-                ("Status", "Processed"),
-                ("EventTimestamp", "2025-10-16T12:34:56.123Z"),
-                ("ErpRecordId", "EMP-user-123"),
-                ("ErpSystem", "OracleFusion"),
-            ])
-        );
+        }
+    }
+
+    fn existing(status: &str, hash: Option<String>, user_id: Option<&str>) -> ExistingItem {
+        ExistingItem {
+            status: status.to_owned(),
+            user_id: user_id.map(str::to_owned),
+            payload_hash: hash,
+            processed_at: Some(datetime!(2025-10-16 12:35:00 UTC)),
+        }
     }
 
     #[test]
-    fn a_duplicate_answers_with_the_first_time() {
+    fn the_hash_is_of_the_payload_and_holds_no_pii() {
+        let hash = payload_hash(&event("user-123"));
+        assert_eq!(hash.len(), 64);
+        assert_eq!(hash, payload_hash(&event("user-123")));
+        assert_ne!(hash, payload_hash(&event("user-456")));
+        let mut renamed = event("user-123");
+        renamed.user.name = "Grace".to_owned();
+        assert_ne!(hash, payload_hash(&renamed), "another name is another payload");
+    }
+
+    #[test]
+    fn a_later_delivery_is_a_duplicate_a_wait_or_a_conflict() {
+        let ours = event("user-123");
+        let same = Some(payload_hash(&ours));
+        let other = Some(payload_hash(&event("user-456")));
         let first = datetime!(2025-10-16 12:35:00 UTC);
-        let now = datetime!(2025-10-17 08:00:00 UTC);
-        assert_eq!(Recorded::Duplicate { processed_at: first }.processed_at(now), first);
-        assert_eq!(Recorded::New.processed_at(now), now);
+        for (record, verdict, case) in [
+            (
+                existing(STATUS_PROCESSED, same.clone(), None),
+                Claimed::Duplicate { processed_at: first },
+                "processed, same payload",
+            ),
+            (
+                existing(STATUS_IN_PROGRESS, same, None),
+                Claimed::InProgress,
+                "claimed by another delivery",
+            ),
+            (
+                existing(STATUS_PROCESSED, other.clone(), None),
+                Claimed::Conflict,
+                "processed, another payload",
+            ),
+            (
+                existing(STATUS_IN_PROGRESS, other, None),
+                Claimed::Conflict,
+                "claimed with another payload",
+            ),
+            (
+                existing(STATUS_PROCESSED, None, Some("user-123")),
+                Claimed::Duplicate { processed_at: first },
+                "the original's record",
+            ),
+            (
+                existing(STATUS_PROCESSED, None, Some("user-456")),
+                Claimed::Conflict,
+                "the original's record of another user",
+            ),
+        ] {
+            assert_eq!(record.verdict(&ours).unwrap(), verdict, "{case}");
+        }
     }
 
     #[test]
-    fn reads_the_time_of_a_record_the_original_wrote() {
+    fn reads_a_record_the_original_wrote() {
         // .NET's round-trip format ("o") has seven fractional digits.
         let item = HashMap::from([
             ("EventId".to_owned(), AttributeValue::S("evt-001".to_owned())),
+            ("UserId".to_owned(), AttributeValue::S("user-123".to_owned())),
+            ("UserName".to_owned(), AttributeValue::S("Ada".to_owned())),
+            ("UserEmail".to_owned(), AttributeValue::S("ada@example.com".to_owned())),
+            ("EventType".to_owned(), AttributeValue::S("UserCreated".to_owned())),
+            ("Status".to_owned(), AttributeValue::S("Processed".to_owned())),
             (
                 "ProcessedAt".to_owned(),
                 AttributeValue::S("2025-10-16T12:35:00.1234567Z".to_owned()),
             ),
         ]);
-        let read: ProcessedAtItem = serde_dynamo::from_item(item).unwrap();
-        assert_eq!(read.processed_at, datetime!(2025-10-16 12:35:00.1234567 UTC));
+        let read: ExistingItem = serde_dynamo::from_item(item).unwrap();
+        assert_eq!(
+            read.verdict(&event("user-123")).unwrap(),
+            Claimed::Duplicate {
+                processed_at: datetime!(2025-10-16 12:35:00.1234567 UTC)
+            }
+        );
     }
 }

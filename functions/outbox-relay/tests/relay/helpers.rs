@@ -36,6 +36,7 @@ pub async fn spawn_stack() -> Stack {
         erp_system: "OracleFusion".to_owned(),
         batch_concurrency: 10,
         erp_latency: Duration::ZERO,
+        claim_timeout: Duration::from_secs(ErpProcessorConfig::DEFAULT_CLAIM_TIMEOUT_SECONDS),
     };
     Stack {
         crm: crm_api::App::new(&aws, &crm_config),

@@ -1,0 +1,135 @@
+//! The ERP side effect happens once per event: a delivery claims the event before the ERP
+//! call, so concurrent and repeated deliveries make one call between them; a claim whose
+//! holder died is taken over; the same event id with another payload is a conflict.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use erp_processor::process::{Erp, ProcessError, Processor};
+use futures::future::{join_all, BoxFuture};
+use integration::domain::ErpEmployee;
+use integration::events::{now_utc_millis, EventEnvelope};
+use integration::store::{Claimed, ProcessedUsersTable};
+use serde_json::json;
+
+use crate::helpers::{event, s, spawn_app};
+
+/// An ERP that counts its calls, each taking `latency`.
+#[derive(Debug, Default)]
+struct CountingErp {
+    calls: AtomicUsize,
+    latency: Duration,
+}
+
+impl Erp for CountingErp {
+    fn integrate<'a>(&'a self, _event: &'a EventEnvelope, _employee: &'a ErpEmployee) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(self.latency).await;
+        })
+    }
+}
+
+async fn processor(
+    latency: Duration,
+    claim_timeout: Duration,
+) -> (
+    Processor,
+    Arc<CountingErp>,
+    ProcessedUsersTable,
+    crate::helpers::TestApp,
+) {
+    let app = spawn_app().await;
+    let table = ProcessedUsersTable::new(app.dynamo.clone(), &app.config.processed_table);
+    let erp = Arc::new(CountingErp {
+        calls: AtomicUsize::new(0),
+        latency,
+    });
+    let processor = Processor::new(table.clone(), erp.clone(), "OracleFusion", claim_timeout);
+    (processor, erp, table, app)
+}
+
+fn envelope(event_id: &str, user_id: &str) -> EventEnvelope {
+    EventEnvelope::parse(&event(event_id, user_id).to_string()).unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_duplicate_deliveries_make_one_erp_call() {
+    let (processor, erp, _, app) = processor(Duration::from_millis(300), Duration::from_secs(60)).await;
+    let event = envelope("evt-concurrent", "0a1b2c3d-concurrent");
+    let outcomes = join_all((0..8).map(|_| processor.process(&event))).await;
+
+    assert_eq!(
+        erp.calls.load(Ordering::SeqCst),
+        1,
+        "one side effect for eight deliveries"
+    );
+    let done = outcomes.iter().filter(|o| matches!(o, Ok(p) if !p.duplicate)).count();
+    let waiting = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(ProcessError::InProgress)))
+        .count();
+    assert_eq!((done, waiting), (1, 7), "{outcomes:?}");
+
+    // Once completed, every redelivery is a duplicate that calls nothing.
+    let again = processor.process(&event).await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(erp.calls.load(Ordering::SeqCst), 1);
+    let items = app.stored_items().await;
+    let record = &items["evt-concurrent"];
+    assert_eq!(s(record, "Status"), "Processed");
+    assert_eq!(s(record, "UserName"), "Grace Hopper");
+    assert!(!record.contains_key("ClaimToken") && !record.contains_key("ClaimExpiresAt"));
+}
+
+#[tokio::test]
+async fn an_expired_claim_is_taken_over_and_a_live_one_is_not() {
+    let (processor, erp, table, app) = processor(Duration::ZERO, Duration::from_secs(60)).await;
+    let event = envelope("evt-abandoned", "0a1b2c3d-abandoned");
+    // A delivery that claimed the event and died before its ERP call: its claim expired.
+    let now = now_utc_millis();
+    let claimed = table.claim(&event, now, now + Duration::from_millis(1)).await.unwrap();
+    assert!(matches!(claimed, Claimed::Mine(_)));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    let processed = processor.process(&event).await.unwrap();
+    assert!(!processed.duplicate);
+    assert_eq!(erp.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(s(&app.stored_items().await["evt-abandoned"], "Status"), "Processed");
+
+    let live = envelope("evt-live", "0a1b2c3d-live");
+    let now = now_utc_millis();
+    let held = table.claim(&live, now, now + Duration::from_secs(60)).await.unwrap();
+    assert!(matches!(held, Claimed::Mine(_)));
+    assert!(matches!(processor.process(&live).await, Err(ProcessError::InProgress)));
+    assert_eq!(
+        erp.calls.load(Ordering::SeqCst),
+        1,
+        "no call while another delivery holds it"
+    );
+}
+
+#[tokio::test]
+async fn the_same_event_id_with_another_payload_is_a_conflict() {
+    let (processor, erp, _, app) = processor(Duration::ZERO, Duration::from_secs(60)).await;
+    processor
+        .process(&envelope("evt-reused", "0a1b2c3d-first"))
+        .await
+        .unwrap();
+    let mut other = event("evt-reused", "0a1b2c3d-first");
+    other["user"]["email"] = json!("someone.else@example.com");
+    let other = EventEnvelope::parse(&other.to_string()).unwrap();
+    assert!(matches!(processor.process(&other).await, Err(ProcessError::Conflict)));
+    assert!(matches!(
+        processor.process(&envelope("evt-reused", "0a1b2c3d-second")).await,
+        Err(ProcessError::Conflict)
+    ));
+    assert_eq!(erp.calls.load(Ordering::SeqCst), 1);
+    let record = &app.stored_items().await["evt-reused"];
+    assert_eq!(
+        s(record, "UserId"),
+        "0a1b2c3d-first",
+        "the record keeps the first event"
+    );
+}
