@@ -82,6 +82,25 @@ pub fn idempotency_key(req: &Request) -> Result<Option<&str>, ApiError> {
     Ok(Some(key))
 }
 
+/// Whom the request comes from, for scoping idempotency keys: the caller's ARN as API
+/// Gateway's IAM authorization reports it (for a role, the role session), or one fixed
+/// local principal when nothing authorized the request (`cargo lambda watch`).
+pub fn caller(req: &Request) -> &str {
+    let arn = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.user_arn.as_deref(),
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.iam.as_ref())
+            .and_then(|iam| iam.user_arn.as_deref()),
+        _ => None,
+    };
+    arn.filter(|a| !a.is_empty()).unwrap_or(LOCAL_CALLER)
+}
+
+/// The caller of requests that carry no identity.
+pub const LOCAL_CALLER: &str = "local";
+
 /// The id that ties this request's log lines to its event: API Gateway's request id,
 /// else a new one.
 pub fn correlation_id(req: &Request) -> String {

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::SubjectUser;
 use crate::error::ApiError;
-use crate::request::{correlation_id, idempotency_key, json_object, query};
+use crate::request::{caller, correlation_id, idempotency_key, json_object, query};
 use crate::App;
 
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -104,15 +104,18 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     let key = idempotency_key(req)?;
     let new = NewUser::parse(raw_field(&body, "name"), raw_field(&body, "email"))?;
 
-    let id = key.map_or_else(Uuid::new_v4, |k| Uuid::new_v5(&IDEMPOTENT_USER_IDS, k.as_bytes()));
+    let id = key.map_or_else(Uuid::new_v4, |k| idempotent_user_id(caller(req), k));
     let mut user = User::new(id, new.clone(), now_utc_millis(), Uuid::new_v4());
-    let correlation_id = correlation_id(req);
+    let mut correlation_id = correlation_id(req);
     let pending = PendingEvent::new(EventEnvelope::user_created(&user), &correlation_id);
     if app.users.insert(&user, &pending).await? == Inserted::AlreadyExists {
         // Only a repeated key can get here (random ids do not collide), so the stored user
-        // is one this API created, with its event.
-        let stored = app.users.get(id).await?.and_then(StoredUser::into_user);
+        // is one this API created, with its event: the repeat re-sends that event, tied to
+        // the request that created it.
+        let stored = app.users.get(id).await?.ok_or(ApiError::IdempotencyKeyReused)?;
+        correlation_id = stored.correlation_id.clone().unwrap_or(correlation_id);
         user = stored
+            .into_user()
             .filter(|stored| stored.matches(&new))
             .ok_or(ApiError::IdempotencyKeyReused)?;
     }
@@ -212,6 +215,13 @@ pub async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
         );
     }
     Ok(response)
+}
+
+/// The id of the user that `caller`'s `key` creates. Keys belong to their caller: two
+/// callers' equal keys name two users. A newline occurs in neither a key (printable ASCII)
+/// nor a caller's ARN, so no two pairs join to the same text.
+fn idempotent_user_id(caller: &str, key: &str) -> Uuid {
+    Uuid::new_v5(&IDEMPOTENT_USER_IDS, format!("{caller}\n{key}").as_bytes())
 }
 
 /// The new user's URL as a reference relative to the request's own URL (RFC 3986 §4.2).

@@ -114,6 +114,10 @@ pub struct ApiRequest {
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
     pub function_url: bool,
+    /// The IAM caller API Gateway reports (`requestContext.identity.userArn`).
+    pub caller_arn: Option<String>,
+    /// API Gateway's request id (`requestContext.requestId`).
+    pub request_id: String,
 }
 
 impl ApiRequest {
@@ -124,6 +128,8 @@ impl ApiRequest {
             headers: Vec::new(),
             body: None,
             function_url: false,
+            caller_arn: None,
+            request_id: REQUEST_ID.to_owned(),
         }
     }
 
@@ -140,6 +146,12 @@ impl ApiRequest {
 
     pub fn body(mut self, body: impl Into<String>) -> Self {
         self.body = Some(body.into());
+        self
+    }
+
+    /// Signed by this IAM principal, as API Gateway's IAM authorization reports it.
+    pub fn caller(mut self, arn: &str) -> Self {
+        self.caller_arn = Some(arn.to_owned());
         self
     }
 
@@ -164,7 +176,7 @@ impl ApiRequest {
                 "headers": headers, "queryStringParameters": params,
                 "requestContext": {"accountId": "anonymous", "apiId": "local", "domainName": "localhost",
                     "http": {"method": self.method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
-                    "requestId": REQUEST_ID, "routeKey": "$default", "stage": "$default",
+                    "requestId": self.request_id, "routeKey": "$default", "stage": "$default",
                     "time": "25/Nov/2026:11:40:00 +0000", "timeEpoch": 1795693200000u64},
                 "body": self.body, "isBase64Encoded": false
             });
@@ -179,9 +191,9 @@ impl ApiRequest {
             "multiValueQueryStringParameters": if params.is_empty() { Value::Null } else { json!(multi(&params)) },
             "pathParameters": null, "stageVariables": null,
             "requestContext": {"accountId": "123456789012", "resourceId": "abc123", "stage": "prod",
-                "requestId": REQUEST_ID, "httpMethod": self.method, "path": format!("/prod{path}"),
+                "requestId": self.request_id, "httpMethod": self.method, "path": format!("/prod{path}"),
                 "resourcePath": path, "apiId": "a1b2c3", "protocol": "HTTP/1.1",
-                "identity": {"sourceIp": "127.0.0.1", "userAgent": "test"}},
+                "identity": {"sourceIp": "127.0.0.1", "userAgent": "test", "userArn": self.caller_arn}},
             "body": self.body, "isBase64Encoded": false
         })
     }

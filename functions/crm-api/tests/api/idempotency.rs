@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::helpers::{send_to, spawn_app, ApiRequest};
+use crate::helpers::{send_to, spawn_app, ApiRequest, REQUEST_ID};
 
 fn keyed(key: &str, name: &str) -> ApiRequest {
     ApiRequest::post_json("/api/crm", &json!({"name": name, "email": "ada@example.com"})).header("Idempotency-Key", key)
@@ -37,6 +37,53 @@ async fn different_keys_create_different_users() {
     let a = app.send(keyed("key-a", "Ada")).await.json();
     let b = app.send(keyed("key-b", "Ada")).await.json();
     assert_ne!(a["id"], b["id"]);
+}
+
+#[tokio::test]
+async fn keys_belong_to_their_caller() {
+    let app = spawn_app().await;
+    let ada = "arn:aws:iam::123456789012:user/ada";
+    let ci = "arn:aws:sts::123456789012:assumed-role/deployer/ci";
+    let by_ada = app.send(keyed("order-7", "Ada").caller(ada)).await;
+    let by_ci = app.send(keyed("order-7", "Ada").caller(ci)).await;
+    let unsigned = app.send(keyed("order-7", "Ada")).await;
+    for res in [&by_ada, &by_ci, &unsigned] {
+        assert_eq!(res.status, 201, "{}", res.body);
+    }
+    let ids: std::collections::HashSet<_> = [&by_ada, &by_ci, &unsigned]
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 3, "one user per caller");
+    let again = app.send(keyed("order-7", "Ada").caller(ada)).await;
+    assert_eq!(again.json(), by_ada.json(), "a caller's repeat finds its own user");
+    assert_eq!(app.stored_items().await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_repeat_sends_the_event_with_the_first_requests_correlation_id() {
+    let app = spawn_app().await;
+    let first = app.send(keyed("order-8", "Ada")).await;
+    assert_eq!(first.status, 201);
+    let mut repeat = keyed("order-8", "Ada");
+    repeat.request_id = "d3bf1e2a-0000-4000-8000-000000000002".to_owned();
+    assert_eq!(app.send(repeat).await.status, 201);
+    let correlation: Vec<String> = app
+        .queued_messages()
+        .await
+        .iter()
+        .map(|m| {
+            m.message_attributes().unwrap()["correlationId"]
+                .string_value()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        correlation,
+        [REQUEST_ID, REQUEST_ID],
+        "the repeat's event is the first's"
+    );
 }
 
 #[tokio::test]

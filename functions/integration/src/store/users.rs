@@ -1,6 +1,7 @@
 //! The `Users` table: `Id` (S) partition key; `Name`, `Email` as the original, plus
-//! `CreatedAt` and `EventId`, the id of the user's `UserCreated` event, and while that
-//! event is not yet on the queue, its outbox attributes (see `store::outbox`).
+//! `CreatedAt`, `EventId` (the id of the user's `UserCreated` event), `CorrelationId` (the
+//! request that created it), and while that event is not yet on the queue, its outbox
+//! attributes (see `store::outbox`).
 //!
 //! Rows the original system wrote have only `Id`, `Name` and `Email`: they read as users
 //! without a creation time. Stored data never fails a request: a row that cannot be read
@@ -41,6 +42,8 @@ pub struct StoredUser {
     pub email: String,
     pub created_at: Option<OffsetDateTime>,
     pub event_id: Option<Uuid>,
+    /// The id of the request that created the user, which its event carries.
+    pub correlation_id: Option<String>,
 }
 
 impl StoredUser {
@@ -64,6 +67,7 @@ impl From<User> for StoredUser {
             email: u.email,
             created_at: Some(u.created_at),
             event_id: Some(u.event_id),
+            correlation_id: None,
         }
     }
 }
@@ -90,6 +94,8 @@ struct StoredItem {
     created_at: Option<OffsetDateTime>,
     #[serde(default)]
     event_id: Option<Uuid>,
+    #[serde(default)]
+    correlation_id: Option<String>,
 }
 
 impl From<&User> for UserItem {
@@ -112,6 +118,7 @@ impl From<StoredItem> for StoredUser {
             email: i.email,
             created_at: i.created_at,
             event_id: i.event_id,
+            correlation_id: i.correlation_id,
         }
     }
 }
@@ -162,6 +169,12 @@ impl UsersTable {
     pub async fn insert(&self, user: &User, event: &PendingEvent) -> Result<Inserted, StoreError> {
         let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(UserItem::from(user))?;
         item.extend(event.attributes());
+        // Kept after the event is sent: a repeated idempotent request re-sends the event
+        // with the correlation id of the request that created the user.
+        item.insert(
+            "CorrelationId".to_owned(),
+            AttributeValue::S(event.correlation_id.clone()),
+        );
         let result = self
             .client
             .put_item()
