@@ -32,7 +32,7 @@ pub fn json_object(req: &Request) -> Result<serde_json::Map<String, Value>, ApiE
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if !is_json(content_type) {
+    if !integration::http::is_json(content_type) {
         return Err(ApiError::UnsupportedMediaType);
     }
     let bytes: &[u8] = match req.body() {
@@ -53,17 +53,6 @@ pub fn json_object(req: &Request) -> Result<serde_json::Map<String, Value>, ApiE
         Ok(_) => Err(ApiError::MalformedJson("expected a JSON object".to_owned())),
         Err(e) => Err(ApiError::MalformedJson(e.to_string())),
     }
-}
-
-/// `application/json` or any `application/*+json`, with or without parameters.
-fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// The optional `Idempotency-Key`: 1–255 printable ASCII characters.
@@ -117,23 +106,4 @@ pub fn correlation_id(req: &Request) -> String {
 /// A query parameter, if present.
 pub fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.query_string_parameters_ref().and_then(|q| q.first(name))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_json;
-
-    #[test]
-    fn json_content_types() {
-        for (ct, expected) in [
-            ("application/json", true),
-            ("Application/JSON; charset=utf-8", true),
-            ("application/problem+json", true),
-            ("text/plain", false),
-            ("application/x-www-form-urlencoded", false),
-            ("", false),
-        ] {
-            assert_eq!(is_json(ct), expected, "{ct}");
-        }
-    }
 }

@@ -17,6 +17,8 @@ pub enum ApiError {
     Envelope(#[from] EnvelopeError),
     #[error("the body exceeds {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the content type must be application/json")]
+    UnsupportedMediaType,
     #[error("no such resource")]
     NotFound,
     #[error("method not allowed")]
@@ -44,6 +46,7 @@ impl ApiError {
         match self {
             Self::UnreadableBody(_) | Self::Envelope(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict | Self::InProgress => StatusCode::CONFLICT,
@@ -87,6 +90,7 @@ impl ApiError {
             Self::UnreadableBody(_)
             | Self::Envelope(EnvelopeError::Empty | EnvelopeError::Json(_) | EnvelopeError::NotAnObject)
             | Self::PayloadTooLarge { .. }
+            | Self::UnsupportedMediaType
             | Self::NotFound
             | Self::MethodNotAllowed { .. } => integration::errors::sentence(&self.to_string()),
         }

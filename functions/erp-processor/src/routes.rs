@@ -47,6 +47,7 @@ pub struct HttpRequest<'a> {
     pub path: &'a str,
     pub body: Option<&'a str>,
     pub is_base64_encoded: bool,
+    pub content_type: Option<&'a str>,
 }
 
 /// The answer, before it is shaped for the payload version that asked.
@@ -66,6 +67,7 @@ pub async fn handle(app: &App, req: &ApiGatewayProxyRequest) -> ApiGatewayProxyR
         path,
         body: req.body.as_deref(),
         is_base64_encoded: req.is_base64_encoded,
+        content_type: content_type(&req.headers),
     };
     let answer = answer(app, request).await;
     let mut response = ApiGatewayProxyResponse::default();
@@ -84,6 +86,7 @@ pub async fn handle_v2(app: &App, req: &ApiGatewayV2httpRequest) -> ApiGatewayV2
         path,
         body: req.body.as_deref(),
         is_base64_encoded: req.is_base64_encoded,
+        content_type: content_type(&req.headers),
     };
     let answer = answer(app, request).await;
     let mut response = ApiGatewayV2httpResponse::default();
@@ -126,10 +129,17 @@ pub async fn answer(app: &App, req: HttpRequest<'_>) -> HttpAnswer {
 }
 
 async fn post_event(app: &App, req: HttpRequest<'_>) -> Result<(EventEnvelope, Processed), ApiError> {
+    if !req.content_type.is_some_and(integration::http::is_json) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
     let body = body_text(req)?;
     let event = EventEnvelope::parse(&body)?;
     let processed = app.processor.process(&event).await?;
     Ok((event, processed))
+}
+
+fn content_type(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
 }
 
 /// The request body as text: decoded when API Gateway base64-encoded it, at most

@@ -16,9 +16,35 @@ pub fn route_path<'a>(path: &'a str, stage: Option<&str>) -> &'a str {
     }
 }
 
+/// `application/json` or any `application/*+json`, with or without parameters: the
+/// content types a JSON body may be sent as.
+pub fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::route_path;
+    use super::{is_json, route_path};
+
+    #[test]
+    fn json_content_types() {
+        for (ct, expected) in [
+            ("application/json", true),
+            ("Application/JSON; charset=utf-8", true),
+            ("application/problem+json", true),
+            ("text/plain", false),
+            ("application/x-www-form-urlencoded", false),
+            ("", false),
+        ] {
+            assert_eq!(is_json(ct), expected, "{ct}");
+        }
+    }
 
     #[test]
     fn strips_a_leading_stage_only() {

@@ -57,6 +57,24 @@ async fn the_same_event_id_with_another_payload_is_a_409_never_a_200() {
 }
 
 #[tokio::test]
+async fn a_body_not_sent_as_json_is_a_415() {
+    let app = spawn_app().await;
+    let body = event("evt-form", "user-form").to_string();
+    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+        let mut request = api_request("POST", "/events", Some(&body));
+        for headers in ["headers", "multiValueHeaders"] {
+            request[headers].as_object_mut().unwrap().remove("Content-Type");
+        }
+        if let Some(content_type) = content_type {
+            request["headers"]["Content-Type"] = json!(content_type);
+            request["multiValueHeaders"]["Content-Type"] = json!([content_type]);
+        }
+        app.send(request).await.problem(415);
+    }
+    assert!(app.stored_items().await.is_empty());
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_a_json_object_is_a_400() {
     let app = spawn_app().await;
     for (body, detail, case) in [
