@@ -18,7 +18,8 @@ use crate::smoke::{expect, next_page};
 
 type Check<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>;
 
-pub async fn run_all(world: &World) -> (usize, usize) {
+/// Runs every check whose name contains `only` (all of them when it is empty).
+pub async fn run_all(world: &World, only: &str) -> (usize, usize) {
     let checks: Vec<(&str, Check)> = vec![
         (
             "the original's flow through the stage: POST, processed within 10 s, GET one, GET all",
@@ -66,7 +67,7 @@ pub async fn run_all(world: &World) -> (usize, usize) {
         ),
     ];
     let (mut passed, mut failed) = (0, 0);
-    for (name, check) in checks {
+    for (name, check) in checks.into_iter().filter(|(name, _)| name.contains(only)) {
         let started = Instant::now();
         match check.await {
             Ok(()) => {
@@ -367,6 +368,7 @@ async fn outbox_under_outage(world: &World) -> Result<(), String> {
 }
 
 async fn outage(world: &World) -> Result<(), String> {
+    let refused_before = world.proxy.refused();
     let mut ids = Vec::new();
     for i in 0..50 {
         let answer = world.post_user(&format!("Outage {i}"), &unique_email("outage")).await?;
@@ -378,19 +380,19 @@ async fn outage(world: &World) -> Result<(), String> {
         })?;
         ids.push(user_id(&answer.body)?);
     }
-    let users = world.scan(&world.outputs.users_table_name).await;
-    let pending = users
-        .iter()
-        .filter(|u| s(u, "Id").is_some_and(|id| ids.contains(&id)) && u.contains_key("Outbox"))
-        .count();
-    expect(pending == 50, || {
-        format!("{pending} of 50 events pending during the outage")
+    // The relay keeps its schedule during the outage and may already have delivered the
+    // older events (beyond the grace period), so "all 50 still pending" would race it. What
+    // must hold: crm-api tried the queue for every user and was turned away each time, so
+    // whatever reaches the ERP came through the outbox.
+    let refused = world.proxy.refused() - refused_before;
+    expect(refused >= ids.len(), || {
+        format!(
+            "crm-api tried the unreachable queue {refused} times for {} users",
+            ids.len()
+        )
     })?;
-    let processed = world.processed_by_user().await;
-    let early = ids.iter().filter(|id| processed.contains_key(*id)).count();
-    expect(early == 0, || {
-        format!("{early} of 50 reached the ERP while the queue was unreachable")
-    })?;
+    let pending = pending_marks(world, &ids).await;
+    println!("      {refused} SQS connections refused; {pending} of 50 pending when the last POST answered");
 
     // The relay runs on the emulator's EventBridge schedule, every minute.
     let since = Instant::now();
@@ -407,13 +409,18 @@ async fn outage(world: &World) -> Result<(), String> {
     );
     let twice = ids.iter().filter(|id| result[*id].len() != 1).count();
     expect(twice == 0, || format!("{twice} users processed more than once"))?;
-    let left = world
+    let left = pending_marks(world, &ids).await;
+    expect(left == 0, || format!("{left} pending marks left behind"))
+}
+
+/// How many of these users still carry the outbox's pending mark.
+async fn pending_marks(world: &World, ids: &[String]) -> usize {
+    world
         .scan(&world.outputs.users_table_name)
         .await
         .iter()
         .filter(|u| s(u, "Id").is_some_and(|id| ids.contains(&id)) && u.contains_key("Outbox"))
-        .count();
-    expect(left == 0, || format!("{left} pending marks left behind"))
+        .count()
 }
 
 async fn smoke(world: &World) -> Result<(), String> {

@@ -24,7 +24,7 @@ pub const SETTINGS: Settings = Settings {
     outbox_grace_s: 2,
 };
 
-pub async fn main() -> ExitCode {
+pub async fn main(only: &str) -> ExitCode {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()
@@ -40,7 +40,7 @@ pub async fn main() -> ExitCode {
     };
     println!("e2e: stack deployed in {:.0} s", started.elapsed().as_secs_f64());
     let (passed, failed) = match prepare(&root, &dev).await {
-        Ok(world) => checks::run_all(&world).await,
+        Ok(world) => checks::run_all(&world, only).await,
         Err(e) => {
             eprintln!("e2e: {e}");
             (0, 1)

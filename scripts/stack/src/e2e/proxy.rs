@@ -2,7 +2,7 @@
 //! through it, so "the queue is unreachable" is one flag, with nothing restarted.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -11,6 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct FaultProxy {
     pub addr: SocketAddr,
     up: Arc<AtomicBool>,
+    refused: Arc<AtomicUsize>,
 }
 
 impl FaultProxy {
@@ -19,13 +20,15 @@ impl FaultProxy {
         let proxy = Self {
             addr: listener.local_addr()?,
             up: Arc::new(AtomicBool::new(true)),
+            refused: Arc::new(AtomicUsize::new(0)),
         };
-        let up = proxy.up.clone();
+        let (up, refused) = (proxy.up.clone(), proxy.refused.clone());
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
                 if !up.load(Ordering::SeqCst) {
                     // Down: the connection closes at once, as a refused one would fail.
                     drop(client);
+                    refused.fetch_add(1, Ordering::SeqCst);
                     continue;
                 }
                 tokio::spawn(async move {
@@ -40,5 +43,10 @@ impl FaultProxy {
 
     pub fn set_up(&self, up: bool) {
         self.up.store(up, Ordering::SeqCst);
+    }
+
+    /// Connections turned away while down: proof that a client really tried to get through.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
     }
 }
