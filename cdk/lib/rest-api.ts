@@ -6,6 +6,11 @@ import { Construct } from 'constructs';
 import { skipCheckov } from './checkov';
 import { LOG_RETENTION, LOGS_NOT_KMS } from './functions';
 
+
+/** What a request without credentials (or to a route that does not exist) is told. */
+export const MISSING_CREDENTIALS_MESSAGE = 'Missing Authentication Token: sign the request with AWS '
+  + 'Signature Version 4 (service execute-api), and check its method and path';
+
 export const STAGE_NAME = 'prod';
 
 /**
@@ -89,6 +94,19 @@ export class RestApi extends Construct {
     this.api.root.addResource('openapi.json').addMethod('GET', crm);
     this.api.root.addResource('swagger').addMethod('GET', crm);
     this.api.root.addResource('events').addMethod('POST', erp);
+
+    // A request without credentials is a 401 with the scheme to use (RFC 9110 §15.5.2), not
+    // API Gateway's default 403, which is kept for credentials it refuses. API Gateway gives
+    // the same response type to a path or method it does not know, so the message names
+    // both causes.
+    this.api.addGatewayResponse('MissingCredentials', {
+      type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+      statusCode: '401',
+      responseHeaders: { 'WWW-Authenticate': "'AWS4-HMAC-SHA256'" },
+      templates: {
+        'application/json': JSON.stringify({ message: MISSING_CREDENTIALS_MESSAGE }),
+      },
+    });
 
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-COG4',

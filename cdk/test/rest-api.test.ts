@@ -1,4 +1,5 @@
 import { Template } from 'aws-cdk-lib/assertions';
+import { MISSING_CREDENTIALS_MESSAGE } from '../lib/rest-api';
 import { logicalId, testStack } from './helpers';
 
 describe('REST API', () => {
@@ -33,6 +34,20 @@ describe('REST API', () => {
       ['POST /api/crm', crmApi],
       ['POST /events', erpProcessor],
     ]);
+  });
+
+  test('a request without credentials is a 401 naming the SigV4 scheme', () => {
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      RestApiId: { Ref: apiId },
+      ResponseType: 'MISSING_AUTHENTICATION_TOKEN',
+      StatusCode: '401',
+      ResponseParameters: { 'gatewayresponse.header.WWW-Authenticate': "'AWS4-HMAC-SHA256'" },
+      ResponseTemplates: {
+        'application/json': JSON.stringify({ message: MISSING_CREDENTIALS_MESSAGE }),
+      },
+    });
+    // Refused credentials keep API Gateway's 403: no other response type is customized.
+    template.resourceCountIs('AWS::ApiGateway::GatewayResponse', 1);
   });
 
   test('every method requires IAM (SigV4) authorization', () => {

@@ -4,6 +4,7 @@
 use lambda_http::http::header;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -24,9 +25,9 @@ pub fn route_path(req: &Request) -> &str {
     integration::http::route_path(path, stage)
 }
 
-/// The body as a JSON object: 415 unless the content type is JSON, 413 above
-/// `MAX_BODY_BYTES`, 400 when it does not parse or is not an object.
-pub fn json_object(req: &Request) -> Result<serde_json::Map<String, Value>, ApiError> {
+/// The body as a JSON object read into `T`: 415 unless the content type is JSON, 413 above
+/// `MAX_BODY_BYTES`, 400 when it does not parse, is not an object or does not fit `T`.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -49,23 +50,25 @@ pub fn json_object(req: &Request) -> Result<serde_json::Map<String, Value>, ApiE
     }
     // serde_json's syntax errors give a position, never the offending text.
     match serde_json::from_slice(bytes) {
-        Ok(Value::Object(object)) => Ok(object),
+        Ok(object @ Value::Object(_)) => T::deserialize(object).map_err(|e| ApiError::MalformedJson(e.to_string())),
         Ok(_) => Err(ApiError::MalformedJson("expected a JSON object".to_owned())),
         Err(e) => Err(ApiError::MalformedJson(e.to_string())),
     }
 }
 
-/// The optional `Idempotency-Key`: 1–255 printable ASCII characters.
+/// The optional `Idempotency-Key`: 1–255 printable ASCII characters without spaces. Spaces
+/// are refused because HTTP strips them at the value's ends: a key the client sent would
+/// not be the key the server saw.
 pub fn idempotency_key(req: &Request) -> Result<Option<&str>, ApiError> {
     let Some(value) = req.headers().get(IDEMPOTENCY_KEY_HEADER) else {
         return Ok(None);
     };
     let key = value.to_str().unwrap_or_default();
-    let printable = key.bytes().all(|b| (0x20..=0x7e).contains(&b));
+    let printable = key.bytes().all(|b| b.is_ascii_graphic());
     if key.is_empty() || key.len() > IDEMPOTENCY_KEY_MAX || !printable || value.as_bytes().len() != key.len() {
         return Err(ApiError::invalid(
             IDEMPOTENCY_KEY_HEADER,
-            "must be 1–255 printable ASCII characters",
+            "must be 1–255 printable ASCII characters without spaces",
         ));
     }
     Ok(Some(key))

@@ -6,6 +6,7 @@ pub mod app;
 pub mod batch;
 pub mod error;
 pub mod handler;
+pub mod openapi;
 pub mod process;
 pub mod routes;
 

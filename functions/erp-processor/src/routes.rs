@@ -12,9 +12,10 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use base64::Engine;
 use integration::events::EventEnvelope;
-use integration::problem;
+use integration::problem::{self, Problem};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
 
 use integration::http::route_path;
 
@@ -30,12 +31,15 @@ const EVENTS_PATH: &str = "/events";
 const EVENTS_ALLOW: &str = "POST";
 
 /// The original's success body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ProcessedResponse<'a> {
+pub struct ProcessedResponse<'a> {
+    #[schema(example = "Event processed successfully")]
     message: &'static str,
     event_id: &'a str,
     user_id: &'a str,
+    /// When the ERP first processed the event (a repeat answers the first time).
+    #[schema(format = DateTime)]
     processed_at: String,
 }
 
@@ -128,7 +132,23 @@ pub async fn answer(app: &App, req: HttpRequest<'_>) -> HttpAnswer {
     answer
 }
 
-async fn post_event(app: &App, req: HttpRequest<'_>) -> Result<(EventEnvelope, Processed), ApiError> {
+/// Records one event in the ERP, as a message on the events queue would: idempotently by
+/// `eventId`.
+#[utoipa::path(
+    post,
+    path = "/events",
+    tag = "events",
+    request_body(content = EventEnvelope, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Processed now, or earlier (a repeat of the same event answers the first processedAt)", body = ProcessedResponse),
+        (status = 400, description = "Empty body, invalid JSON, or invalid fields (all listed in errors)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The eventId was processed with another payload, or another delivery of it is in progress (retry)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 256 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Content type is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The audit trail is unavailable; nothing was recorded, retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn post_event(app: &App, req: HttpRequest<'_>) -> Result<(EventEnvelope, Processed), ApiError> {
     if !req.content_type.is_some_and(integration::http::is_json) {
         return Err(ApiError::UnsupportedMediaType);
     }

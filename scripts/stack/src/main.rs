@@ -1,8 +1,8 @@
 //! `stack`: what the scripts do with a deployed stack, one subcommand each.
 //!
 //! ```text
-//! stack e2e [WORDS]                 the end-to-end suite (starts scripts/dev itself); with
-//!                                   WORDS, only the checks whose name contains them
+//! stack e2e [WORD…]                 the end-to-end suite (starts scripts/dev itself); with
+//!                                   WORDs, only the checks whose name contains one of them
 //! stack smoke BASE_URL              the original's flow against …/prod (AWS or local)
 //! stack smoke --outputs FILE        the same, at the URLs of `cdk deploy --outputs-file`
 //! stack hello OUTPUTS               the local stack's copy-paste commands
@@ -22,14 +22,14 @@ use std::process::ExitCode;
 use stack::{outputs_for_this_environment, SignedClient};
 
 const USAGE: &str =
-    "usage: stack e2e [WORDS] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack watch-env OUTPUTS";
+    "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack watch-env OUTPUTS";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
-        ["e2e", words @ ..] => return e2e::main(&words.join(" ")).await,
+        ["e2e", words @ ..] => return e2e::main(words).await,
         ["smoke", "--outputs", file] => match outputs_for_this_environment(&PathBuf::from(file)) {
             Ok(outputs) => {
                 let endpoints = smoke::Endpoints {

@@ -36,6 +36,8 @@ impl SignedClient {
     pub fn new(credentials: Credentials, region: String) -> Self {
         // `*.localhost` names loopback (RFC 6761), but the system resolver may not know it.
         let http = reqwest::Client::builder()
+            // A signature is for one URL; and a redirect is an answer to show, not to follow.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(60))
             .dns_resolver(std::sync::Arc::new(LoopbackLocalhost))
             .build()

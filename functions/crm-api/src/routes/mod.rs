@@ -68,7 +68,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
         (Some(Route::Users), &Method::GET) => users::list(app, &req).await,
         (Some(Route::User(id)), &Method::GET) => users::get(app, id).await,
         (Some(Route::OpenApi), &Method::GET) => Ok(docs::openapi_json()),
-        (Some(Route::Swagger), &Method::GET) => Ok(docs::swagger_ui()),
+        (Some(Route::Swagger), &Method::GET) => Ok(docs::swagger_ui(&req)),
         (Some(route), _) => Err(ApiError::MethodNotAllowed { allow: route.allow() }),
     };
     let response = result.unwrap_or_else(|error| {

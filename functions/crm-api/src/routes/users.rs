@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::SubjectUser;
 use crate::error::ApiError;
-use crate::request::{caller, correlation_id, idempotency_key, json_object, query};
+use crate::request::{caller, correlation_id, idempotency_key, json_body, query};
 use crate::App;
 
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -26,20 +26,53 @@ pub const MAX_PAGE_SIZE: usize = 100;
 /// names the same user, and no other kind of id can collide with it.
 const IDEMPOTENT_USER_IDS: Uuid = Uuid::from_u128(0x6f1c_2d4e_8b1a_4c3f_9e7d_5a2b_1c0d_3e4f);
 
-/// The body of `POST /api/crm`. An `id` is accepted and ignored, as in the original: the
-/// server always chooses the id.
+/// The body of `POST /api/crm`, as it is parsed: each field as the client sent it, so
+/// that every invalid one is reported at once, by the domain's own rules. An `id` is
+/// accepted and ignored, as in the original: the server always chooses the id.
 #[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)] // documents the body; `create` reads the fields from the parsed JSON
 pub struct CreateUserRequest {
-    /// 1–200 characters after trimming, no control characters.
-    #[schema(min_length = 1, max_length = 200, example = "Ada Lovelace")]
-    name: String,
+    /// 1–200 characters after trimming surrounding whitespace, no control characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, pattern = r"^[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\u0000-\u001f\u007f-\u009f]{0,198}[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", example = "Ada Lovelace")]
+    name: Field,
     /// A valid address of at most 254 characters; its domain is stored lowercased.
-    #[schema(max_length = 254, example = "ada@example.com")]
-    email: String,
-    /// Ignored.
-    #[schema(nullable = false)]
-    id: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = String, required = true, format = Email, max_length = 254, example = "ada@example.com")]
+    email: Field,
+    /// Ignored, whatever it holds.
+    #[serde(default)]
+    #[schema(value_type = serde_json::Value)]
+    #[allow(dead_code)] // read so that any value is accepted, then ignored
+    id: serde::de::IgnoredAny,
+}
+
+/// A body field before the domain parses it: absent (or null), not a string, or text.
+#[derive(Debug, Default)]
+enum Field {
+    #[default]
+    Missing,
+    NotText,
+    Text(String),
+}
+
+impl Field {
+    fn raw(&self) -> RawField<'_> {
+        match self {
+            Self::Missing => RawField::Missing,
+            Self::NotText => RawField::NotText,
+            Self::Text(text) => RawField::Text(text),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Value::deserialize(deserializer)? {
+            Value::Null => Self::Missing,
+            Value::String(text) => Self::Text(text),
+            _ => Self::NotText,
+        })
+    }
 }
 
 /// A user as the API shows it (never the event bookkeeping behind it).
@@ -86,8 +119,8 @@ impl From<&User> for UserResponse {
     tag = "users",
     request_body = CreateUserRequest,
     params(
-        ("Idempotency-Key" = Option<String>, Header,
-         description = "1–255 printable ASCII characters. Repeating a request with the same key and body creates one user and answers the same 201; the same key with another body answers 422."),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$",
+         description = "1–255 printable ASCII characters without spaces. Repeating a request with the same key and body creates one user and answers the same 201; the same key with another body answers 422."),
     ),
     responses(
         (status = 201, description = "Created; its UserCreated event is sent now or by the outbox relay", body = UserResponse,
@@ -100,9 +133,9 @@ impl From<&User> for UserResponse {
     )
 )]
 pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let body = json_object(req)?;
+    let body: CreateUserRequest = json_body(req)?;
     let key = idempotency_key(req)?;
-    let new = NewUser::parse(raw_field(&body, "name"), raw_field(&body, "email"))?;
+    let new = NewUser::parse(body.name.raw(), body.email.raw())?;
 
     let id = key.map_or_else(Uuid::new_v4, |k| idempotent_user_id(caller(req), k));
     let mut user = User::new(id, new.clone(), now_utc_millis(), Uuid::new_v4());
@@ -146,15 +179,6 @@ async fn deliver(app: &App, user: &User, correlation_id: &str) {
     }
 }
 
-/// The field as the domain parser wants it: missing, not a string, or text.
-fn raw_field<'a>(body: &'a serde_json::Map<String, Value>, name: &str) -> RawField<'a> {
-    match body.get(name) {
-        None | Some(Value::Null) => RawField::Missing,
-        Some(Value::String(s)) => RawField::Text(s),
-        Some(_) => RawField::NotText,
-    }
-}
-
 /// Reads one user.
 #[utoipa::path(
     get,
@@ -184,7 +208,8 @@ pub async fn get(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
     tag = "users",
     params(
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1–100 (default 50)"),
-        ("cursor" = Option<String>, Query, description = "Opaque: copy it from the previous page's Link header"),
+        ("cursor" = Option<String>, Query, pattern = r"^[A-Za-z0-9_-]{21}[AQgw]$",
+         description = "Opaque: copy it from the previous page's Link header (22 base64url characters)"),
     ),
     responses(
         (status = 200, description = "A page of users", body = Vec<UserResponse>,

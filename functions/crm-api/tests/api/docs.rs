@@ -14,9 +14,31 @@ async fn openapi_document_is_valid_3_1_and_lists_every_route() {
         doc["openapi"]
     );
     let paths = doc["paths"].as_object().unwrap();
-    assert!(paths["/api/crm"]["post"].is_object());
-    assert!(paths["/api/crm"]["get"].is_object());
-    assert!(paths["/api/crm/{id}"]["get"].is_object());
+    let operations = [
+        ("/api/crm", "post"),
+        ("/api/crm", "get"),
+        ("/api/crm/{id}", "get"),
+        ("/events", "post"),
+    ];
+    for (path, method) in operations {
+        let operation = &paths[path][method];
+        assert!(operation.is_object(), "{method} {path} is described");
+        for status in ["401", "403"] {
+            assert!(
+                operation["responses"][status].is_object(),
+                "{method} {path} documents the gateway's {status}"
+            );
+        }
+    }
+    assert_eq!(doc["security"], serde_json::json!([{"sigv4": []}]));
+    let sigv4 = &doc["components"]["securitySchemes"]["sigv4"];
+    assert_eq!(sigv4["type"], "apiKey");
+    assert_eq!(sigv4["in"], "header");
+    assert_eq!(sigv4["name"], "Authorization");
+    assert_eq!(sigv4["x-amazon-apigateway-authtype"], "awsSigv4");
+    assert_eq!(doc["servers"][0]["url"], ".", "the stage that served the document");
+    let events_body = &paths["/events"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(events_body["$ref"], "#/components/schemas/EventEnvelope");
     for status in ["201", "400", "413", "415", "422", "503"] {
         assert!(
             paths["/api/crm"]["post"]["responses"][status].is_object(),
@@ -50,4 +72,16 @@ async fn swagger_ui_loads_the_document_relative_to_the_stage() {
         "relative URL keeps the stage prefix"
     );
     assert!(res.body.contains("swagger-ui-bundle.js"));
+}
+
+#[tokio::test]
+async fn swagger_with_a_slash_redirects_to_the_page_behind_the_stage() {
+    let app = spawn_app().await;
+    let res = app.get("/prod/swagger/").await;
+    assert_eq!(res.status, 301);
+    let page = url::Url::parse("https://api.example/prod/swagger/")
+        .unwrap()
+        .join(res.header("location").unwrap())
+        .unwrap();
+    assert_eq!(page.as_str(), "https://api.example/prod/swagger");
 }

@@ -103,6 +103,7 @@ async fn an_invalid_key_is_400() {
         ("", "empty"),
         (&*"k".repeat(256), "256 characters"),
         ("tab\there", "control character"),
+        ("two words", "space: HTTP trims it at the ends, so a key is one word"),
     ] {
         let res = app.send(keyed(key, "Ada")).await;
         assert_eq!(res.problem_fields(), ["Idempotency-Key"], "{case}");

@@ -32,14 +32,28 @@ impl EventType {
 /// The user as the event carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UserSnapshot {
+    /// The CRM's id of the user: 1–128 printable ASCII characters without spaces.
+    #[schema(pattern = r"^[!-~]{1,128}$", example = "user-123")]
     pub id: String,
+    /// Any text that is not blank.
+    #[schema(
+        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+        example = "Test User"
+    )]
     pub name: String,
+    /// Any text that is not blank (the CRM validated it).
+    #[schema(
+        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+        example = "test@example.com"
+    )]
     pub email: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventEnvelope {
+    /// 1–128 printable ASCII characters without spaces; the key of idempotency.
+    #[schema(pattern = r"^[!-~]{1,128}$", example = "evt-001")]
     pub event_id: String,
     pub event_type: EventType,
     /// ISO-8601 (RFC 3339) UTC time the event happened.

@@ -4,6 +4,7 @@
 //! queue's real event source mapping and redrive policy, the relay's real schedule, and the
 //! tables and queues read through the AWS SDK.
 
+mod browser;
 mod checks;
 mod dev;
 mod proxy;
@@ -24,7 +25,7 @@ pub const SETTINGS: Settings = Settings {
     outbox_grace_s: 2,
 };
 
-pub async fn main(only: &str) -> ExitCode {
+pub async fn main(only: &[&str]) -> ExitCode {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()
