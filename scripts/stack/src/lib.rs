@@ -1,7 +1,9 @@
 //! Clients of a deployed stack: its outputs, the URLs the local emulator serves them at,
-//! and SigV4-signed requests. Shared by the `stack` tool and the benchmark.
+//! SigV4-signed requests, and the dead-letter queue's redrive. Shared by the `stack` tool
+//! and the benchmark.
 
 pub mod deployed;
+pub mod redrive;
 pub mod signed;
 
 pub use deployed::{LocalUrlForm, Outputs};

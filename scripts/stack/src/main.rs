@@ -6,12 +6,15 @@
 //! stack smoke BASE_URL              the original's flow against …/prod (AWS or local)
 //! stack smoke --outputs FILE        the same, at the URLs of `cdk deploy --outputs-file`
 //! stack hello OUTPUTS               the local stack's copy-paste commands
+//! stack redrive --outputs FILE list|move …   the dead-letter queue: list it, move messages
+//!                                   back to the events queue
 //! stack watch-env OUTPUTS           `cargo lambda watch`'s environment, for the deployed
 //!                                   local tables and queue
 //! ```
 //! With `AWS_ENDPOINT_URL` set (the local emulator), the outputs' API URLs are rewritten to
 //! the emulator's: `http://API_ID.execute-api.localhost:PORT/prod/…`.
 
+mod dead_letters;
 mod e2e;
 mod hello;
 mod smoke;
@@ -22,7 +25,7 @@ use std::process::ExitCode;
 use stack::{outputs_for_this_environment, SignedClient};
 
 const USAGE: &str =
-    "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack watch-env OUTPUTS";
+    "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack watch-env OUTPUTS | stack redrive --outputs FILE (list | move (--all | ID…))";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -45,6 +48,7 @@ async fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         ["hello", file] => outputs_for_this_environment(&PathBuf::from(file)).map(|o| print!("{}", hello::text(&o))),
+        ["redrive", "--outputs", file, rest @ ..] => dead_letters::run(&PathBuf::from(file), rest).await,
         ["watch-env", file] => {
             outputs_for_this_environment(&PathBuf::from(file)).map(|o| print!("{}", hello::watch_env(&o)))
         }

@@ -50,6 +50,10 @@ pub async fn run_all(world: &World, only: &[&str]) -> (usize, usize) {
             Box::pin(outbox_under_outage(world)),
         ),
         (
+            "scripts/redrive: a user's event dead-lettered while the ERP store was unreachable reaches the audit trail once after the fix",
+            Box::pin(redrive_after_the_fix(world)),
+        ),
+        (
             "400 users from 50 concurrent clients, each processed exactly once",
             Box::pin(concurrent_users(world)),
         ),
@@ -371,18 +375,28 @@ async fn concurrent_users(world: &World) -> Result<(), String> {
     Ok(())
 }
 
-/// crm-api's SQS calls go through the fault proxy (`AWS_ENDPOINT_URL_SQS` in its
-/// environment, an operator's change to the deployed function); the relay's do not.
+/// crm-api's SQS calls go through the fault proxy, switched off; the relay's do not.
 async fn outbox_under_outage(world: &World) -> Result<(), String> {
-    let crm_api = world.function_named("crm-api").await?;
+    with_service_down(world, "crm-api", "AWS_ENDPOINT_URL_SQS", outage(world)).await
+}
+
+/// Runs `scenario` while `binary`'s calls to one AWS service (`variable`, such as
+/// `AWS_ENDPOINT_URL_SQS`, set in its environment: an operator's change to the deployed
+/// function) go to the switched-off fault proxy; restores both afterwards, whatever the
+/// outcome.
+async fn with_service_down<T>(
+    world: &World,
+    binary: &str,
+    variable: &str,
+    scenario: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    let function = world.function_named(binary).await?;
     let proxy = format!("http://{}", world.proxy.addr);
     world.proxy.set_up(false);
-    world
-        .set_function_env(&crm_api, "AWS_ENDPOINT_URL_SQS", Some(&proxy))
-        .await?;
-    let outcome = outage(world).await;
+    world.set_function_env(&function, variable, Some(&proxy)).await?;
+    let outcome = scenario.await;
     world.proxy.set_up(true);
-    world.set_function_env(&crm_api, "AWS_ENDPOINT_URL_SQS", None).await?;
+    world.set_function_env(&function, variable, None).await?;
     outcome
 }
 
@@ -490,15 +504,77 @@ async fn schemathesis(world: &World) -> Result<(), String> {
 
 async fn smoke(world: &World) -> Result<(), String> {
     let base = world.users_url().as_str().trim_end_matches("/api/crm").to_owned();
-    run_script(world, "scripts/smoke", &[&base]).await
+    run_script(world, "scripts/smoke", &[&base]).await.map(drop)
 }
 
 async fn bench_e2e(world: &World) -> Result<(), String> {
-    run_script(world, "scripts/bench", &["--e2e", "--smoke"]).await
+    run_script(world, "scripts/bench", &["--e2e", "--smoke"])
+        .await
+        .map(drop)
 }
 
-/// Runs a script as a client of this stack; its output is the failure's reason.
-async fn run_script(world: &World, script: &str, args: &[&str]) -> Result<(), String> {
+/// erp-processor's DynamoDB calls go through the switched-off fault proxy: a new user's
+/// event fails until the dead-letter queue. Then the cause is fixed and `scripts/redrive`
+/// moves that one message back.
+async fn redrive_after_the_fix(world: &World) -> Result<(), String> {
+    let email = unique_email("redrive");
+    let dead_lettered = async {
+        let created = world.post_user("Redrive Me", &email).await?;
+        expect(created.status == 201, || format!("POST answered {}", created.status))?;
+        let user = user_id(&created.body)?;
+        let limit = Duration::from_secs(SETTINGS.visibility_timeout_s * 5 + 30);
+        let letter = eventually(limit, "the user's event in the dead-letter queue", || async {
+            let letters = stack::redrive::list(&world.sqs, &world.outputs.dead_letter_queue_url)
+                .await
+                .ok()?;
+            letters
+                .into_iter()
+                .find(|l| l.user_id.as_deref() == Some(user.as_str()))
+        })
+        .await?;
+        Ok((user, letter))
+    };
+    // Restoring the function's environment is the fix.
+    let (user, letter) = with_service_down(world, "erp-processor", "AWS_ENDPOINT_URL_DYNAMODB", dead_lettered).await?;
+    let event_id = letter.event_id.clone().ok_or("the dead letter is not an event")?;
+    expect(!world.processed_by_user().await.contains_key(&user), || {
+        "the user reached the audit trail before the redrive".to_owned()
+    })?;
+
+    let listed = run_script(world, "scripts/redrive", &["list"]).await?;
+    expect(listed.contains(&event_id) && listed.contains(&user), || {
+        format!("scripts/redrive list does not show {event_id}:\n{listed}")
+    })?;
+    expect(!listed.contains(&email), || {
+        "scripts/redrive list shows an email".to_owned()
+    })?;
+    let moved = run_script(world, "scripts/redrive", &["move", &event_id]).await?;
+    expect(moved.contains("moved 1 message(s)"), || {
+        format!("scripts/redrive move:\n{moved}")
+    })?;
+
+    let records = eventually(
+        Duration::from_secs(30),
+        "the redriven user in the audit trail",
+        || async { world.processed_by_user().await.remove(&user) },
+    )
+    .await?;
+    // Long enough for a second delivery, if the redrive had sent one, to be recorded.
+    sleep(Duration::from_secs(2 * SETTINGS.visibility_timeout_s)).await;
+    let records = world.processed_by_user().await.remove(&user).unwrap_or(records);
+    expect(records.len() == 1, || {
+        format!("{} audit records for one event", records.len())
+    })?;
+    let still_dead = stack::redrive::list(&world.sqs, &world.outputs.dead_letter_queue_url)
+        .await?
+        .iter()
+        .any(|l| l.event_id.as_deref() == Some(event_id.as_str()));
+    expect(!still_dead, || "the event is still in the dead-letter queue".to_owned())
+}
+
+/// Runs a script as a client of this stack; its output is the failure's reason, and its
+/// standard output the result.
+async fn run_script(world: &World, script: &str, args: &[&str]) -> Result<String, String> {
     let out = tokio::process::Command::new(world.root.join(script))
         .args(args)
         .envs(world.client_env())
@@ -512,5 +588,6 @@ async fn run_script(world: &World, script: &str, args: &[&str]) -> Result<(), St
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         )
-    })
+    })?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -1,0 +1,117 @@
+//! `stack redrive`: the dead-letter queue for an operator (see `stack::redrive`).
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use stack::redrive::{self, DeadLetter, Selection};
+use stack::Outputs;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Ids from a queue may be anything a producer sent: shown at most this long.
+const SHOWN_ID_CHARS: usize = 128;
+
+pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
+    let outputs = Outputs::read(outputs)?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let dlq = &outputs.dead_letter_queue_url;
+    match args {
+        ["list"] => {
+            let letters = redrive::list(&sqs, dlq).await?;
+            println!("{}", table(&letters));
+            println!("{} message(s) in the dead-letter queue", letters.len());
+            Ok(())
+        }
+        ["move", "--all"] => move_chosen(&sqs, &outputs, &Selection::All).await,
+        ["move", ids @ ..] if !ids.is_empty() && !ids.iter().any(|id| id.starts_with("--")) => {
+            let ids: HashSet<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+            move_chosen(&sqs, &outputs, &Selection::Ids(ids)).await
+        }
+        _ => Err(USAGE.to_owned()),
+    }
+}
+
+pub const USAGE: &str =
+    "stack redrive [--outputs FILE] list | stack redrive [--outputs FILE] move (--all | EVENT_OR_MESSAGE_ID…)";
+
+async fn move_chosen(sqs: &aws_sdk_sqs::Client, outputs: &Outputs, selection: &Selection) -> Result<(), String> {
+    let mut count = 0;
+    let moved = redrive::redrive(
+        sqs,
+        &outputs.dead_letter_queue_url,
+        &outputs.events_queue_url,
+        selection,
+        |letter| {
+            count += 1;
+            println!("moved {count}: {}", describe(letter));
+        },
+    )
+    .await?;
+    if let Selection::Ids(ids) = selection {
+        let found: HashSet<&str> = moved
+            .iter()
+            .flat_map(|l| [Some(l.message_id.as_str()), l.event_id.as_deref()])
+            .flatten()
+            .collect();
+        let missing: Vec<&str> = ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !found.contains(id))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "moved {}; not in the dead-letter queue: {}",
+                moved.len(),
+                missing.iter().map(|id| shown(id)).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    let left = redrive::depth(sqs, &outputs.dead_letter_queue_url).await?;
+    println!(
+        "moved {} message(s) to the events queue; {left} left in the dead-letter queue",
+        moved.len()
+    );
+    Ok(())
+}
+
+fn table(letters: &[DeadLetter]) -> String {
+    let mut lines = vec!["MESSAGE ID\tEVENT ID\tTYPE\tUSER ID\tRECEIVES\tFIRST RECEIVED".to_owned()];
+    lines.extend(letters.iter().map(|l| {
+        format!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            l.message_id,
+            l.event_id.as_deref().map_or("(not an event)".to_owned(), shown),
+            l.event_type.as_deref().map_or("-".to_owned(), shown),
+            l.user_id.as_deref().map_or("-".to_owned(), shown),
+            l.receive_count,
+            first_received(l)
+        )
+    }));
+    lines.join("\n")
+}
+
+fn describe(letter: &DeadLetter) -> String {
+    format!(
+        "message {} event {} user {}",
+        letter.message_id,
+        letter.event_id.as_deref().map_or("(not an event)".to_owned(), shown),
+        letter.user_id.as_deref().map_or("-".to_owned(), shown)
+    )
+}
+
+fn first_received(letter: &DeadLetter) -> String {
+    letter
+        .first_received_ms
+        .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok())
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+fn shown(id: &str) -> String {
+    if id.chars().count() <= SHOWN_ID_CHARS {
+        id.to_owned()
+    } else {
+        format!("{}…", id.chars().take(SHOWN_ID_CHARS).collect::<String>())
+    }
+}
