@@ -1,10 +1,12 @@
 //! The OpenAPI description of `POST /events`, generated from its handler's annotation and
-//! the types it parses and answers. The CRM API serves it inside the one document of the
-//! REST API both functions sit behind.
+//! the types it parses and answers (the CRM API serves it inside the one document of the
+//! REST API both functions sit behind), and the published JSON Schemas of the events, made
+//! from the same types (`schemas/`, kept equal to this by a test).
 
 use integration::domain::FieldError;
 use integration::events::{EventEnvelope, EventType, UserSnapshot};
 use integration::problem::Problem;
+use serde_json::{json, Value};
 use utoipa::OpenApi;
 
 use crate::routes;
@@ -19,4 +21,62 @@ struct EventsDoc;
 
 pub fn document() -> utoipa::openapi::OpenApi {
     EventsDoc::openapi()
+}
+
+/// The JSON Schema (2020-12) files published under `schemas/`: the queue's message body,
+/// one per event type, and the body of `POST /events`, which takes any of them. Each file
+/// stands alone (no reference leaves it).
+pub fn event_schemas() -> Vec<(String, Value)> {
+    let doc = serde_json::to_value(document()).expect("the document serializes");
+    // OpenAPI 3.1 schemas are JSON Schema 2020-12; only their references point elsewhere.
+    let defs = serde_json::to_string(&doc["components"]["schemas"])
+        .expect("a JSON value serializes")
+        .replace("#/components/schemas/", "#/$defs/");
+    let mut defs: Value = serde_json::from_str(&defs).expect("still JSON");
+    // Only the envelope and what it holds: not the HTTP answers of the same document.
+    defs.as_object_mut()
+        .expect("an object")
+        .retain(|name, _| ["EventEnvelope", "EventType", "UserSnapshot"].contains(&name.as_str()));
+    let of_type = |kind: EventType| {
+        json!({
+            "allOf": [{"$ref": "#/$defs/EventEnvelope"}],
+            "properties": {"eventType": {"const": kind.as_str()}},
+        })
+    };
+    let file = |title: String, description: String, schema: Value| {
+        let mut file = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": title,
+            "description": description,
+        });
+        file.as_object_mut()
+            .expect("an object")
+            .extend(schema.as_object().expect("an object").clone());
+        file["$defs"] = defs.clone();
+        file
+    };
+    let mut files: Vec<(String, Value)> = EventType::KNOWN
+        .into_iter()
+        .map(|kind| {
+            let schema = file(
+                format!("{} event", kind.as_str()),
+                format!(
+                    "The events queue's message body for eventType {} (also a POST /events body).",
+                    kind.as_str()
+                ),
+                of_type(kind),
+            );
+            (format!("{}.schema.json", kind.as_str()), schema)
+        })
+        .collect();
+    let any: Vec<Value> = EventType::KNOWN.into_iter().map(of_type).collect();
+    files.push((
+        "post-events.schema.json".to_owned(),
+        file(
+            "POST /events request body".to_owned(),
+            "Any one event, exactly as the events queue carries it.".to_owned(),
+            json!({"oneOf": any}),
+        ),
+    ));
+    files
 }
