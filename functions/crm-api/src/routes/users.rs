@@ -101,7 +101,12 @@ impl From<&StoredUser> for UserResponse {
 
 impl From<&User> for UserResponse {
     fn from(u: &User) -> Self {
-        Self::from(&StoredUser::from(u.clone()))
+        Self {
+            id: u.id,
+            name: u.name.clone(),
+            email: u.email.clone(),
+            created_at: Some(u.created_at),
+        }
     }
 }
 

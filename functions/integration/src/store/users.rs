@@ -125,17 +125,17 @@ impl From<StoredItem> for StoredUser {
 
 /// The row as a user, or `None` (logged with the row's id) when it is not one.
 fn readable(item: HashMap<String, AttributeValue>) -> Option<StoredUser> {
-    match serde_dynamo::from_item::<_, StoredItem>(item.clone()) {
+    // The id only, cut to a key's plausible length: never the row's other values.
+    let id: String = item
+        .get("Id")
+        .and_then(|v| v.as_s().ok())
+        .map_or("<no Id>", String::as_str)
+        .chars()
+        .take(64)
+        .collect();
+    match serde_dynamo::from_item::<_, StoredItem>(item) {
         Ok(row) => Some(row.into()),
         Err(error) => {
-            // The id only, cut to a key's plausible length: never the row's other values.
-            let id: String = item
-                .get("Id")
-                .and_then(|v| v.as_s().ok())
-                .map_or("<no Id>", String::as_str)
-                .chars()
-                .take(64)
-                .collect();
             tracing::warn!(user_id = %id, error = %error, "a Users row is not a user; skipped");
             None
         }
