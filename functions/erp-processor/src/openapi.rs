@@ -78,5 +78,20 @@ pub fn event_schemas() -> Vec<(String, Value)> {
             json!({"oneOf": any}),
         ),
     ));
-    files
+    files.into_iter().map(|(name, schema)| (name, sorted(schema))).collect()
+}
+
+/// The same value with every object's keys in order, so the files are the same bytes
+/// whichever order `serde_json` keeps maps in (its `preserve_order` feature is on in some
+/// builds of the workspace and off in others).
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }

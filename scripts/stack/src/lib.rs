@@ -1,7 +1,8 @@
 //! Clients of a deployed stack: its outputs, the URLs the local emulator serves them at,
-//! SigV4-signed requests, and the dead-letter queue's redrive. Shared by the `stack` tool
+//! SigV4-signed requests, the dead-letter queue's redrive and the backfill. Shared by the `stack` tool
 //! and the benchmark.
 
+pub mod backfill;
 pub mod deployed;
 pub mod redrive;
 pub mod signed;

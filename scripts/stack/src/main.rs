@@ -8,6 +8,8 @@
 //! stack hello OUTPUTS               the local stack's copy-paste commands
 //! stack redrive --outputs FILE list|move …   the dead-letter queue: list it, move messages
 //!                                   back to the events queue
+//! stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)   re-publish users
+//!                                   through the outbox
 //! stack watch-env OUTPUTS           `cargo lambda watch`'s environment, for the deployed
 //!                                   local tables and queue
 //! ```
@@ -17,6 +19,7 @@
 mod dead_letters;
 mod e2e;
 mod hello;
+mod republish;
 mod smoke;
 
 use std::path::PathBuf;
@@ -25,7 +28,7 @@ use std::process::ExitCode;
 use stack::{outputs_for_this_environment, SignedClient};
 
 const USAGE: &str =
-    "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack watch-env OUTPUTS | stack redrive --outputs FILE (list | move (--all | ID…))";
+    "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack watch-env OUTPUTS | stack redrive --outputs FILE (list | move (--all | ID…)) | stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -49,6 +52,7 @@ async fn main() -> ExitCode {
         },
         ["hello", file] => outputs_for_this_environment(&PathBuf::from(file)).map(|o| print!("{}", hello::text(&o))),
         ["redrive", "--outputs", file, rest @ ..] => dead_letters::run(&PathBuf::from(file), rest).await,
+        ["backfill", "--outputs", file, rest @ ..] => republish::run(&PathBuf::from(file), rest).await,
         ["watch-env", file] => {
             outputs_for_this_environment(&PathBuf::from(file)).map(|o| print!("{}", hello::watch_env(&o)))
         }

@@ -2,7 +2,7 @@ pub mod outbox;
 pub mod processed;
 pub mod users;
 
-pub use outbox::{Cleared, PendingEvent};
+pub use outbox::{Cleared, Marked, PendingEvent};
 pub use processed::{Claim, Claimed, ProcessedEvent, ProcessedUsersTable, RecordError};
 pub use users::{Inserted, StoredUser, UserPage, UsersTable};
 

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -66,6 +67,14 @@ impl PendingEvent {
     }
 }
 
+/// Whether `mark_pending` put the event in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marked {
+    Marked,
+    /// Another event is pending for the user (it is delivered first), or the user is gone.
+    NotMarked,
+}
+
 /// Whether `clear_pending` removed the mark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cleared {
@@ -117,24 +126,53 @@ impl UsersTable {
         }
     }
 
+    /// Puts `event` in the outbox of an existing user: the same mark `insert` writes, so the
+    /// relay delivers it if nobody else does. Conditional on the user existing and holding
+    /// no other pending event (or this very one), so it never replaces an undelivered event.
+    pub async fn mark_pending(&self, user_id: Uuid, event: &PendingEvent) -> Result<Marked, StoreError> {
+        let mut request = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key("Id", AttributeValue::S(user_id.to_string()))
+            .update_expression("SET #outbox = :outbox, #since = :since, #event_id = :event_id, #event = :event, #correlation = :correlation")
+            .condition_expression("attribute_exists(Id) AND (attribute_not_exists(#outbox) OR #event_id = :event_id)");
+        request = with_outbox_names(request);
+        let mut values = event.attributes();
+        for (name, placeholder) in [
+            (OUTBOX, ":outbox"),
+            (OUTBOX_SINCE, ":since"),
+            (OUTBOX_EVENT_ID, ":event_id"),
+            (OUTBOX_EVENT, ":event"),
+            (OUTBOX_CORRELATION_ID, ":correlation"),
+        ] {
+            let value = values.remove(name).expect("a pending event has every outbox attribute");
+            request = request.expression_attribute_values(placeholder, value);
+        }
+        match request.send().await {
+            Ok(_) => Ok(Marked::Marked),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Marked::NotMarked)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Removes the pending mark of `event_id` from the user's item. Conditional on the mark
     /// still naming that event, so it never removes a mark it did not see sent.
     pub async fn clear_pending(&self, user_id: &str, event_id: &str) -> Result<Cleared, StoreError> {
-        let result = self
+        let request = self
             .client()
             .update_item()
             .table_name(self.table())
             .key("Id", AttributeValue::S(user_id.to_owned()))
             .update_expression("REMOVE #outbox, #since, #event_id, #event, #correlation")
             .condition_expression("#event_id = :event_id")
-            .expression_attribute_names("#outbox", OUTBOX)
-            .expression_attribute_names("#since", OUTBOX_SINCE)
-            .expression_attribute_names("#event_id", OUTBOX_EVENT_ID)
-            .expression_attribute_names("#event", OUTBOX_EVENT)
-            .expression_attribute_names("#correlation", OUTBOX_CORRELATION_ID)
-            .expression_attribute_values(":event_id", AttributeValue::S(event_id.to_owned()))
-            .send()
-            .await;
+            .expression_attribute_values(":event_id", AttributeValue::S(event_id.to_owned()));
+        let result = with_outbox_names(request).send().await;
         match result {
             Ok(_) => Ok(Cleared::Cleared),
             Err(e)
@@ -161,4 +199,14 @@ impl UsersTable {
             .await?;
         Ok(out.item.is_some_and(|item| item.contains_key(OUTBOX)))
     }
+}
+
+/// The `#…` names of the five outbox attributes, for an update that sets or removes them.
+fn with_outbox_names(request: UpdateItemFluentBuilder) -> UpdateItemFluentBuilder {
+    request
+        .expression_attribute_names("#outbox", OUTBOX)
+        .expression_attribute_names("#since", OUTBOX_SINCE)
+        .expression_attribute_names("#event_id", OUTBOX_EVENT_ID)
+        .expression_attribute_names("#event", OUTBOX_EVENT)
+        .expression_attribute_names("#correlation", OUTBOX_CORRELATION_ID)
 }

@@ -54,6 +54,10 @@ pub async fn run_all(world: &World, only: &[&str]) -> (usize, usize) {
             Box::pin(redrive_after_the_fix(world)),
         ),
         (
+            "scripts/backfill re-publishes a processed user: one more audit record, none on a rerun",
+            Box::pin(backfill_reaches_the_erp(world)),
+        ),
+        (
             "400 users from 50 concurrent clients, each processed exactly once",
             Box::pin(concurrent_users(world)),
         ),
@@ -511,6 +515,28 @@ async fn bench_e2e(world: &World) -> Result<(), String> {
     run_script(world, "scripts/bench", &["--e2e", "--smoke"])
         .await
         .map(drop)
+}
+
+async fn backfill_reaches_the_erp(world: &World) -> Result<(), String> {
+    let created = world.post_user("Backfill Me", &unique_email("backfill")).await?;
+    let user = user_id(&created.body)?;
+    let records = |n: usize| {
+        let user = user.clone();
+        async move {
+            let found = world.processed_by_user().await.remove(&user).unwrap_or_default();
+            (found.len() == n).then_some(())
+        }
+    };
+    eventually(Duration::from_secs(20), "the new user processed", || records(1)).await?;
+    let out = run_script(world, "scripts/backfill", &[&user]).await?;
+    expect(out.contains("1 sent"), || format!("scripts/backfill:\n{out}"))?;
+    eventually(Duration::from_secs(20), "the backfill event processed", || records(2)).await?;
+    run_script(world, "scripts/backfill", &[&user]).await?;
+    // Long enough for the rerun's event, a duplicate, to have been consumed.
+    sleep(Duration::from_secs(2 * SETTINGS.visibility_timeout_s)).await;
+    records(2)
+        .await
+        .ok_or_else(|| "a rerun of the same generation recorded another event".to_owned())
 }
 
 /// erp-processor's DynamoDB calls go through the switched-off fault proxy: a new user's
