@@ -47,7 +47,7 @@ impl Relay {
             pending: pending.len(),
             oldest_pending_age_seconds: pending
                 .first()
-                .map_or(0.0, |oldest| (now - oldest.event.timestamp).as_seconds_f64().max(0.0)),
+                .map_or(0.0, |oldest| (now - oldest.since).as_seconds_f64().max(0.0)),
             ..RelayReport::default()
         };
         for (i, chunk) in pending.chunks(MAX_BATCH).enumerate() {

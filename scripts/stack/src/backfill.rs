@@ -116,7 +116,11 @@ async fn republish(
     let correlation_id = format!("backfill {generation}");
     let mut marked = Vec::new();
     for user in page {
-        let pending = PendingEvent::new(event_of(user, generation), &correlation_id);
+        // Pending from now, not from the user's creation: an old timestamp would look to the
+        // relay like an event stuck for years (its staleness alarm) and past its grace
+        // period (a second send while this run sends it).
+        let pending =
+            PendingEvent::new(event_of(user, generation), &correlation_id).entering_at(OffsetDateTime::now_utc());
         match users
             .mark_pending(user.id, &pending)
             .await

@@ -4,16 +4,18 @@
 //! both queues, and the processor records an event once. Plain SQS calls, so it works on
 //! AWS and on an emulator alike (neither MiniStack nor moto has `StartMessageMoveTask`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{MessageSystemAttributeName as Attr, QueueAttributeName};
+use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName as Attr, QueueAttributeName};
 use aws_sdk_sqs::Client;
 use serde_json::Value;
 
 /// How long a message this tool holds stays hidden from other consumers: a crash leaves
-/// it invisible no longer than this. Released messages are made visible at once.
-const HOLD_SECONDS: i32 = 60;
+/// it invisible no longer than this. Released messages are made visible at once. Reading a
+/// queue takes well under this for thousands of messages; for a far larger backlog on AWS,
+/// `aws sqs start-message-move-task` moves everything.
+const HOLD_SECONDS: i32 = 300;
 
 /// One dead-lettered message, as far as it can be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +53,8 @@ impl Selection {
 struct Held {
     letter: DeadLetter,
     body: String,
+    /// The message attributes (`eventType`, `correlationId`), sent on with the body.
+    attributes: Option<HashMap<String, MessageAttributeValue>>,
     receipt: String,
 }
 
@@ -79,6 +83,7 @@ pub async fn redrive(
             .send_message()
             .queue_url(target)
             .message_body(&message.body)
+            .set_message_attributes(message.attributes.clone())
             .send()
             .await;
         if let Err(e) = sent {
@@ -92,18 +97,21 @@ pub async fn redrive(
             ));
         }
         // Sent: a failed delete only leaves a duplicate behind, which the processor absorbs.
-        sqs.delete_message()
+        let deleted = sqs
+            .delete_message()
             .queue_url(dead_letters)
             .receipt_handle(&message.receipt)
             .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "{} was sent but not deleted from the dead-letter queue (it will be delivered twice; harmless): {}",
-                    message.letter.message_id,
-                    DisplayErrorContext(&e)
-                )
-            })?;
+            .await;
+        if let Err(e) = deleted {
+            release(sqs, dead_letters, &chosen[i + 1..]).await?;
+            return Err(format!(
+                "{} was sent but not deleted from the dead-letter queue (it will be delivered twice; harmless): {} (moved {} before it; the rest stay in the dead-letter queue)",
+                message.letter.message_id,
+                DisplayErrorContext(&e),
+                moved.len()
+            ));
+        }
         progress(&message.letter);
         moved.push(message.letter.clone());
     }
@@ -130,9 +138,11 @@ pub async fn depth(sqs: &Client, queue: &str) -> Result<u64, String> {
     .sum())
 }
 
-/// Receives until the queue answers empty; every message stays held for `HOLD_SECONDS`.
+/// Receives until the queue answers empty or with nothing new; every message stays held
+/// for `HOLD_SECONDS`, each kept once.
 async fn receive_all(sqs: &Client, queue: &str) -> Result<Vec<Held>, String> {
     let mut held = Vec::new();
+    let mut seen = HashSet::new();
     loop {
         let out = sqs
             .receive_message()
@@ -143,17 +153,20 @@ async fn receive_all(sqs: &Client, queue: &str) -> Result<Vec<Held>, String> {
             .wait_time_seconds(1)
             .message_system_attribute_names(Attr::ApproximateReceiveCount)
             .message_system_attribute_names(Attr::ApproximateFirstReceiveTimestamp)
+            .message_attribute_names("All")
             .send()
             .await
             .map_err(|e| format!("receive from {queue}: {}", DisplayErrorContext(&e)))?;
         let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return Ok(held);
-        }
+        let before = held.len();
         for message in messages {
             let (Some(receipt), Some(message_id)) = (message.receipt_handle.clone(), message.message_id.clone()) else {
                 continue;
             };
+            // Received again once its hold ran out: the first receipt still holds it.
+            if !seen.insert(message_id.clone()) {
+                continue;
+            }
             let body = message.body.clone().unwrap_or_default();
             let attributes = message.attributes.unwrap_or_default();
             let number = |name: Attr| attributes.get(&name).and_then(|v| v.parse::<i64>().ok());
@@ -175,7 +188,16 @@ async fn receive_all(sqs: &Client, queue: &str) -> Result<Vec<Held>, String> {
                     .unwrap_or(0),
                 first_received_ms: number(Attr::ApproximateFirstReceiveTimestamp),
             };
-            held.push(Held { letter, body, receipt });
+            held.push(Held {
+                letter,
+                body,
+                attributes: message.message_attributes,
+                receipt,
+            });
+        }
+        // Empty, or nothing new: everything is held.
+        if held.len() == before {
+            return Ok(held);
         }
     }
 }

@@ -44,7 +44,13 @@ async fn user(w: &World, n: usize, delivered: bool) -> Uuid {
         RawField::Text(&format!("u{n}@example.com")),
     )
     .unwrap();
-    let user = User::new(Uuid::new_v4(), new, now_utc_millis(), Uuid::new_v4());
+    // Created a little while ago, as users to backfill are.
+    let user = User::new(
+        Uuid::new_v4(),
+        new,
+        now_utc_millis() - time::Duration::minutes(5),
+        Uuid::new_v4(),
+    );
     let event = EventEnvelope::user_created(&user);
     w.users
         .insert(&user, &PendingEvent::new(event.clone(), "test"))
@@ -165,5 +171,39 @@ async fn chosen_users_only_and_an_undelivered_event_goes_first() {
     assert!(
         w.users.has_pending(undelivered).await.unwrap(),
         "its own event is still pending, untouched"
+    );
+}
+
+#[tokio::test]
+async fn an_event_not_sent_now_is_pending_from_now_for_the_relay() {
+    let w = world().await;
+    let id = user(&w, 1, true).await;
+    let unreachable = EventPublisher::new(w.sqs.clone(), format!("{}-does-not-exist", w.queue));
+    let started = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
+
+    let done = backfill::run(&w.users, &unreachable, &Users::Ids(vec![id]), "1", |_| {})
+        .await
+        .unwrap();
+    assert_eq!((done.sent, done.left_pending), (0, 1));
+    assert!(
+        w.users.has_pending(id).await.unwrap(),
+        "left in the outbox for the relay"
+    );
+    // Pending since the backfill, not since the user's creation: the relay's grace period
+    // and its staleness alarm count from now.
+    let pending = w
+        .users
+        .pending_events(time::OffsetDateTime::now_utc(), 10)
+        .await
+        .unwrap();
+    let mark = pending.iter().find(|p| p.event.user.id == id.to_string()).unwrap();
+    assert!(
+        mark.since >= started,
+        "pending since {} (the run started {started})",
+        mark.since
+    );
+    assert!(
+        mark.event.timestamp < started,
+        "the event keeps the user's creation time"
     );
 }

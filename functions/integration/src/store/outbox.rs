@@ -30,19 +30,29 @@ const PENDING: &str = "pending";
 pub struct PendingEvent {
     pub event: EventEnvelope,
     pub correlation_id: String,
+    /// When it entered the outbox: the relay's grace period and the staleness alarm count
+    /// from here. A new user's event enters with its creation; a re-published one (the
+    /// backfill) when it is marked, though it carries an older timestamp.
+    pub since: OffsetDateTime,
 }
 
 impl PendingEvent {
     pub fn new(event: EventEnvelope, correlation_id: impl Into<String>) -> Self {
         Self {
+            since: event.timestamp,
             event,
             correlation_id: correlation_id.into(),
         }
     }
 
+    /// The same event, entering the outbox at `since`.
+    pub fn entering_at(self, since: OffsetDateTime) -> Self {
+        Self { since, ..self }
+    }
+
     /// The attributes that mark an item as holding this pending event.
     pub(super) fn attributes(&self) -> HashMap<String, AttributeValue> {
-        let since = self.event.timestamp.unix_timestamp_nanos() / 1_000_000;
+        let since = self.since.unix_timestamp_nanos() / 1_000_000;
         HashMap::from([
             (OUTBOX.to_owned(), AttributeValue::S(PENDING.to_owned())),
             (OUTBOX_SINCE.to_owned(), AttributeValue::N(since.to_string())),
@@ -60,9 +70,17 @@ impl PendingEvent {
 
     fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Self> {
         let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+        let event = EventEnvelope::parse(text(OUTBOX_EVENT)?).ok()?;
+        let since = item
+            .get(OUTBOX_SINCE)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|ms| ms.parse::<i128>().ok())
+            .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).ok())
+            .unwrap_or(event.timestamp);
         Some(Self {
-            event: EventEnvelope::parse(text(OUTBOX_EVENT)?).ok()?,
+            event,
             correlation_id: text(OUTBOX_CORRELATION_ID)?.clone(),
+            since,
         })
     }
 }

@@ -531,7 +531,8 @@ async fn backfill_reaches_the_erp(world: &World) -> Result<(), String> {
     let out = run_script(world, "scripts/backfill", &[&user]).await?;
     expect(out.contains("1 sent"), || format!("scripts/backfill:\n{out}"))?;
     eventually(Duration::from_secs(20), "the backfill event processed", || records(2)).await?;
-    run_script(world, "scripts/backfill", &[&user]).await?;
+    let rerun = run_script(world, "scripts/backfill", &[&user]).await?;
+    expect(rerun.contains("1 sent"), || format!("the rerun sent nothing:\n{rerun}"))?;
     // Long enough for the rerun's event, a duplicate, to have been consumed.
     sleep(Duration::from_secs(2 * SETTINGS.visibility_timeout_s)).await;
     records(2)
