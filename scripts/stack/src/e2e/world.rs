@@ -173,21 +173,9 @@ impl World {
 
     /// Messages visible or in flight on the events queue.
     pub async fn queue_depth(&self) -> u64 {
-        use aws_sdk_sqs::types::QueueAttributeName as A;
-        let out = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&self.outputs.events_queue_url)
-            .attribute_names(A::ApproximateNumberOfMessages)
-            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-            .send()
+        stack::redrive::depth(&self.sqs, &self.outputs.events_queue_url)
             .await
-            .expect("queue attributes");
-        let attrs = out.attributes.unwrap_or_default();
-        [A::ApproximateNumberOfMessages, A::ApproximateNumberOfMessagesNotVisible]
-            .iter()
-            .filter_map(|a| attrs.get(a)?.parse::<u64>().ok())
-            .sum()
+            .expect("queue attributes")
     }
 
     /// The deployed function built from `binary` (the template tags each with it).
