@@ -35,6 +35,34 @@ pub fn get_user(user_id: &str) -> Bytes {
     )
 }
 
+/// `POST /api/crm` of a new user as an API Gateway REST proxy event, signed by a caller
+/// (what the stage passes on after IAM auth).
+pub fn post_user(n: usize) -> Bytes {
+    let body = json!({"name": format!("Bench User {n}"), "email": format!("bench{n}@example.com")}).to_string();
+    Bytes::from(
+        json!({
+            "resource": "/api/crm",
+            "path": "/api/crm",
+            "httpMethod": "POST",
+            "headers": {"Content-Type": "application/json", "Host": "api.example.com"},
+            "multiValueHeaders": {"Content-Type": ["application/json"], "Host": ["api.example.com"]},
+            "queryStringParameters": null,
+            "multiValueQueryStringParameters": null,
+            "pathParameters": null,
+            "stageVariables": null,
+            "requestContext": {
+                "resourcePath": "/api/crm", "httpMethod": "POST", "path": "/prod/api/crm",
+                "stage": "prod", "requestId": Uuid::new_v4().to_string(), "accountId": "123456789012",
+                "apiId": "a1b2c3",
+                "identity": {"sourceIp": "127.0.0.1", "userArn": "arn:aws:iam::123456789012:user/bench"}
+            },
+            "body": body,
+            "isBase64Encoded": false
+        })
+        .to_string(),
+    )
+}
+
 /// An SQS batch of `records` new `UserCreated` events (new event and user ids each time).
 pub fn sqs_batch(records: usize) -> Bytes {
     let records: Vec<Value> = (0..records).map(|_| sqs_record()).collect();

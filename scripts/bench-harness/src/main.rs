@@ -10,6 +10,8 @@
 //! the stack `scripts/dev` deployed (which must be up), at 1, 10 and 50 concurrent clients;
 //! added to the last run's results.
 
+mod cost;
+mod counting;
 mod e2e;
 mod events;
 mod measure;
@@ -30,6 +32,10 @@ pub struct Plan {
     pub warm_invocations: usize,
     pub batch_one_reps: usize,
     pub batch_hundred_reps: usize,
+    /// Users crm-api creates and deployed-size batches erp-processor takes for the cost
+    /// estimate.
+    pub cost_users: usize,
+    pub cost_batches: usize,
     /// Users each concurrent client creates, at every level of `e2e::CLIENTS`.
     pub e2e_users_per_client: usize,
 }
@@ -40,6 +46,8 @@ impl Plan {
         warm_invocations: 2000,
         batch_one_reps: 20,
         batch_hundred_reps: 5,
+        cost_users: 200,
+        cost_batches: 20,
         e2e_users_per_client: 10,
     };
     const SMOKE: Plan = Plan {
@@ -47,6 +55,8 @@ impl Plan {
         warm_invocations: 20,
         batch_one_reps: 2,
         batch_hundred_reps: 1,
+        cost_users: 5,
+        cost_batches: 1,
         e2e_users_per_client: 1,
     };
 }

@@ -33,6 +33,7 @@ pub struct Results {
     pub artifacts: Vec<Artifact>,
     pub targets: Vec<Target>,
     pub e2e: Option<crate::e2e::E2e>,
+    pub cost: Option<crate::cost::measured::Cost>,
 }
 
 #[derive(Debug, Serialize)]
@@ -132,7 +133,7 @@ struct Ctx {
 }
 
 pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyError> {
-    let mut progress = Progress::new(5);
+    let mut progress = Progress::new(6);
     let logs = root.join("target/bench/logs");
     std::fs::create_dir_all(&logs)?;
 
@@ -333,6 +334,30 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
             .join(", "),
     );
 
+    progress.step(&format!(
+        "cost inputs: {} users created, {} batches of the deployed size (at {} ms per ERP call, concurrent and sequential); AWS calls counted",
+        plan.cost_users,
+        plan.cost_batches,
+        crate::cost::measured::ERP_LATENCY_MS
+    ));
+    let setup = crate::cost::measured::Setup {
+        root,
+        emulator: &emulator.endpoint,
+        users_table: &users_table,
+        processed_table: &processed_table,
+        queue_url: &queue_url,
+        logs: &logs,
+    };
+    let cost = crate::cost::measured::measure(&setup, plan.cost_users, plan.cost_batches, &progress).await?;
+    progress.done(
+        &cost
+            .designs
+            .iter()
+            .map(|d| format!("{}: ${:.2} per million users", d.usage.design, d.total_usd))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+
     let targets = targets(&functions, &batch, &artifacts);
     Ok(Results {
         mode: if smoke { "smoke" } else { "full" },
@@ -348,6 +373,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
         artifacts,
         targets,
         e2e: None,
+        cost: Some(cost),
     })
 }
 

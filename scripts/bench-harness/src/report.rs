@@ -51,6 +51,15 @@ pub fn missing_figures(r: &Results) -> Vec<String> {
         "batches at 100 and 0 ms".to_owned(),
         (r.batch.len() == 2).then_some(1.0),
     );
+    let designs = r.cost.as_ref().map_or(&[][..], |c| &c.designs[..]);
+    need("cost".to_owned(), (designs.len() == 2).then_some(1.0));
+    for d in designs {
+        need(format!("{} cost", d.usage.design), Some(d.total_usd));
+    }
+    need(
+        "cost: calls counted".to_owned(),
+        r.cost.as_ref().filter(|c| !c.inputs.calls.is_empty()).map(|_| 1.0),
+    );
     for a in &r.artifacts {
         need(format!("{} zip", a.function), a.zip_bytes.map(|b| b as f64));
         need(format!("{} binary", a.function), a.binary_bytes.map(|b| b as f64));
@@ -140,6 +149,9 @@ pub fn markdown(r: &Results) -> String {
         let mb = |b: Option<u64>| b.map_or("–".to_owned(), |b| format!("{:.2}", b as f64 / 1e6));
         let _ = writeln!(md, "| {} | {} | {} |", a.function, mb(a.zip_bytes), mb(a.binary_bytes));
     }
+    if let Some(c) = &r.cost {
+        let _ = writeln!(md, "\n{}", cost_tables(c));
+    }
     if let Some(e) = &r.e2e {
         let _ = writeln!(md, "\n{}", e2e_table(e));
     }
@@ -183,4 +195,152 @@ pub fn e2e_table(e: &crate::e2e::E2e) -> String {
         e.poll_ms.map_or(f64::NAN, |s| s.p50)
     );
     md
+}
+
+/// Invocations per user read better as a fraction: `0.1` → "1/10".
+fn per_user(x: f64) -> String {
+    if x >= 1.0 || x <= 0.0 {
+        format!("{x}")
+    } else {
+        format!("1/{:.0}", 1.0 / x)
+    }
+}
+
+/// `1234567.8` → "1,234,568".
+fn thousands(x: f64) -> String {
+    let digits = format!("{:.0}", x.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if x < 0.0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+/// A list price as published: at least cents, every digit it has (`$0.625`, `$3.50`).
+fn unit_price(x: f64) -> String {
+    let digits = format!("{x}");
+    match digits.split_once('.') {
+        Some((_, fraction)) if fraction.len() >= 2 => format!("${digits}"),
+        _ => format!("${x:.2}"),
+    }
+}
+
+fn usd(x: f64) -> String {
+    if x != 0.0 && x.abs() < 0.01 {
+        format!("${x:.4}")
+    } else {
+        format!("${x:.2}")
+    }
+}
+
+/// The per-user usage, then the priced table of a million users, for each design.
+pub fn cost_tables(c: &crate::cost::measured::Cost) -> String {
+    let mut md = String::new();
+    let i = &c.inputs;
+    let designs: Vec<&str> = c.designs.iter().map(|d| d.usage.design).collect();
+    let _ = writeln!(md, "| per user synced | {} |", designs.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---:|".repeat(designs.len()));
+    let mut row = |label: String, cell: &dyn Fn(&crate::cost::Usage) -> String| {
+        let cells: Vec<String> = c.designs.iter().map(|d| cell(&d.usage)).collect();
+        let _ = writeln!(md, "| {label} | {} |", cells.join(" | "));
+    };
+    for (n, f) in c.designs[0].usage.functions.iter().enumerate() {
+        row(
+            format!("{}: invocations × mean billed ms ({:.0} MB)", f.name, f.memory_mb),
+            &|u| {
+                let f = &u.functions[n];
+                format!("{} × {:.1}", per_user(f.invocations_per_user), f.billed_ms)
+            },
+        );
+    }
+    row("SQS requests".into(), &|u| format!("{:.2}", u.sqs_requests));
+    row("DynamoDB write / read units".into(), &|u| {
+        format!("{:.2} / {:.2}", u.write_units, u.read_units)
+    });
+    row("log bytes".into(), &|u| thousands(u.log_bytes));
+    row("X-Ray traces".into(), &|u| format!("{:.3}", u.traces));
+
+    let p = &c.prices;
+    let _ = writeln!(
+        md,
+        "\n| {} users, {} {} | unit price | {} |",
+        thousands(crate::cost::USERS),
+        p.region,
+        p.as_of,
+        designs.join(" | ")
+    );
+    let _ = writeln!(md, "|---|---:|{}", "---:|".repeat(designs.len()));
+    for (n, line) in c.designs[0].lines.iter().enumerate() {
+        let dollars = unit_price(line.price.usd);
+        let price = match line.price.per {
+            1.0 => format!("{dollars} per {}", line.price.unit),
+            1e6 => format!("{dollars} per million {}", line.price.unit),
+            per => format!("{dollars} per {} {}", thousands(per), line.price.unit),
+        };
+        let cells: Vec<String> = c
+            .designs
+            .iter()
+            .map(|d| {
+                let l = &d.lines[n];
+                let quantity = if l.quantity >= 1000.0 || l.quantity == 0.0 {
+                    thousands(l.quantity)
+                } else {
+                    format!("{:.2}", l.quantity)
+                };
+                format!("{quantity}: {}", usd(l.usd))
+            })
+            .collect();
+        let _ = writeln!(md, "| {} | {price} | {} |", line.item, cells.join(" | "));
+    }
+    let totals: Vec<String> = c.designs.iter().map(|d| format!("**{}**", usd(d.total_usd))).collect();
+    let _ = writeln!(md, "| **total** | | {} |", totals.join(" | "));
+    let counted: Vec<String> = i
+        .calls
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}{} {:.2}",
+                r.function,
+                r.operation,
+                r.table.map_or(String::new(), |t| format!(" {t}")),
+                r.per_user
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        md,
+        "\nCalls counted per user ({} users created, {} batches of {}): {}.",
+        i.users_posted,
+        i.batches,
+        i.batch_size,
+        counted.join(", ")
+    );
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_published() {
+        assert_eq!(thousands(1_234_567.8), "1,234,568");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(0.0), "0");
+        assert_eq!(unit_price(3.5), "$3.50");
+        assert_eq!(unit_price(0.625), "$0.625");
+        assert_eq!(unit_price(5.0), "$5.00");
+        assert_eq!(unit_price(0.000_013_333_4), "$0.0000133334");
+        assert_eq!(usd(0.004), "$0.0040");
+        assert_eq!(usd(10.468), "$10.47");
+        assert_eq!(per_user(0.1), "1/10");
+        assert_eq!(per_user(1.0), "1");
+    }
 }

@@ -217,6 +217,15 @@ pub struct FunctionSpec {
 }
 
 /// A running function process and its Runtime API.
+impl FunctionSpec {
+    /// The same function with more variables (later ones win).
+    pub fn with(mut self, env: &[(&str, &str)]) -> Self {
+        self.env
+            .extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        self
+    }
+}
+
 pub struct Running {
     pub api: Emulator,
     pub child: tokio::process::Child,
