@@ -62,8 +62,12 @@ pub struct EmulatorRaw {
     /// All raw calls of the run, by kind.
     /// `GetItem` of the seeded user (consistent read), what `GET /api/crm/{id}` makes.
     pub get_item_ms: Option<Summary>,
-    /// Conditional `PutItem` of a new event, what processing one record makes.
+    /// Conditional `PutItem` of a new event, what the Python peer (the original's shape)
+    /// makes per record.
     pub put_item_ms: Option<Summary>,
+    /// A claim's conditional `PutItem` and its completing `UpdateItem`, what erp-processor
+    /// makes per record.
+    pub claim_and_complete_ms: Option<Summary>,
 }
 
 #[derive(Debug, Serialize)]
@@ -104,6 +108,7 @@ struct Subject {
 enum RawCall {
     GetItem,
     PutItem,
+    ClaimAndComplete,
 }
 
 impl RawCall {
@@ -111,6 +116,7 @@ impl RawCall {
         match self {
             Self::GetItem => "GetItem",
             Self::PutItem => "PutItem",
+            Self::ClaimAndComplete => "PutItem + UpdateItem",
         }
     }
 }
@@ -203,7 +209,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
         Subject {
             spec: spec("erp-processor", with(&[("ERP_PROCESSED_TABLE_NAME", &processed_table)])),
             event: |_, _| events::sqs_batch(1),
-            raw_call: Some(RawCall::PutItem),
+            raw_call: Some(RawCall::ClaimAndComplete),
         },
         Subject {
             spec: FunctionSpec {
@@ -264,12 +270,13 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
         plan.warm_invocations
     ));
     let mut functions = Vec::new();
-    let (mut raw_get, mut raw_put) = (Vec::new(), Vec::new());
+    let (mut raw_get, mut raw_put, mut raw_claim) = (Vec::new(), Vec::new(), Vec::new());
     for (i, subject) in subjects.iter().enumerate() {
         let warm = warm(subject, &ctx, &raw, plan.warm_invocations, &progress).await?;
         match subject.raw_call {
             Some(RawCall::GetItem) => raw_get.extend(&warm.raw),
             Some(RawCall::PutItem) => raw_put.extend(&warm.raw),
+            Some(RawCall::ClaimAndComplete) => raw_claim.extend(&warm.raw),
             None => {}
         }
         functions.push(FunctionResult {
@@ -293,6 +300,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
     let emulator_raw = EmulatorRaw {
         get_item_ms: Summary::of(&raw_get),
         put_item_ms: Summary::of(&raw_put),
+        claim_and_complete_ms: Summary::of(&raw_claim),
     };
     progress.done(&format!(
         "p50: {}",
@@ -418,6 +426,51 @@ async fn raw_call(raw: &Raw, call: RawCall) -> Result<Duration, AnyError> {
             let started = Instant::now();
             request.send().await?;
             Ok(started.elapsed())
+        }
+        RawCall::ClaimAndComplete => {
+            let event_id = Uuid::new_v4().to_string();
+            let claim = raw
+                .dynamo
+                .put_item()
+                .table_name(&raw.processed_table)
+                .set_item(Some(HashMap::from([
+                    ("EventId".to_owned(), s(&event_id)),
+                    ("UserId".to_owned(), s(&raw.user_id)),
+                    ("EventType".to_owned(), s("UserCreated")),
+                    ("EventTimestamp".to_owned(), s("2026-03-02T09:15:27.418Z")),
+                    ("Status".to_owned(), s("InProgress")),
+                    ("PayloadHash".to_owned(), s(&"0".repeat(64))),
+                    ("ClaimToken".to_owned(), s("bench")),
+                    (
+                        "ClaimExpiresAt".to_owned(),
+                        AttributeValue::N("1772442987418".to_owned()),
+                    ),
+                ])))
+                .condition_expression("attribute_not_exists(EventId)");
+            let complete = raw
+                .dynamo
+                .update_item()
+                .table_name(&raw.processed_table)
+                .key("EventId", s(&event_id))
+                .update_expression(
+                    "SET #status = :processed, ProcessedAt = :at, UserName = :name, UserEmail = :email, \
+                     ErpRecordId = :record, ErpSystem = :system REMOVE ClaimToken, ClaimExpiresAt",
+                )
+                .condition_expression("ClaimToken = :token")
+                .expression_attribute_names("#status", "Status")
+                .expression_attribute_values(":processed", s("Processed"))
+                .expression_attribute_values(":at", s("2026-03-02T09:15:28.001Z"))
+                .expression_attribute_values(":name", s("Bench User"))
+                .expression_attribute_values(":email", s("bench@example.com"))
+                .expression_attribute_values(":record", s("EMP-00000000"))
+                .expression_attribute_values(":system", s("OracleFusion"))
+                .expression_attribute_values(":token", s("bench"));
+            let started = Instant::now();
+            claim.send().await?;
+            let claimed = started.elapsed();
+            let started = Instant::now();
+            complete.send().await?;
+            Ok(claimed + started.elapsed())
         }
     }
 }

@@ -37,6 +37,10 @@ pub fn missing_figures(r: &Results) -> Vec<String> {
     }
     need("emulator GetItem".to_owned(), r.emulator_raw.get_item_ms.map(|s| s.p50));
     need("emulator PutItem".to_owned(), r.emulator_raw.put_item_ms.map(|s| s.p50));
+    need(
+        "emulator PutItem + UpdateItem".to_owned(),
+        r.emulator_raw.claim_and_complete_ms.map(|s| s.p50),
+    );
     for b in &r.batch {
         need(
             format!("1-record batch at {} ms", b.erp_latency_ms),
