@@ -1,11 +1,10 @@
 //! Every way a request can fail, and the one place that maps each to a status code and
-//! an RFC 9457 problem document.
+//! the problem document the client is told.
 
+use http_edge::ProblemError;
 use integration::domain::{FieldError, ValidationErrors};
-use integration::problem::{self, Problem};
 use integration::store::StoreError;
-use lambda_http::http::{header, StatusCode};
-use lambda_http::{Body, Response};
+use lambda_http::http::StatusCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -32,8 +31,10 @@ impl ApiError {
     pub fn invalid(field: &str, message: &str) -> Self {
         Self::Invalid(ValidationErrors(vec![FieldError::new(field, message)]))
     }
+}
 
-    pub fn status(&self) -> StatusCode {
+impl ProblemError for ApiError {
+    fn status(&self) -> StatusCode {
         match self {
             Self::MalformedJson(_) | Self::Invalid(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -45,19 +46,28 @@ impl ApiError {
         }
     }
 
-    pub fn problem(&self) -> Problem {
-        let status = self.status();
-        let title = status.canonical_reason().unwrap_or("Error");
-        let problem = Problem::new(status.as_u16(), title, self.detail());
+    fn problem_type(&self) -> Option<&'static str> {
         match self {
-            Self::Invalid(errors) => problem.typed("validation-error").with_errors(errors.0.clone()),
-            Self::IdempotencyKeyReused => problem.typed("idempotency-key-reused"),
-            _ => problem,
+            Self::Invalid(_) => Some("validation-error"),
+            Self::IdempotencyKeyReused => Some("idempotency-key-reused"),
+            _ => None,
         }
     }
 
-    /// What the client is told. Server-side failures say what to do, never why: the
-    /// cause (SDK errors, table names) stays in the log.
+    fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            Self::Invalid(errors) => errors.0.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn allow(&self) -> Option<&'static str> {
+        match self {
+            Self::MethodNotAllowed { allow } => Some(allow),
+            _ => None,
+        }
+    }
+
     fn detail(&self) -> String {
         match self {
             Self::Store(_) => "The user store is unavailable; retry later.".to_owned(),
@@ -65,17 +75,5 @@ impl ApiError {
             Self::UnsupportedMediaType => "Send the body as application/json.".to_owned(),
             other => integration::errors::sentence(&other.to_string()),
         }
-    }
-
-    pub fn into_response(self) -> Response<Body> {
-        let mut builder = Response::builder()
-            .status(self.status())
-            .header(header::CONTENT_TYPE, problem::CONTENT_TYPE);
-        if let Self::MethodNotAllowed { allow } = &self {
-            builder = builder.header(header::ALLOW, *allow);
-        }
-        builder
-            .body(Body::from(self.problem().to_json()))
-            .expect("static headers are valid")
     }
 }

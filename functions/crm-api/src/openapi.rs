@@ -3,8 +3,8 @@
 //! answer, so it cannot drift from the code. What API Gateway adds in front of every route
 //! (SigV4 authorization, its 401 and 403) is declared here once, for every operation.
 
+use http_edge::Problem;
 use integration::domain::FieldError;
-use integration::problem::Problem;
 use serde::Serialize;
 use serde_json::json;
 use utoipa::openapi::path::Operation;

@@ -1,9 +1,8 @@
-//! Reading what a request carries: its route path, JSON body, idempotency key and
-//! correlation id, each failing with the client error it deserves.
+//! Reading what a request carries: its JSON body, idempotency key, caller and correlation
+//! id, each failing with the client error it deserves.
 
-use lambda_http::http::header;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt};
+use lambda_http::{Request, RequestExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -14,34 +13,13 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 const IDEMPOTENCY_KEY_MAX: usize = 255;
 
-/// The request path without the API Gateway stage (see `integration::http::route_path`).
-pub fn route_path(req: &Request) -> &str {
-    let path = req.uri().path();
-    let stage = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.stage.as_deref(),
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.stage.as_deref(),
-        _ => None,
-    };
-    integration::http::route_path(path, stage)
-}
-
 /// The body as a JSON object read into `T`: 415 unless the content type is JSON, 413 above
 /// `MAX_BODY_BYTES`, 400 when it does not parse, is not an object or does not fit `T`.
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !integration::http::is_json(content_type) {
+    if !http_edge::request::has_json_body(req) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let bytes: &[u8] = match req.body() {
-        Body::Empty => b"",
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => b"",
-    };
+    let bytes = http_edge::request::body_bytes(req);
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
     }

@@ -1,10 +1,11 @@
 //! Every way a `POST /events` request can fail, and the one place that maps each to a
-//! status code and an RFC 9457 problem document.
+//! status code and the problem document the client is told.
 
-use aws_lambda_events::http::StatusCode;
+use http_edge::ProblemError;
+use integration::domain::FieldError;
 use integration::events::EnvelopeError;
-use integration::problem::Problem;
 use integration::store::RecordError;
+use lambda_http::http::StatusCode;
 
 use crate::process::ProcessError;
 
@@ -41,8 +42,8 @@ impl From<ProcessError> for ApiError {
     }
 }
 
-impl ApiError {
-    pub fn status(&self) -> StatusCode {
+impl ProblemError for ApiError {
+    fn status(&self) -> StatusCode {
         match self {
             Self::UnreadableBody(_) | Self::Envelope(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -54,31 +55,30 @@ impl ApiError {
         }
     }
 
-    /// The `Allow` header a 405 carries.
-    pub fn allow(&self) -> Option<&'static str> {
+    fn allow(&self) -> Option<&'static str> {
         match self {
             Self::MethodNotAllowed { allow } => Some(allow),
             _ => None,
         }
     }
 
-    pub fn problem(&self) -> Problem {
-        let status = self.status();
-        let title = status.canonical_reason().unwrap_or("Error");
-        let problem = Problem::new(status.as_u16(), title, self.detail());
+    fn problem_type(&self) -> Option<&'static str> {
         match self {
-            Self::Envelope(EnvelopeError::Invalid(errors)) => {
-                problem.typed("validation-error").with_errors(errors.0.clone())
-            }
-            Self::Conflict => problem.typed("event-id-conflict"),
-            Self::InProgress => problem.typed("event-in-progress"),
-            _ => problem,
+            Self::Envelope(EnvelopeError::Invalid(_)) => Some("validation-error"),
+            Self::Conflict => Some("event-id-conflict"),
+            Self::InProgress => Some("event-in-progress"),
+            _ => None,
         }
     }
 
-    /// What the client is told. A server-side failure says what to do, never why: the
-    /// cause (SDK errors, table names) stays in the log. Envelope errors never quote the
-    /// body, and JSON syntax errors give only a position.
+    fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            Self::Envelope(EnvelopeError::Invalid(errors)) => errors.0.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Envelope errors never quote the body, and JSON syntax errors give only a position.
     fn detail(&self) -> String {
         match self {
             Self::Envelope(EnvelopeError::Invalid(_)) => "One or more fields are invalid; see errors.".to_owned(),

@@ -1,29 +1,20 @@
-//! The function's entry point: recognises which trigger sent the payload and hands it to
-//! the SQS batch handler or the `POST /events` route.
+//! The function's entry. An SQS batch arrives as an `SqsEvent`; an HTTP call as any
+//! payload `lambda_http` accepts (REST API, HTTP API, function URL), served by
+//! `routes::handle` through `lambda_http`'s own adapter, the path crm-api's requests take.
 
-use aws_lambda_events::apigw::{
-    ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
-};
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use std::convert::Infallible;
+
+use aws_lambda_events::sqs::SqsEvent;
+use base64::Engine;
+use lambda_http::request::LambdaRequest;
+use lambda_http::{service_fn, Adapter, Request, Service};
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use serde::Serialize;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::batch::{self, Batch};
-use crate::{routes, App};
-
-/// What the function answers, in the shape its trigger expects.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Output {
-    /// To the SQS event source mapping: `{"batchItemFailures":[{"itemIdentifier":…}]}`.
-    Batch(SqsBatchResponse),
-    /// To API Gateway's proxy integration: `{"statusCode",…,"body"}`. Boxed: it is ten
-    /// times the size of a batch response.
-    Http(Box<ApiGatewayProxyResponse>),
-    /// To a function URL (payload 2.0), as `cargo lambda watch` calls it locally.
-    HttpV2(Box<ApiGatewayV2httpResponse>),
-}
+use crate::routes::{self, UndecodableBody};
+use crate::App;
 
 /// A payload the function cannot handle. The invocation fails: for an SQS batch that
 /// retries every record (the right outcome when we cannot even name them); anything else
@@ -36,8 +27,6 @@ pub enum InvocationError {
     MalformedSqsEvent(String),
     #[error("SQS record {index} has no messageId, so its failure could not be reported")]
     MissingMessageId { index: usize },
-    #[error("the API Gateway request does not have the documented shape: {0}")]
-    MalformedApiRequest(String),
 }
 
 impl From<InvocationError> for Diagnostic {
@@ -45,7 +34,6 @@ impl From<InvocationError> for Diagnostic {
         let error_type = match error {
             InvocationError::Unsupported(_) => "UnsupportedPayload",
             InvocationError::MalformedSqsEvent(_) | InvocationError::MissingMessageId { .. } => "MalformedSqsEvent",
-            InvocationError::MalformedApiRequest(_) => "MalformedApiRequest",
         };
         Diagnostic {
             error_type: error_type.to_owned(),
@@ -54,77 +42,70 @@ impl From<InvocationError> for Diagnostic {
     }
 }
 
-/// Which trigger a payload came from, judged by the fields only that trigger sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// `Records`, each with `eventSource` `aws:sqs`.
-    Sqs,
-    /// `httpMethod`, `path` and `requestContext`: a REST API (payload 1.0) proxy request.
-    ApiGateway,
-    /// `version` `2.0`, `rawPath` and `requestContext.http`: a function URL request (what
-    /// `cargo lambda watch` sends for HTTP calls) or an HTTP API payload 2.0.
-    FunctionUrl,
-    Unknown,
-}
-
-impl Trigger {
-    pub fn of(payload: &Value) -> Self {
-        let is_sqs_record = |r: &Value| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs");
-        if let Some(records) = payload.get("Records").and_then(Value::as_array) {
-            if !records.is_empty() && records.iter().all(is_sqs_record) {
-                return Self::Sqs;
+/// The answer, in the shape the trigger expects: a batch response for SQS, the payload
+/// version's proxy response for HTTP.
+pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, InvocationError> {
+    let LambdaEvent { payload, context } = event;
+    // Of the triggers this function has, only SQS sends `Records`.
+    let result = if payload.get("Records").is_some() {
+        sqs_batch(app, &payload).await
+    } else {
+        match LambdaRequest::deserialize(&payload) {
+            Ok(mut request) => {
+                let undecodable = drop_undecodable_body(&mut request);
+                let service = service_fn(move |mut req: Request| async move {
+                    if undecodable {
+                        req.extensions_mut().insert(UndecodableBody);
+                    }
+                    routes::handle(app, req).await
+                });
+                let response = Adapter::from(service)
+                    .call(LambdaEvent::new(request, context))
+                    .await
+                    .unwrap_or_else(|never: Infallible| match never {});
+                Ok(serde_json::to_value(response).expect("a proxy response serializes"))
             }
+            Err(_) => Err(InvocationError::Unsupported(describe(&payload))),
         }
-        let has = |key: &str| payload.get(key).is_some();
-        let is_rest_request = payload.get("httpMethod").is_some_and(Value::is_string)
-            && payload.get("requestContext").is_some_and(Value::is_object)
-            && has("path");
-        if is_rest_request {
-            return Self::ApiGateway;
-        }
-        let is_v2_request = payload.get("version").and_then(Value::as_str) == Some("2.0")
-            && has("rawPath")
-            && payload.pointer("/requestContext/http").is_some_and(Value::is_object);
-        if is_v2_request {
-            return Self::FunctionUrl;
-        }
-        Self::Unknown
-    }
-}
-
-pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Output, InvocationError> {
+    };
     // The runtime's span around this call already carries the request id.
-    let result = dispatch(app, event.payload).await;
     if let Err(error) = &result {
         tracing::error!(error = %error, "invocation rejected");
     }
     result
 }
 
-async fn dispatch(app: &App, payload: Value) -> Result<Output, InvocationError> {
-    match Trigger::of(&payload) {
-        Trigger::Sqs => {
-            let event: SqsEvent =
-                serde_json::from_value(payload).map_err(|e| InvocationError::MalformedSqsEvent(position(&e)))?;
-            let batch = identified(event)?;
-            Ok(Output::Batch(batch::handle(app, batch).await))
-        }
-        Trigger::ApiGateway => {
-            let request: ApiGatewayProxyRequest =
-                serde_json::from_value(payload).map_err(|e| InvocationError::MalformedApiRequest(position(&e)))?;
-            Ok(Output::Http(Box::new(routes::handle(app, &request).await)))
-        }
-        Trigger::FunctionUrl => {
-            let request: ApiGatewayV2httpRequest =
-                serde_json::from_value(payload).map_err(|e| InvocationError::MalformedApiRequest(position(&e)))?;
-            Ok(Output::HttpV2(Box::new(routes::handle_v2(app, &request).await)))
-        }
-        Trigger::Unknown => Err(InvocationError::Unsupported(describe(&payload))),
-    }
+async fn sqs_batch(app: &App, payload: &Value) -> Result<Value, InvocationError> {
+    let event = SqsEvent::deserialize(payload).map_err(|e| InvocationError::MalformedSqsEvent(position(&e)))?;
+    let batch = identified(event, payload)?;
+    Ok(serde_json::to_value(batch::handle(app, batch).await).expect("a batch response serializes"))
 }
 
-/// Every record with its message id, the id `batchItemFailures` names it by.
-fn identified(event: SqsEvent) -> Result<Batch, InvocationError> {
+/// `lambda_http` panics on a body flagged base64 that does not decode (and a release build
+/// aborts on a panic). API Gateway never sends one; a direct invocation can. Such a body is
+/// dropped before the conversion, and the request marked so that it is answered with a 400.
+fn drop_undecodable_body(request: &mut LambdaRequest) -> bool {
+    let (flagged, body) = match request {
+        LambdaRequest::ApiGatewayV1(r) => (&mut r.is_base64_encoded, &mut r.body),
+        LambdaRequest::ApiGatewayV2(r) => (&mut r.is_base64_encoded, &mut r.body),
+        _ => return false,
+    };
+    let engine = base64::engine::general_purpose::STANDARD;
+    let undecodable = *flagged && body.as_deref().is_some_and(|b| engine.decode(b).is_err());
+    if undecodable {
+        *flagged = false;
+        *body = None;
+    }
+    undecodable
+}
+
+/// Every record with its message id, the id `batchItemFailures` names it by. Another
+/// service's `Records` (S3, SNS) is not a batch to acknowledge.
+fn identified(event: SqsEvent, payload: &Value) -> Result<Batch, InvocationError> {
+    let from_sqs = |r: &aws_lambda_events::sqs::SqsMessage| r.event_source.as_deref() == Some("aws:sqs");
+    if event.records.is_empty() || !event.records.iter().all(from_sqs) {
+        return Err(InvocationError::Unsupported(describe(payload)));
+    }
     event
         .records
         .into_iter()
@@ -169,39 +150,6 @@ fn truncate(s: &str, max_chars: usize) -> &str {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn recognises_each_trigger_by_its_fields() {
-        for (payload, trigger, case) in [
-            (json!({"Records": [{"eventSource": "aws:sqs"}]}), Trigger::Sqs, "sqs"),
-            (
-                json!({"Records": [{"eventSource": "aws:sqs"}, {"eventSource": "aws:s3"}]}),
-                Trigger::Unknown,
-                "mixed sources",
-            ),
-            (json!({"Records": []}), Trigger::Unknown, "no records"),
-            (
-                json!({"Records": [{"eventSource": "aws:sns"}]}),
-                Trigger::Unknown,
-                "sns",
-            ),
-            (
-                json!({"httpMethod": "POST", "path": "/events", "requestContext": {}}),
-                Trigger::ApiGateway,
-                "rest proxy",
-            ),
-            (
-                json!({"version": "2.0", "rawPath": "/events", "requestContext": {"http": {"method": "POST"}}}),
-                Trigger::FunctionUrl,
-                "function url / http api payload 2.0",
-            ),
-            (json!({"eventId": "e", "user": {}}), Trigger::Unknown, "a bare envelope"),
-            (json!([1]), Trigger::Unknown, "array"),
-            (json!(null), Trigger::Unknown, "null"),
-        ] {
-            assert_eq!(Trigger::of(&payload), trigger, "{case}");
-        }
-    }
 
     #[test]
     fn describes_without_values() {

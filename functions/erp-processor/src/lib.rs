@@ -11,4 +11,4 @@ pub mod process;
 pub mod routes;
 
 pub use app::App;
-pub use handler::{handle, InvocationError, Output};
+pub use handler::{handle, InvocationError};

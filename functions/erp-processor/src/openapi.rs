@@ -3,9 +3,9 @@
 //! REST API both functions sit behind), and the published JSON Schemas of the events, made
 //! from the same types (`schemas/`, kept equal to this by a test).
 
+use http_edge::Problem;
 use integration::domain::FieldError;
 use integration::events::{EventEnvelope, EventType, UserSnapshot};
-use integration::problem::Problem;
 use serde_json::{json, Value};
 use utoipa::OpenApi;
 

@@ -1,12 +1,10 @@
-//! What both functions share: the user domain, the `UserCreated` event envelope, the
-//! DynamoDB and SQS adapters, configuration and the problem document. Nothing here knows
-//! about Lambda; the functions' handlers translate between Lambda payloads and these types.
+//! What the functions share: the user domain, the `UserCreated` event envelope, the
+//! DynamoDB and SQS adapters and configuration. Nothing here knows about Lambda or HTTP;
+//! the HTTP edge is `http-edge`, and each handler translates its trigger's payloads.
 
 pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod errors;
 pub mod events;
-pub mod http;
-pub mod problem;
 pub mod store;

@@ -12,8 +12,9 @@ use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::request::route_path;
 use crate::App;
+use http_edge::request::route_path;
+use http_edge::ProblemError;
 
 /// The user a response is about, attached as a response extension for the log line.
 #[derive(Debug, Clone, Copy)]
@@ -75,7 +76,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
         if error.status().is_server_error() {
             tracing::error!(error = %integration::errors::chain(&error), "request failed");
         }
-        error.into_response()
+        error.to_response()
     });
     tracing::info!(
         method = %req.method(),

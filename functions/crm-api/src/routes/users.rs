@@ -2,9 +2,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use http_edge::Problem;
 use integration::domain::{NewUser, RawField, User};
 use integration::events::{now_utc_millis, EventEnvelope};
-use integration::problem::Problem;
 use integration::store::{Inserted, PendingEvent, StoredUser};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};

@@ -2,7 +2,7 @@ use erp_processor::InvocationError;
 use lambda_runtime::Diagnostic;
 use serde_json::{json, Value};
 
-use crate::helpers::{fixture, spawn_app, sqs_event};
+use crate::helpers::{fixture, proxy_headers, spawn_app, sqs_event};
 
 #[tokio::test]
 async fn an_sqs_event_gets_a_batch_response() {
@@ -16,7 +16,7 @@ async fn an_api_gateway_request_gets_a_proxy_response() {
     let app = spawn_app().await;
     let answer = app.invoke(fixture("apigw-post-events.json")).await.unwrap();
     assert_eq!(answer["statusCode"], 200);
-    assert_eq!(answer["headers"]["content-type"], "application/json");
+    assert_eq!(proxy_headers(&answer)["content-type"], "application/json");
     assert_eq!(answer["isBase64Encoded"], false);
     let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["eventId"], "evt-001");

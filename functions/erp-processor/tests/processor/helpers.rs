@@ -171,21 +171,35 @@ pub fn event(event_id: &str, user_id: &str) -> Value {
     })
 }
 
-/// A proxy integration's answer (payload 1.0) as a test response.
+/// A proxy integration's answer (payload 1.0) as a test response, its headers merged from
+/// `headers` and `multiValueHeaders` as API Gateway merges them.
 fn from_proxy_response(answer: &Value) -> TestResponse {
     let status = answer["statusCode"]
         .as_u64()
         .unwrap_or_else(|| panic!("not a proxy response: {answer}"));
     assert_eq!(answer["isBase64Encoded"], false);
-    let headers = answer["headers"]
-        .as_object()
-        .expect("headers")
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().expect("a header is text").to_owned()))
-        .collect();
+    let headers = proxy_headers(answer);
     TestResponse {
         status: u16::try_from(status).expect("an HTTP status"),
         headers,
         body: answer["body"].as_str().unwrap_or_default().to_owned(),
     }
+}
+
+/// A payload 1.0 answer's headers, lowercased, from both of its header maps.
+pub fn proxy_headers(answer: &Value) -> std::collections::HashMap<String, String> {
+    let single = answer["headers"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k, v.as_str()));
+    let multi = answer["multiValueHeaders"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k, v[0].as_str()));
+    single
+        .chain(multi)
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.expect("a header is text").to_owned()))
+        .collect()
 }
