@@ -1,5 +1,5 @@
+use crate::config::CrmApiConfig;
 use aws_config::SdkConfig;
-use integration::config::CrmApiConfig;
 use integration::events::EventPublisher;
 use integration::store::UsersTable;
 

@@ -4,6 +4,7 @@
 //! payloads (`cargo lambda watch`).
 
 pub mod app;
+pub mod config;
 pub mod error;
 pub mod openapi;
 pub mod request;

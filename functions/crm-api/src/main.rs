@@ -1,5 +1,5 @@
+use crm_api::config::CrmApiConfig;
 use crm_api::{routes, App};
-use integration::config::CrmApiConfig;
 use lambda_http::{service_fn, Error};
 
 #[tokio::main]

@@ -1,5 +1,5 @@
+use crate::config::ErpProcessorConfig;
 use aws_config::SdkConfig;
-use integration::config::ErpProcessorConfig;
 use integration::store::ProcessedUsersTable;
 
 use std::sync::Arc;

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod batch;
+pub mod config;
 pub mod error;
 pub mod handler;
 pub mod openapi;

@@ -3,8 +3,8 @@
 #![recursion_limit = "256"]
 
 use aws_config::SdkConfig;
+use erp_processor::config::ErpProcessorConfig;
 use erp_processor::App;
-use integration::config::ErpProcessorConfig;
 use integration::store::ProcessedUsersTable;
 use lambda_runtime::{service_fn, Error};
 

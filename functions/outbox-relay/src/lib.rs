@@ -3,6 +3,7 @@
 //! and its send), then clears their pending marks. Events keep their ids, so a duplicate
 //! send is harmless: the processor records each event id once.
 
+pub mod config;
 pub mod metrics;
 pub mod relay;
 

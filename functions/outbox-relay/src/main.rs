@@ -1,7 +1,7 @@
-use integration::config::OutboxRelayConfig;
 use integration::events::{now_utc_millis, EventPublisher};
 use integration::store::UsersTable;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use outbox_relay::config::OutboxRelayConfig;
 use outbox_relay::{metrics, Relay, RelayReport};
 
 #[tokio::main]

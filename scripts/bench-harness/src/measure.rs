@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
-use integration::config::ErpProcessorConfig;
+use erp_processor::config::ErpProcessorConfig;
 use serde::Serialize;
 use uuid::Uuid;
 

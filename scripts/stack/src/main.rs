@@ -6,6 +6,8 @@
 //! stack smoke BASE_URL              the original's flow against …/prod (AWS or local)
 //! stack smoke --outputs FILE        the same, at the URLs of `cdk deploy --outputs-file`
 //! stack hello OUTPUTS               the local stack's copy-paste commands
+//! stack local-context               the stack and `-c` context scripts/dev deploys with,
+//!                                   one argument per line
 //! stack redrive --outputs FILE list|move …   the dead-letter queue: list it, move messages
 //!                                   back to the events queue
 //! stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)   re-publish users
@@ -17,6 +19,7 @@
 //! the emulator's: `http://API_ID.execute-api.localhost:PORT/prod/…`.
 
 mod dead_letters;
+mod dev_context;
 mod e2e;
 mod hello;
 mod republish;
@@ -28,7 +31,7 @@ use std::process::ExitCode;
 use stack::{outputs_for_this_environment, SignedClient};
 
 const USAGE: &str =
-    "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack watch-env OUTPUTS | stack redrive --outputs FILE (list | move (--all | ID…)) | stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)";
+    "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack local-context | stack watch-env OUTPUTS | stack redrive --outputs FILE (list | move (--all | ID…)) | stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -50,6 +53,11 @@ async fn main() -> ExitCode {
             Ok(endpoints) => smoke_at(&endpoints).await,
             Err(e) => Err(e),
         },
+        ["local-context"] => {
+            let args = dev_context::dev_context(std::env::consts::ARCH, |k| std::env::var(k).ok());
+            println!("{}", args.join("\n"));
+            Ok(())
+        }
         ["hello", file] => outputs_for_this_environment(&PathBuf::from(file)).map(|o| print!("{}", hello::text(&o))),
         ["redrive", "--outputs", file, rest @ ..] => dead_letters::run(&PathBuf::from(file), rest).await,
         ["backfill", "--outputs", file, rest @ ..] => republish::run(&PathBuf::from(file), rest).await,

@@ -212,7 +212,7 @@ async fn a_sent_event_leaves_no_pending_mark() {
 #[tokio::test]
 async fn an_unavailable_store_is_503_without_internal_detail() {
     let app = spawn_app().await;
-    let config = integration::config::CrmApiConfig {
+    let config = crm_api::config::CrmApiConfig {
         users_table: "no-such-table".to_owned(),
         ..app.config.clone()
     };

@@ -1,8 +1,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use crm_api::config::CrmApiConfig;
 use crm_api::{routes, App};
-use integration::config::CrmApiConfig;
 use serde_json::{json, Value};
 use test_support::{create_queue, create_users_table, emulator};
 pub use test_support::{s, TestResponse};

@@ -3,8 +3,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use erp_processor::config::ErpProcessorConfig;
 use erp_processor::{handle, App, InvocationError};
-use integration::config::ErpProcessorConfig;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use test_support::{create_table, emulator, unique};

@@ -1,10 +1,8 @@
-pub mod outbox;
 pub mod processed;
 pub mod users;
 
-pub use outbox::{Cleared, Marked, PendingEvent};
 pub use processed::{Claim, Claimed, ProcessedEvent, ProcessedUsersTable, RecordError};
-pub use users::{Inserted, StoredUser, UserPage, UsersTable};
+pub use users::{Cleared, Inserted, Marked, PendingEvent, StoredUser, UserPage, UsersTable};
 
 /// A failed DynamoDB call, or an item that does not have the shape this code writes.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use integration::config::{CrmApiConfig, ErpProcessorConfig};
+use crm_api::config::CrmApiConfig;
+use erp_processor::config::ErpProcessorConfig;
 use integration::events::{now_utc_millis, EventPublisher};
 use integration::store::UsersTable;
 use lambda_runtime::{Context, LambdaEvent};

@@ -1,20 +1,19 @@
-//! The `Users` table: `Id` (S) partition key; `Name`, `Email` as the original, plus
-//! `CreatedAt`, `EventId` (the id of the user's `UserCreated` event), `CorrelationId` (the
-//! request that created it), and while that event is not yet on the queue, its outbox
-//! attributes (see `store::outbox`).
-//!
-//! Rows the original system wrote have only `Id`, `Name` and `Email`: they read as users
-//! without a creation time. Stored data never fails a request: a row that cannot be read
-//! at all is logged by its id and skipped.
+//! The `Users` table: its users (here) and their outbox (`outbox`), both over the one item
+//! shape `item` defines. Stored data never fails a request: a row that cannot be read is
+//! skipped.
+
+mod item;
+pub mod outbox;
+
+pub use item::{PendingEvent, StoredUser};
+pub use outbox::{Cleared, Marked};
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::outbox::PendingEvent;
+use self::item::{key_of, readable, UserItem};
 use super::StoreError;
 use crate::domain::User;
 
@@ -33,115 +32,6 @@ pub struct UserPage {
     pub next: Option<Uuid>,
 }
 
-/// A user as the table holds it: ours carry their creation time and event id, the
-/// original system's rows do not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredUser {
-    pub id: Uuid,
-    pub name: String,
-    pub email: String,
-    pub created_at: Option<OffsetDateTime>,
-    pub event_id: Option<Uuid>,
-    /// The id of the request that created the user, which its event carries.
-    pub correlation_id: Option<String>,
-}
-
-impl StoredUser {
-    /// The user as this system created it; `None` for a row the original wrote.
-    pub fn into_user(self) -> Option<User> {
-        Some(User {
-            id: self.id,
-            name: self.name,
-            email: self.email,
-            created_at: self.created_at?,
-            event_id: self.event_id?,
-        })
-    }
-}
-
-impl From<User> for StoredUser {
-    fn from(u: User) -> Self {
-        Self {
-            id: u.id,
-            name: u.name,
-            email: u.email,
-            created_at: Some(u.created_at),
-            event_id: Some(u.event_id),
-            correlation_id: None,
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct UserItem {
-    id: Uuid,
-    name: String,
-    email: String,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    event_id: Uuid,
-}
-
-/// What a read needs of a row, the original's included.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct StoredItem {
-    id: Uuid,
-    name: String,
-    email: String,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    created_at: Option<OffsetDateTime>,
-    #[serde(default)]
-    event_id: Option<Uuid>,
-    #[serde(default)]
-    correlation_id: Option<String>,
-}
-
-impl From<&User> for UserItem {
-    fn from(u: &User) -> Self {
-        Self {
-            id: u.id,
-            name: u.name.clone(),
-            email: u.email.clone(),
-            created_at: u.created_at,
-            event_id: u.event_id,
-        }
-    }
-}
-
-impl From<StoredItem> for StoredUser {
-    fn from(i: StoredItem) -> Self {
-        Self {
-            id: i.id,
-            name: i.name,
-            email: i.email,
-            created_at: i.created_at,
-            event_id: i.event_id,
-            correlation_id: i.correlation_id,
-        }
-    }
-}
-
-/// The row as a user, or `None` (logged with the row's id) when it is not one.
-fn readable(item: HashMap<String, AttributeValue>) -> Option<StoredUser> {
-    // The id only, cut to a key's plausible length: never the row's other values.
-    let id: String = item
-        .get("Id")
-        .and_then(|v| v.as_s().ok())
-        .map_or("<no Id>", String::as_str)
-        .chars()
-        .take(64)
-        .collect();
-    match serde_dynamo::from_item::<_, StoredItem>(item) {
-        Ok(row) => Some(row.into()),
-        Err(error) => {
-            tracing::warn!(user_id = %id, error = %error, "a Users row is not a user; skipped");
-            None
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct UsersTable {
     client: aws_sdk_dynamodb::Client,
@@ -156,11 +46,11 @@ impl UsersTable {
         }
     }
 
-    pub(super) fn client(&self) -> &aws_sdk_dynamodb::Client {
+    fn client(&self) -> &aws_sdk_dynamodb::Client {
         &self.client
     }
 
-    pub(super) fn table(&self) -> &str {
+    fn table(&self) -> &str {
         &self.table
     }
 
@@ -239,8 +129,4 @@ impl UsersTable {
         };
         Ok(UserPage { users, next })
     }
-}
-
-fn key_of(id: Uuid) -> HashMap<String, AttributeValue> {
-    HashMap::from([("Id".to_owned(), AttributeValue::S(id.to_string()))])
 }

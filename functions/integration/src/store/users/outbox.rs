@@ -1,89 +1,19 @@
 //! The transactional outbox, kept on the `Users` items themselves: a user and its pending
-//! `UserCreated` event are written by one `PutItem`, so neither can exist without the other.
-//!
-//! A pending event is five attributes of the user item, all removed once the event is on
-//! the queue. `Outbox` (always `"pending"`) and `OutboxSince` (epoch milliseconds) key the
-//! sparse global secondary index `PendingEvents`: only items with a pending event appear in
-//! it, oldest first, so the relay's query costs nothing when all is delivered.
-
-use std::collections::HashMap;
+//! `UserCreated` event are written by one `PutItem`, so neither can exist without the
+//! other. A pending event is five attributes of the user item (see `item`), all removed
+//! once the event is on the queue.
 
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::users::UsersTable;
-use super::StoreError;
-use crate::events::EventEnvelope;
-
-pub const PENDING_EVENTS_INDEX: &str = "PendingEvents";
-pub const OUTBOX: &str = "Outbox";
-pub const OUTBOX_SINCE: &str = "OutboxSince";
-pub const OUTBOX_EVENT_ID: &str = "OutboxEventId";
-pub const OUTBOX_EVENT: &str = "OutboxEvent";
-pub const OUTBOX_CORRELATION_ID: &str = "OutboxCorrelationId";
-const PENDING: &str = "pending";
-
-/// An event waiting to be sent, as the outbox holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingEvent {
-    pub event: EventEnvelope,
-    pub correlation_id: String,
-    /// When it entered the outbox: the relay's grace period and the staleness alarm count
-    /// from here. A new user's event enters with its creation; a re-published one (the
-    /// backfill) when it is marked, though it carries an older timestamp.
-    pub since: OffsetDateTime,
-}
-
-impl PendingEvent {
-    pub fn new(event: EventEnvelope, correlation_id: impl Into<String>) -> Self {
-        Self {
-            since: event.timestamp,
-            event,
-            correlation_id: correlation_id.into(),
-        }
-    }
-
-    /// The same event, entering the outbox at `since`.
-    pub fn entering_at(self, since: OffsetDateTime) -> Self {
-        Self { since, ..self }
-    }
-
-    /// The attributes that mark an item as holding this pending event.
-    pub(super) fn attributes(&self) -> HashMap<String, AttributeValue> {
-        let since = self.since.unix_timestamp_nanos() / 1_000_000;
-        HashMap::from([
-            (OUTBOX.to_owned(), AttributeValue::S(PENDING.to_owned())),
-            (OUTBOX_SINCE.to_owned(), AttributeValue::N(since.to_string())),
-            (
-                OUTBOX_EVENT_ID.to_owned(),
-                AttributeValue::S(self.event.event_id.clone()),
-            ),
-            (OUTBOX_EVENT.to_owned(), AttributeValue::S(self.event.to_json())),
-            (
-                OUTBOX_CORRELATION_ID.to_owned(),
-                AttributeValue::S(self.correlation_id.clone()),
-            ),
-        ])
-    }
-
-    fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Self> {
-        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
-        let event = EventEnvelope::parse(text(OUTBOX_EVENT)?).ok()?;
-        let since = item
-            .get(OUTBOX_SINCE)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|ms| ms.parse::<i128>().ok())
-            .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).ok())
-            .unwrap_or(event.timestamp);
-        Some(Self {
-            event,
-            correlation_id: text(OUTBOX_CORRELATION_ID)?.clone(),
-            since,
-        })
-    }
-}
+use super::item::{
+    PendingEvent, OUTBOX, OUTBOX_CORRELATION_ID, OUTBOX_EVENT, OUTBOX_EVENT_ID, OUTBOX_SINCE, PENDING,
+    PENDING_EVENTS_INDEX,
+};
+use super::UsersTable;
+use crate::store::StoreError;
 
 /// Whether `mark_pending` put the event in the outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

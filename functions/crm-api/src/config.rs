@@ -1,0 +1,37 @@
+//! What `crm-api` reads from its environment at cold start.
+
+use integration::config::{env_lookup, required, ConfigError};
+
+/// What `crm-api` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrmApiConfig {
+    pub users_table: String,
+    pub events_queue_url: String,
+}
+
+impl CrmApiConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(env_lookup)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            users_table: required(&lookup, "USERS_TABLE_NAME")?,
+            events_queue_url: required(&lookup, "EVENTS_QUEUE_URL")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn missing_variable_is_named() {
+        let vars = HashMap::from([("USERS_TABLE_NAME", "Users")]);
+        let err = CrmApiConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("EVENTS_QUEUE_URL"));
+        assert!(err.to_string().contains("EVENTS_QUEUE_URL"));
+    }
+}

@@ -1,0 +1,145 @@
+//! What `erp-processor` reads from its environment at cold start.
+
+use integration::config::{env_lookup, parsed_or, required, ConfigError};
+
+/// What `erp-processor` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErpProcessorConfig {
+    /// `ERP_PROCESSED_TABLE_NAME` (required): the `ErpProcessedUsers` table.
+    pub processed_table: String,
+    /// `ERP_SYSTEM_NAME` (default `OracleFusion`): recorded as each event's `ErpSystem`.
+    pub erp_system: String,
+    /// `BATCH_CONCURRENCY` (default 10, 1–100): how many records of one SQS batch are in
+    /// flight at once. Bounds the DynamoDB writes a batch bursts into the table.
+    pub batch_concurrency: usize,
+    /// `ERP_LATENCY_MS` (default 0): a simulated ERP call latency per event, for benchmarks
+    /// only (the original slept 100 ms per event). Production leaves it unset.
+    pub erp_latency: std::time::Duration,
+    /// `CLAIM_TIMEOUT_SECONDS` (default 60, at least 1): how long a delivery's claim on an
+    /// event holds before another delivery may take it over. Longer than the function's
+    /// timeout, so only a dead invocation's claim expires (the CDK app sets it so).
+    pub claim_timeout: std::time::Duration,
+}
+
+impl ErpProcessorConfig {
+    pub const DEFAULT_BATCH_CONCURRENCY: usize = 10;
+    pub const DEFAULT_CLAIM_TIMEOUT_SECONDS: u64 = 60;
+    pub const BATCH_CONCURRENCY_RANGE: std::ops::RangeInclusive<usize> = 1..=100;
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(env_lookup)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let processed_table = required(&lookup, "ERP_PROCESSED_TABLE_NAME")?;
+        let claim_timeout: u64 = parsed_or(&lookup, "CLAIM_TIMEOUT_SECONDS", Self::DEFAULT_CLAIM_TIMEOUT_SECONDS)?;
+        if claim_timeout == 0 {
+            return Err(ConfigError::Invalid {
+                name: "CLAIM_TIMEOUT_SECONDS",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        let batch_concurrency = parsed_or(&lookup, "BATCH_CONCURRENCY", Self::DEFAULT_BATCH_CONCURRENCY)?;
+        if !Self::BATCH_CONCURRENCY_RANGE.contains(&batch_concurrency) {
+            return Err(ConfigError::Invalid {
+                name: "BATCH_CONCURRENCY",
+                reason: format!(
+                    "must be between {} and {}",
+                    Self::BATCH_CONCURRENCY_RANGE.start(),
+                    Self::BATCH_CONCURRENCY_RANGE.end()
+                ),
+            });
+        }
+        Ok(Self {
+            processed_table,
+            erp_system: lookup("ERP_SYSTEM_NAME")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| integration::domain::erp::DEFAULT_ERP_SYSTEM.to_owned()),
+            batch_concurrency,
+            erp_latency: std::time::Duration::from_millis(parsed_or(&lookup, "ERP_LATENCY_MS", 0u64)?),
+            claim_timeout: std::time::Duration::from_secs(claim_timeout),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn erp_processor_defaults() {
+        let vars = HashMap::from([("ERP_PROCESSED_TABLE_NAME", "ErpProcessedUsers")]);
+        let config = ErpProcessorConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(
+            config,
+            ErpProcessorConfig {
+                processed_table: "ErpProcessedUsers".to_owned(),
+                erp_system: "OracleFusion".to_owned(),
+                batch_concurrency: 10,
+                erp_latency: std::time::Duration::ZERO,
+                claim_timeout: std::time::Duration::from_secs(60),
+            }
+        );
+    }
+
+    #[test]
+    fn erp_processor_reads_every_variable() {
+        let vars = HashMap::from([
+            ("ERP_PROCESSED_TABLE_NAME", "T"),
+            ("ERP_SYSTEM_NAME", " PeopleSoft "),
+            ("BATCH_CONCURRENCY", "100"),
+            ("ERP_LATENCY_MS", "100"),
+            ("CLAIM_TIMEOUT_SECONDS", "35"),
+        ]);
+        let config = ErpProcessorConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(config.erp_system, "PeopleSoft");
+        assert_eq!(config.batch_concurrency, 100);
+        assert_eq!(config.erp_latency, std::time::Duration::from_millis(100));
+        assert_eq!(config.claim_timeout, std::time::Duration::from_secs(35));
+    }
+
+    #[test]
+    fn erp_processor_rejects_bad_values() {
+        for (name, value, expected) in [
+            (
+                "ERP_PROCESSED_TABLE_NAME",
+                "",
+                ConfigError::Missing("ERP_PROCESSED_TABLE_NAME"),
+            ),
+            (
+                "BATCH_CONCURRENCY",
+                "0",
+                invalid("BATCH_CONCURRENCY", "must be between 1 and 100"),
+            ),
+            (
+                "BATCH_CONCURRENCY",
+                "101",
+                invalid("BATCH_CONCURRENCY", "must be between 1 and 100"),
+            ),
+            (
+                "BATCH_CONCURRENCY",
+                "-1",
+                invalid("BATCH_CONCURRENCY", "invalid digit found in string"),
+            ),
+            (
+                "ERP_LATENCY_MS",
+                "soon",
+                invalid("ERP_LATENCY_MS", "invalid digit found in string"),
+            ),
+        ] {
+            let mut vars = HashMap::from([("ERP_PROCESSED_TABLE_NAME", "T")]);
+            vars.insert(name, value);
+            let result = ErpProcessorConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string()));
+            assert_eq!(result, Err(expected), "{name}={value}");
+        }
+    }
+
+    fn invalid(name: &'static str, reason: &str) -> ConfigError {
+        ConfigError::Invalid {
+            name,
+            reason: reason.to_owned(),
+        }
+    }
+}

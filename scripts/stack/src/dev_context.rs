@@ -1,0 +1,47 @@
+//! The stack name and CDK context `scripts/dev` deploys with: stage `dev`, this host's
+//! architecture (MiniStack runs the functions as local processes), and the optional
+//! shortened timings of the `LOCAL_*` variables (the e2e suite's).
+
+/// One argument per element: the stack, then `-c KEY=VALUE` pairs.
+pub fn dev_context(arch: &str, lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let arch = if arch == "aarch64" { "arm64" } else { arch };
+    let mut args = vec!["CrmErp-dev".to_owned()];
+    let mut context = |kv: String| args.extend(["-c".to_owned(), kv]);
+    context("stage=dev".to_owned());
+    context(format!("architecture={arch}"));
+    for (var, key) in [
+        ("LOCAL_QUEUE_VISIBILITY_SECONDS", "queueVisibilitySeconds"),
+        ("LOCAL_OUTBOX_GRACE_SECONDS", "outboxGraceSeconds"),
+    ] {
+        if let Some(value) = lookup(var).filter(|v| !v.trim().is_empty()) {
+            context(format!("{key}={}", value.trim()));
+        }
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dev_context;
+
+    #[test]
+    fn stage_architecture_and_the_timings_set() {
+        assert_eq!(
+            dev_context("x86_64", |_| None),
+            ["CrmErp-dev", "-c", "stage=dev", "-c", "architecture=x86_64"]
+        );
+        let lookup = |k: &str| (k == "LOCAL_OUTBOX_GRACE_SECONDS").then(|| " 2 ".to_owned());
+        assert_eq!(
+            dev_context("aarch64", lookup),
+            [
+                "CrmErp-dev",
+                "-c",
+                "stage=dev",
+                "-c",
+                "architecture=arm64",
+                "-c",
+                "outboxGraceSeconds=2"
+            ]
+        );
+    }
+}
