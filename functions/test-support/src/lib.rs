@@ -217,9 +217,48 @@ pub async fn create_queue(client: &aws_sdk_sqs::Client, prefix: &str) -> String 
 }
 
 /// A string attribute of a DynamoDB item; panics, naming it, when it is missing.
-pub fn s(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, attr: &str) -> String {
-    item.get(attr)
-        .and_then(|v| v.as_s().ok())
-        .unwrap_or_else(|| panic!("{attr} is not a string attribute of {item:?}"))
-        .clone()
+pub fn s(item: &Item, attr: &str) -> String {
+    text(item, attr).unwrap_or_else(|| panic!("{attr} is not a string attribute of {item:?}"))
+}
+
+/// A DynamoDB item as the SDK returns it.
+pub type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
+/// A string attribute of an item, if it has one.
+pub fn text(item: &Item, attr: &str) -> Option<String> {
+    item.get(attr).and_then(|v| v.as_s().ok()).cloned()
+}
+
+/// Every item of `table`, all pages.
+pub async fn scan_all(dynamo: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = dynamo
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("scan {table}: {e:?}"));
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key.filter(|k| !k.is_empty());
+        if start.is_none() {
+            return items;
+        }
+    }
+}
+
+/// The audit records of an `ErpProcessedUsers` table, grouped by `UserId`.
+pub async fn processed_by_user(
+    dynamo: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> std::collections::HashMap<String, Vec<Item>> {
+    let mut by_user: std::collections::HashMap<String, Vec<Item>> = std::collections::HashMap::new();
+    for item in scan_all(dynamo, table).await {
+        if let Some(user) = text(&item, "UserId") {
+            by_user.entry(user).or_default().push(item);
+        }
+    }
+    by_user
 }

@@ -90,25 +90,11 @@ impl TestApp {
 
     /// Every item of the table, by `EventId`.
     pub async fn stored_items(&self) -> HashMap<String, HashMap<String, AttributeValue>> {
-        let mut items = HashMap::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .dynamo
-                .scan()
-                .table_name(&self.config.processed_table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("scan the emulator");
-            for item in out.items.unwrap_or_default() {
-                items.insert(s(&item, "EventId"), item);
-            }
-            start = out.last_evaluated_key.filter(|k| !k.is_empty());
-            if start.is_none() {
-                return items;
-            }
-        }
+        test_support::scan_all(&self.dynamo, &self.config.processed_table)
+            .await
+            .into_iter()
+            .map(|item| (s(&item, "EventId"), item))
+            .collect()
     }
 }
 

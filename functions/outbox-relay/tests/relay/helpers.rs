@@ -124,26 +124,7 @@ impl Stack {
 
     /// The processor's audit records, by user id.
     pub async fn processed_by_user(&self) -> HashMap<String, Vec<HashMap<String, AttributeValue>>> {
-        let mut by_user: HashMap<String, Vec<_>> = HashMap::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .dynamo
-                .scan()
-                .table_name(&self.processed_table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("scan");
-            for item in out.items.unwrap_or_default() {
-                let user = item["UserId"].as_s().unwrap().clone();
-                by_user.entry(user).or_default().push(item);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return by_user;
-            }
-        }
+        test_support::processed_by_user(&self.dynamo, &self.processed_table).await
     }
 }
 

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use aws_credential_types::Credentials;
-use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::{Method, Url};
 use serde_json::{json, Value};
 
@@ -14,7 +13,7 @@ use stack::{LocalUrlForm, Outputs, SignedClient};
 use super::proxy::FaultProxy;
 use crate::smoke::{header, read};
 
-pub type Item = HashMap<String, AttributeValue>;
+pub use test_support::Item;
 
 /// The emulator's region, and the dummy key id and secret scripts/dev exports.
 pub const REGION: &str = "us-east-1";
@@ -49,12 +48,7 @@ impl World {
     ) -> Result<Self, String> {
         let credentials = Credentials::new(KEY, KEY, None, None, "e2e");
         // As scripts/dev deployed it: the emulator's endpoint, dummy credentials.
-        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(emulator.as_str())
-            .region(aws_config::Region::new(REGION))
-            .credentials_provider(credentials.clone())
-            .load()
-            .await;
+        let aws = test_support::sdk_config_for(emulator.as_str()).await;
         Ok(Self {
             root: root.to_owned(),
             outputs,
@@ -97,34 +91,12 @@ impl World {
 
     /// Every item of a table.
     pub async fn scan(&self, table: &str) -> Vec<Item> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .dynamo
-                .scan()
-                .table_name(table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("scan the emulator's table");
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return items;
-            }
-        }
+        test_support::scan_all(&self.dynamo, table).await
     }
 
     /// The audit records, grouped by user id.
     pub async fn processed_by_user(&self) -> HashMap<String, Vec<Item>> {
-        let mut by_user: HashMap<String, Vec<Item>> = HashMap::new();
-        for item in self.scan(&self.outputs.erp_processed_users_table_name).await {
-            if let Some(user) = s(&item, "UserId") {
-                by_user.entry(user).or_default().push(item);
-            }
-        }
-        by_user
+        test_support::processed_by_user(&self.dynamo, &self.outputs.erp_processed_users_table_name).await
     }
 
     /// The environment of a command that is a client of this stack (scripts/smoke,
@@ -236,6 +208,4 @@ impl World {
     }
 }
 
-pub fn s(item: &Item, attr: &str) -> Option<String> {
-    item.get(attr).and_then(|v| v.as_s().ok()).cloned()
-}
+pub use test_support::text as s;
