@@ -1,7 +1,49 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { skipCheckov } from './checkov';
+
+interface KeyDefinition { readonly name: string; readonly type: 'S' | 'N' }
+interface IndexDefinition {
+  readonly name: string;
+  readonly partitionKey: KeyDefinition;
+  readonly sortKey?: KeyDefinition;
+  readonly projection: 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
+  readonly nonKeyAttributes?: string[];
+}
+interface TableDefinition { readonly partitionKey: KeyDefinition; readonly indexes: IndexDefinition[] }
+
+/**
+ * Keys and indexes of both tables, in the one file the Rust tests create their tables from
+ * too (functions/test-support), so a test table is the deployed table.
+ */
+export const TABLE_DEFINITIONS: { readonly Users: TableDefinition; readonly ErpProcessedUsers: TableDefinition } =
+  JSON.parse(readFileSync(path.join(__dirname, 'tables.json'), 'utf8'));
+
+const attribute = (key: KeyDefinition): dynamodb.Attribute => ({
+  name: key.name,
+  type: key.type === 'N' ? dynamodb.AttributeType.NUMBER : dynamodb.AttributeType.STRING,
+});
+
+const PROJECTIONS = {
+  ALL: dynamodb.ProjectionType.ALL,
+  KEYS_ONLY: dynamodb.ProjectionType.KEYS_ONLY,
+  INCLUDE: dynamodb.ProjectionType.INCLUDE,
+};
+
+function addIndexes(table: dynamodb.Table, definition: TableDefinition): void {
+  for (const index of definition.indexes) {
+    table.addGlobalSecondaryIndex({
+      indexName: index.name,
+      partitionKey: attribute(index.partitionKey),
+      sortKey: index.sortKey && attribute(index.sortKey),
+      projectionType: PROJECTIONS[index.projection],
+      nonKeyAttributes: index.nonKeyAttributes,
+    });
+  }
+}
 
 export interface TablesProps {
   /** What happens to the tables (and their data) when the stack is deleted. */
@@ -27,7 +69,7 @@ export class Tables extends Construct {
   /**
    * The outbox's sparse index on `Users`: only a user whose `UserCreated` event is not yet
    * on the queue carries `Outbox` and `OutboxSince`, so the relay's query reads exactly the
-   * pending events, oldest first (see functions/integration/src/store/outbox.rs).
+   * pending events, oldest first (see functions/integration/src/store/users/).
    */
   static readonly PENDING_EVENTS_INDEX = 'PendingEvents';
 
@@ -41,32 +83,22 @@ export class Tables extends Construct {
       deletionProtection: props.deletionProtection,
     };
 
+    // PendingEvents: what the relay sends is projected; names and emails are inside the
+    // event, as on the queue. ByUserId: keys only, since no code reads this index (the
+    // functions get a record by EventId; the tests and the e2e suite scan), so it serves an
+    // operator's lookup of a user's records, which needs only each record's EventId; ALL
+    // would copy every record's UserName and UserEmail (PII) into the index.
     this.users = new dynamodb.Table(this, 'Users', {
       ...common,
-      partitionKey: { name: 'Id', type: dynamodb.AttributeType.STRING },
+      partitionKey: attribute(TABLE_DEFINITIONS.Users.partitionKey),
     });
-    this.users.addGlobalSecondaryIndex({
-      indexName: Tables.PENDING_EVENTS_INDEX,
-      partitionKey: { name: 'Outbox', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'OutboxSince', type: dynamodb.AttributeType.NUMBER },
-      // What the relay sends; names and emails are inside the event, as on the queue.
-      projectionType: dynamodb.ProjectionType.INCLUDE,
-      nonKeyAttributes: ['OutboxEventId', 'OutboxEvent', 'OutboxCorrelationId'],
-    });
+    addIndexes(this.users, TABLE_DEFINITIONS.Users);
 
     this.erpProcessedUsers = new dynamodb.Table(this, 'ErpProcessedUsers', {
       ...common,
-      partitionKey: { name: 'EventId', type: dynamodb.AttributeType.STRING },
+      partitionKey: attribute(TABLE_DEFINITIONS.ErpProcessedUsers.partitionKey),
     });
-    this.erpProcessedUsers.addGlobalSecondaryIndex({
-      indexName: Tables.BY_USER_ID_INDEX,
-      partitionKey: { name: 'UserId', type: dynamodb.AttributeType.STRING },
-      // Keys only: no code reads this index (the functions get a record by EventId; the
-      // tests and the e2e suite scan), so it serves an operator's lookup of a user's records,
-      // which needs only each record's EventId (a GetItem on the table reads the rest). ALL
-      // would copy every record's UserName and UserEmail (PII) into the index.
-      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
-    });
+    addIndexes(this.erpProcessedUsers, TABLE_DEFINITIONS.ErpProcessedUsers);
 
     for (const table of [this.users, this.erpProcessedUsers]) {
       skipCheckov(table, {

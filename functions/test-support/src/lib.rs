@@ -10,12 +10,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
-};
-
 pub mod http;
+pub mod tables;
 
 pub use http::TestResponse;
 
@@ -118,90 +114,14 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
 
-/// A table with a string partition key and, optionally, string-keyed GSIs
-/// (index name, partition key).
-pub async fn create_table(
-    client: &aws_sdk_dynamodb::Client,
-    prefix: &str,
-    key: &str,
-    indexes: &[(&str, &str)],
-) -> String {
-    let name = unique(prefix);
-    let key_schema = |attr: &str| {
-        KeySchemaElement::builder()
-            .attribute_name(attr)
-            .key_type(KeyType::Hash)
-            .build()
-            .expect("complete key schema")
-    };
-    let string_attr = |attr: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(attr)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("complete attribute definition")
-    };
-    let mut request = client
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key_schema(key))
-        .attribute_definitions(string_attr(key));
-    for (index, attr) in indexes {
-        request = request
-            .attribute_definitions(string_attr(attr))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(*index)
-                    .key_schema(key_schema(attr))
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                    .build()
-                    .expect("complete index"),
-            );
-    }
-    request.send().await.expect("create table in the emulator");
-    name
+/// A `Users` table as the CDK app deploys it (see `tables`).
+pub async fn create_users_table(client: &aws_sdk_dynamodb::Client) -> String {
+    tables::create_deployed_table(client, "Users").await
 }
 
-/// A `Users` table as the CDK app defines it, with the outbox's sparse `PendingEvents`
-/// index (`Outbox` S, `OutboxSince` N).
-pub async fn create_users_table(client: &aws_sdk_dynamodb::Client) -> String {
-    let name = unique("Users");
-    let attr = |attr: &str, kind| {
-        AttributeDefinition::builder()
-            .attribute_name(attr)
-            .attribute_type(kind)
-            .build()
-            .expect("complete attribute definition")
-    };
-    let key = |attr: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(attr)
-            .key_type(kind)
-            .build()
-            .expect("complete key schema")
-    };
-    client
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("Id", ScalarAttributeType::S))
-        .attribute_definitions(attr("Outbox", ScalarAttributeType::S))
-        .attribute_definitions(attr("OutboxSince", ScalarAttributeType::N))
-        .key_schema(key("Id", KeyType::Hash))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("PendingEvents")
-                .key_schema(key("Outbox", KeyType::Hash))
-                .key_schema(key("OutboxSince", KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                .build()
-                .expect("complete index"),
-        )
-        .send()
-        .await
-        .expect("create table in the emulator");
-    name
+/// An `ErpProcessedUsers` table as the CDK app deploys it (see `tables`).
+pub async fn create_processed_table(client: &aws_sdk_dynamodb::Client) -> String {
+    tables::create_deployed_table(client, "ErpProcessedUsers").await
 }
 
 /// A queue, and its URL.

@@ -149,7 +149,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let users_table = test_support::create_users_table(&dynamo).await;
-    let processed_table = test_support::create_table(&dynamo, "ErpProcessedUsers", "EventId", &[]).await;
+    let processed_table = test_support::create_processed_table(&dynamo).await;
     let queue_url = test_support::create_queue(&sqs, "Events").await;
     let user_id = Uuid::new_v4().to_string();
     dynamo

@@ -7,7 +7,7 @@ use erp_processor::config::ErpProcessorConfig;
 use erp_processor::{handle, App, InvocationError};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
-use test_support::{create_table, emulator, unique};
+use test_support::{create_processed_table, emulator, unique};
 pub use test_support::{s, TestResponse};
 
 /// The handler wired to a fresh `ErpProcessedUsers` table in the shared emulator.
@@ -26,7 +26,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ErpProcessorConfig)) -> Test
     let aws = emulator().sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let mut config = ErpProcessorConfig {
-        processed_table: create_table(&dynamo, "ErpProcessedUsers", "EventId", &[]).await,
+        processed_table: create_processed_table(&dynamo).await,
         erp_system: "OracleFusion".to_owned(),
         batch_concurrency: ErpProcessorConfig::DEFAULT_BATCH_CONCURRENCY,
         erp_latency: Duration::ZERO,

@@ -9,7 +9,7 @@ use integration::store::UsersTable;
 use lambda_runtime::{Context, LambdaEvent};
 use outbox_relay::{Relay, RelayReport};
 use serde_json::{json, Value};
-use test_support::{create_queue, create_table, create_users_table, emulator};
+use test_support::{create_processed_table, create_queue, create_users_table, emulator};
 use uuid::Uuid;
 
 /// The three functions wired to fresh tables and a fresh queue.
@@ -31,7 +31,7 @@ pub async fn spawn_stack() -> Stack {
         users_table: create_users_table(&dynamo).await,
         events_queue_url: create_queue(&sqs, "events").await,
     };
-    let processed_table = create_table(&dynamo, "ErpProcessedUsers", "EventId", &[("ByUserId", "UserId")]).await;
+    let processed_table = create_processed_table(&dynamo).await;
     let erp_config = ErpProcessorConfig {
         processed_table: processed_table.clone(),
         erp_system: "OracleFusion".to_owned(),

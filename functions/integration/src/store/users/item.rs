@@ -201,3 +201,25 @@ pub(super) fn readable(item: HashMap<String, AttributeValue>) -> Option<StoredUs
 pub(super) fn key_of(id: Uuid) -> HashMap<String, AttributeValue> {
     HashMap::from([("Id".to_owned(), AttributeValue::S(id.to_string()))])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The index the outbox queries is the one the CDK app deploys (cdk/lib/tables.json).
+    #[test]
+    fn the_outbox_attributes_are_the_deployed_index() {
+        let tables: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../../cdk/lib/tables.json")).expect("valid JSON");
+        let users = &tables["Users"];
+        assert_eq!(users["partitionKey"], serde_json::json!({"name": "Id", "type": "S"}));
+        let index = &users["indexes"][0];
+        assert_eq!(index["name"], PENDING_EVENTS_INDEX);
+        assert_eq!(index["partitionKey"], serde_json::json!({"name": OUTBOX, "type": "S"}));
+        assert_eq!(index["sortKey"], serde_json::json!({"name": OUTBOX_SINCE, "type": "N"}));
+        assert_eq!(
+            index["nonKeyAttributes"],
+            serde_json::json!([OUTBOX_EVENT_ID, OUTBOX_EVENT, OUTBOX_CORRELATION_ID])
+        );
+    }
+}
