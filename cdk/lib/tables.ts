@@ -69,7 +69,7 @@ export class Tables extends Construct {
   /**
    * The outbox's sparse index on `Users`: only a user whose `UserCreated` event is not yet
    * on the queue carries `Outbox` and `OutboxSince`, so the relay's query reads exactly the
-   * pending events, oldest first (see functions/integration/src/store/users/).
+   * pending events, oldest first (see functions/user-sync/src/store/users/).
    */
   static readonly PENDING_EVENTS_INDEX = 'PendingEvents';
 

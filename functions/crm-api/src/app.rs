@@ -1,7 +1,7 @@
 use crate::config::CrmApiConfig;
 use aws_config::SdkConfig;
-use integration::events::EventPublisher;
-use integration::store::UsersTable;
+use user_sync::events::EventPublisher;
+use user_sync::store::UsersTable;
 
 /// What every request needs, built once at cold start and borrowed by each invocation.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! What `crm-api` reads from its environment at cold start.
 
-use integration::config::{env_lookup, required, ConfigError};
+use user_sync::config::{env_lookup, required, ConfigError};
 
 /// What `crm-api` needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

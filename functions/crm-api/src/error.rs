@@ -2,9 +2,9 @@
 //! the problem document the client is told.
 
 use http_edge::ProblemError;
-use integration::domain::{FieldError, ValidationErrors};
-use integration::store::StoreError;
 use lambda_http::http::StatusCode;
+use user_sync::domain::{FieldError, ValidationErrors};
+use user_sync::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -73,7 +73,7 @@ impl ProblemError for ApiError {
             Self::Store(_) => "The user store is unavailable; retry later.".to_owned(),
             Self::Invalid(_) => "One or more fields are invalid; see errors.".to_owned(),
             Self::UnsupportedMediaType => "Send the body as application/json.".to_owned(),
-            other => integration::errors::sentence(&other.to_string()),
+            other => user_sync::errors::sentence(&other.to_string()),
         }
     }
 }

@@ -8,10 +8,10 @@ async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = CrmApiConfig::from_env()?;
     // With bundled roots: reading the system's certificate store was most of init.
-    let aws = integration::aws::load_config().await;
+    let aws = user_sync::aws::load_config().await;
     let app = App::new(&aws, &config);
     // Every request reads or writes `Users`. SQS is not primed: the role may only
     // `SendMessage`, so the first `POST` opens that connection.
-    integration::aws::prime(&aws, async { app.users.get(uuid::Uuid::nil()).await.map(drop) }).await;
+    user_sync::aws::prime(&aws, async { app.users.get(uuid::Uuid::nil()).await.map(drop) }).await;
     lambda_http::run(service_fn(|req| routes::handle(&app, req))).await
 }

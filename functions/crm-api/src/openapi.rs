@@ -4,9 +4,9 @@
 //! (SigV4 authorization, its 401 and 403) is declared here once, for every operation.
 
 use http_edge::Problem;
-use integration::domain::FieldError;
 use serde::Serialize;
 use serde_json::json;
+use user_sync::domain::FieldError;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};

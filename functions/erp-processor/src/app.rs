@@ -1,6 +1,6 @@
 use crate::config::ErpProcessorConfig;
 use aws_config::SdkConfig;
-use integration::store::ProcessedUsersTable;
+use user_sync::store::ProcessedUsersTable;
 
 use std::sync::Arc;
 

@@ -3,14 +3,14 @@
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsMessage};
 use futures::stream::{self, StreamExt};
-use integration::events::{EnvelopeError, EventEnvelope};
-use integration::store::RecordError;
+use user_sync::events::{EnvelopeError, EventEnvelope};
+use user_sync::store::RecordError;
 
 use crate::process::ProcessError;
 use tracing::Instrument;
 
 use crate::App;
-use integration::errors::chain as error_chain;
+use user_sync::errors::chain as error_chain;
 
 /// Why one record failed. Every kind is reported as a batch item failure: a permanent one
 /// fails again on every receive until the queue's redrive policy moves it to the
@@ -131,7 +131,7 @@ fn correlation_id(record: &SqsMessage) -> Option<&str> {
         .and_then(|a| a.string_value.as_deref())?;
     let end = id
         .char_indices()
-        .nth(integration::events::MAX_ID_CHARS)
+        .nth(user_sync::events::MAX_ID_CHARS)
         .map_or(id.len(), |(at, _)| at);
     Some(&id[..end])
 }

@@ -1,6 +1,6 @@
 //! What `erp-processor` reads from its environment at cold start.
 
-use integration::config::{env_lookup, parsed_or, required, ConfigError};
+use user_sync::config::{env_lookup, parsed_or, required, ConfigError};
 
 /// What `erp-processor` needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +55,7 @@ impl ErpProcessorConfig {
             erp_system: lookup("ERP_SYSTEM_NAME")
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| integration::domain::erp::DEFAULT_ERP_SYSTEM.to_owned()),
+                .unwrap_or_else(|| user_sync::domain::erp::DEFAULT_ERP_SYSTEM.to_owned()),
             batch_concurrency,
             erp_latency: std::time::Duration::from_millis(parsed_or(&lookup, "ERP_LATENCY_MS", 0u64)?),
             claim_timeout: std::time::Duration::from_secs(claim_timeout),

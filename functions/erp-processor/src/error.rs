@@ -2,10 +2,10 @@
 //! status code and the problem document the client is told.
 
 use http_edge::ProblemError;
-use integration::domain::FieldError;
-use integration::events::EnvelopeError;
-use integration::store::RecordError;
 use lambda_http::http::StatusCode;
+use user_sync::domain::FieldError;
+use user_sync::events::EnvelopeError;
+use user_sync::store::RecordError;
 
 use crate::process::ProcessError;
 
@@ -92,7 +92,7 @@ impl ProblemError for ApiError {
             | Self::PayloadTooLarge { .. }
             | Self::UnsupportedMediaType
             | Self::NotFound
-            | Self::MethodNotAllowed { .. } => integration::errors::sentence(&self.to_string()),
+            | Self::MethodNotAllowed { .. } => user_sync::errors::sentence(&self.to_string()),
         }
     }
 }

@@ -4,8 +4,8 @@
 
 use erp_processor::config::ErpProcessorConfig;
 use erp_processor::App;
-use integration::store::ProcessedUsersTable;
 use lambda_runtime::{service_fn, Error};
+use user_sync::store::ProcessedUsersTable;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,12 +13,12 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = ErpProcessorConfig::from_env()?;
     // With bundled roots: reading the system's certificate store was most of init.
-    let aws = integration::aws::load_config().await;
+    let aws = user_sync::aws::load_config().await;
     let app = App::new(&aws, &config);
     let prime = async {
         let table = ProcessedUsersTable::new(aws_sdk_dynamodb::Client::new(&aws), &config.processed_table);
         table.prime().await
     };
-    integration::aws::prime(&aws, prime).await;
+    user_sync::aws::prime(&aws, prime).await;
     lambda_runtime::run(service_fn(|event| erp_processor::handle(&app, event))).await
 }

@@ -4,9 +4,9 @@
 //! from the same types (`schemas/`, kept equal to this by a test).
 
 use http_edge::Problem;
-use integration::domain::FieldError;
-use integration::events::{EventEnvelope, EventType, UserSnapshot};
 use serde_json::{json, Value};
+use user_sync::domain::FieldError;
+use user_sync::events::{EventEnvelope, EventType, UserSnapshot};
 use utoipa::OpenApi;
 
 use crate::routes;

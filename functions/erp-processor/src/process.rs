@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use integration::domain::ErpEmployee;
-use integration::events::{now_utc_millis, EventEnvelope};
-use integration::store::{Claimed, ProcessedEvent, ProcessedUsersTable, RecordError};
 use time::OffsetDateTime;
+use user_sync::domain::ErpEmployee;
+use user_sync::events::{now_utc_millis, EventEnvelope};
+use user_sync::store::{Claimed, ProcessedEvent, ProcessedUsersTable, RecordError};
 
 /// The ERP side of processing: creates or updates the user's employee record.
 pub trait Erp: Send + Sync + std::fmt::Debug {

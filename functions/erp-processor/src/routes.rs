@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use http_edge::request::{body_bytes, has_json_body, route_path};
 use http_edge::{Problem, ProblemError};
-use integration::events::EventEnvelope;
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
+use user_sync::events::EventEnvelope;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -56,7 +56,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
         Ok((event, processed)) => (processed_response(&event, &processed), Some((event, processed))),
         Err(error) => {
             if error.status().is_server_error() {
-                tracing::error!(error = %integration::errors::chain(&error), "request failed");
+                tracing::error!(error = %user_sync::errors::chain(&error), "request failed");
             }
             (error.to_response(), None)
         }

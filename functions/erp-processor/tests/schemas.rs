@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use erp_processor::openapi::event_schemas;
-use integration::domain::User;
-use integration::events::EventEnvelope;
 use serde_json::{json, Value};
+use user_sync::domain::User;
+use user_sync::events::EventEnvelope;
 
 fn schemas_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas")
@@ -53,12 +53,12 @@ fn committed_schemas_are_the_generated_ones() {
 fn the_events_this_system_sends_validate() {
     let user = User::new(
         uuid::Uuid::new_v4(),
-        integration::domain::NewUser::parse(
-            integration::domain::RawField::Text("Ada Lovelace"),
-            integration::domain::RawField::Text("ada@example.com"),
+        user_sync::domain::NewUser::parse(
+            user_sync::domain::RawField::Text("Ada Lovelace"),
+            user_sync::domain::RawField::Text("ada@example.com"),
         )
         .unwrap(),
-        integration::events::now_utc_millis(),
+        user_sync::events::now_utc_millis(),
         uuid::Uuid::new_v4(),
     );
     let published: Value = serde_json::from_str(&EventEnvelope::user_created(&user).to_json()).unwrap();

@@ -1,10 +1,10 @@
 //! RFC 9457 problem details, the body of every error answer, and the one way an error
 //! type becomes that answer: each implements `ProblemError` next to its own definition.
 
-use integration::domain::FieldError;
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
+use user_sync::domain::FieldError;
 use utoipa::ToSchema;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";

@@ -1,6 +1,6 @@
 //! What `outbox-relay` reads from its environment at cold start.
 
-use integration::config::{env_lookup, parsed_or, required, ConfigError};
+use user_sync::config::{env_lookup, parsed_or, required, ConfigError};
 
 /// What `outbox-relay` needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

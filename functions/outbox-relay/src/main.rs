@@ -1,15 +1,15 @@
-use integration::events::{now_utc_millis, EventPublisher};
-use integration::store::UsersTable;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use outbox_relay::config::OutboxRelayConfig;
 use outbox_relay::{metrics, Relay, RelayReport};
+use user_sync::events::{now_utc_millis, EventPublisher};
+use user_sync::store::UsersTable;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = OutboxRelayConfig::from_env()?;
     // Not primed: it runs on a schedule, with nobody waiting on its first call.
-    let aws = integration::aws::load_config().await;
+    let aws = user_sync::aws::load_config().await;
     let relay = Relay::new(
         UsersTable::new(aws_sdk_dynamodb::Client::new(&aws), &config.users_table),
         EventPublisher::new(aws_sdk_sqs::Client::new(&aws), &config.events_queue_url),

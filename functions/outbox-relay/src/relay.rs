@@ -1,11 +1,11 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use integration::errors::chain;
-use integration::events::{EntryOutcome, EventPublisher, MAX_BATCH};
-use integration::store::{PendingEvent, StoreError, UsersTable};
 use serde::Serialize;
 use time::OffsetDateTime;
+use user_sync::errors::chain;
+use user_sync::events::{EntryOutcome, EventPublisher, MAX_BATCH};
+use user_sync::store::{PendingEvent, StoreError, UsersTable};
 
 #[derive(Debug, Clone)]
 pub struct Relay {

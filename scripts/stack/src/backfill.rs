@@ -8,9 +8,9 @@
 //! is first put in the user's outbox (so the relay delivers it if this run dies), then sent
 //! and its mark cleared, as the CRM API does with a new user's event.
 
-use integration::events::{EntryOutcome, EventEnvelope, EventPublisher, EventType, UserSnapshot, MAX_BATCH};
-use integration::store::{Marked, PendingEvent, StoredUser, UsersTable};
 use time::OffsetDateTime;
+use user_sync::events::{EntryOutcome, EventEnvelope, EventPublisher, EventType, UserSnapshot, MAX_BATCH};
+use user_sync::store::{Marked, PendingEvent, StoredUser, UsersTable};
 use uuid::Uuid;
 
 /// Backfill event ids live here, so they collide with no other id.
@@ -73,7 +73,7 @@ pub async fn run(
                 let page = users
                     .page(PAGE_SIZE, after)
                     .await
-                    .map_err(|e| format!("read Users: {}", integration::errors::chain(&e)))?;
+                    .map_err(|e| format!("read Users: {}", user_sync::errors::chain(&e)))?;
                 republish(users, events, &page.users, generation, &mut done).await?;
                 progress(&done);
                 after = page.next;
@@ -89,7 +89,7 @@ pub async fn run(
                     match users
                         .get(*id)
                         .await
-                        .map_err(|e| format!("read user {id}: {}", integration::errors::chain(&e)))?
+                        .map_err(|e| format!("read user {id}: {}", user_sync::errors::chain(&e)))?
                     {
                         Some(user) => found.push(user),
                         None => done.not_found += 1,
@@ -124,7 +124,7 @@ async fn republish(
         match users
             .mark_pending(user.id, &pending)
             .await
-            .map_err(|e| format!("outbox of {}: {}", user.id, integration::errors::chain(&e)))?
+            .map_err(|e| format!("outbox of {}: {}", user.id, user_sync::errors::chain(&e)))?
         {
             Marked::Marked => marked.push(pending.event),
             Marked::NotMarked => done.skipped += 1,

@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use integration::events::EventPublisher;
-use integration::store::UsersTable;
 use stack::backfill::{self, Users};
 use stack::Outputs;
+use user_sync::events::EventPublisher;
+use user_sync::store::UsersTable;
 use uuid::Uuid;
 
 const USAGE: &str = "stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)";

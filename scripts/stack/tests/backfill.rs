@@ -5,11 +5,11 @@
 use std::collections::HashSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use integration::domain::{NewUser, RawField, User};
-use integration::events::{now_utc_millis, EventEnvelope, EventPublisher};
-use integration::store::{PendingEvent, UsersTable};
 use stack::backfill::{self, Users, PAGE_SIZE};
 use test_support::{create_queue, create_users_table, emulator};
+use user_sync::domain::{NewUser, RawField, User};
+use user_sync::events::{now_utc_millis, EventEnvelope, EventPublisher};
+use user_sync::store::{PendingEvent, UsersTable};
 use uuid::Uuid;
 
 struct World {

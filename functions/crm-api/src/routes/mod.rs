@@ -74,7 +74,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
     };
     let response = result.unwrap_or_else(|error| {
         if error.status().is_server_error() {
-            tracing::error!(error = %integration::errors::chain(&error), "request failed");
+            tracing::error!(error = %user_sync::errors::chain(&error), "request failed");
         }
         error.to_response()
     });

@@ -3,14 +3,14 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http_edge::Problem;
-use integration::domain::{NewUser, RawField, User};
-use integration::events::{now_utc_millis, EventEnvelope};
-use integration::store::{Inserted, PendingEvent, StoredUser};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
+use user_sync::domain::{NewUser, RawField, User};
+use user_sync::events::{now_utc_millis, EventEnvelope};
+use user_sync::store::{Inserted, PendingEvent, StoredUser};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -174,12 +174,12 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
 async fn deliver(app: &App, user: &User, correlation_id: &str) {
     let event = EventEnvelope::user_created(user);
     if let Err(error) = app.events.publish(&event, correlation_id).await {
-        tracing::warn!(user_id = %user.id, event_id = %event.event_id, error = %integration::errors::chain(&error),
+        tracing::warn!(user_id = %user.id, event_id = %event.event_id, error = %user_sync::errors::chain(&error),
             "event not sent now; it stays pending for the outbox relay");
         return;
     }
     if let Err(error) = app.users.clear_pending(&event.user.id, &event.event_id).await {
-        tracing::warn!(user_id = %user.id, event_id = %event.event_id, error = %integration::errors::chain(&error),
+        tracing::warn!(user_id = %user.id, event_id = %event.event_id, error = %user_sync::errors::chain(&error),
             "event sent but its pending mark not cleared; the relay will send it once more");
     }
 }

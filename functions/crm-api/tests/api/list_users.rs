@@ -1,9 +1,9 @@
 use std::collections::HashSet;
 
-use integration::domain::{EmailAddress, NewUser, User, UserName};
-use integration::events::EventEnvelope;
-use integration::store::PendingEvent;
 use serde_json::{json, Value};
+use user_sync::domain::{EmailAddress, NewUser, User, UserName};
+use user_sync::events::EventEnvelope;
+use user_sync::store::PendingEvent;
 use uuid::Uuid;
 
 use crate::helpers::{spawn_app, TestApp};
@@ -15,12 +15,7 @@ async fn seed(app: &TestApp, n: usize) -> HashSet<String> {
             name: UserName::parse(&format!("User {i}")).unwrap(),
             email: EmailAddress::parse(&format!("user{i}@example.com")).unwrap(),
         };
-        let user = User::new(
-            Uuid::new_v4(),
-            new,
-            integration::events::now_utc_millis(),
-            Uuid::new_v4(),
-        );
+        let user = User::new(Uuid::new_v4(), new, user_sync::events::now_utc_millis(), Uuid::new_v4());
         let pending = PendingEvent::new(EventEnvelope::user_created(&user), "seed");
         app.app.users.insert(&user, &pending).await.unwrap();
         ids.insert(user.id.to_string());

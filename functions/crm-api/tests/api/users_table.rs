@@ -1,8 +1,8 @@
 //! The `Users` adapter's guarantees, straight against the emulator.
 
-use integration::domain::{EmailAddress, NewUser, User, UserName};
-use integration::events::EventEnvelope;
-use integration::store::{Cleared, Inserted, PendingEvent, StoredUser};
+use user_sync::domain::{EmailAddress, NewUser, User, UserName};
+use user_sync::events::EventEnvelope;
+use user_sync::store::{Cleared, Inserted, PendingEvent, StoredUser};
 use uuid::Uuid;
 
 use crate::helpers::{s, spawn_app};
@@ -12,12 +12,7 @@ fn user(name: &str) -> User {
         name: UserName::parse(name).unwrap(),
         email: EmailAddress::parse("ada@example.com").unwrap(),
     };
-    User::new(
-        Uuid::new_v4(),
-        new,
-        integration::events::now_utc_millis(),
-        Uuid::new_v4(),
-    )
+    User::new(Uuid::new_v4(), new, user_sync::events::now_utc_millis(), Uuid::new_v4())
 }
 
 fn pending(user: &User) -> PendingEvent {
@@ -59,7 +54,7 @@ async fn insert_never_overwrites() {
 #[tokio::test]
 async fn a_missing_table_is_an_error_not_a_missing_user() {
     let app = spawn_app().await;
-    let users = integration::store::UsersTable::new(app.dynamo.clone(), "no-such-table");
+    let users = user_sync::store::UsersTable::new(app.dynamo.clone(), "no-such-table");
     assert!(users.get(Uuid::new_v4()).await.is_err());
     let ada = user("Ada");
     assert!(users.insert(&ada, &pending(&ada)).await.is_err());
@@ -80,7 +75,7 @@ async fn the_user_and_its_pending_event_are_one_item_until_cleared() {
     assert!(users.has_pending(older.id).await.unwrap());
 
     let listed = users
-        .pending_events(integration::events::now_utc_millis(), 10)
+        .pending_events(user_sync::events::now_utc_millis(), 10)
         .await
         .unwrap();
     let ids: Vec<_> = listed.iter().map(|p| p.event.event_id.clone()).collect();
@@ -118,7 +113,7 @@ async fn the_user_and_its_pending_event_are_one_item_until_cleared() {
         "the user itself is untouched"
     );
     let left = users
-        .pending_events(integration::events::now_utc_millis(), 10)
+        .pending_events(user_sync::events::now_utc_millis(), 10)
         .await
         .unwrap();
     assert_eq!(left, [pending(&newer)]);

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use erp_processor::process::{Erp, ProcessError, Processor};
 use futures::future::{join_all, BoxFuture};
-use integration::domain::ErpEmployee;
-use integration::events::{now_utc_millis, EventEnvelope};
-use integration::store::{Claimed, ProcessedUsersTable};
 use serde_json::json;
+use user_sync::domain::ErpEmployee;
+use user_sync::events::{now_utc_millis, EventEnvelope};
+use user_sync::store::{Claimed, ProcessedUsersTable};
 
 use crate::helpers::{event, s, spawn_app};
 

@@ -1,9 +1,9 @@
 use std::time::Duration;
 
-use integration::domain::{EmailAddress, NewUser, User, UserName};
-use integration::events::{now_utc_millis, EventEnvelope};
-use integration::store::PendingEvent;
 use outbox_relay::Relay;
+use user_sync::domain::{EmailAddress, NewUser, User, UserName};
+use user_sync::events::{now_utc_millis, EventEnvelope};
+use user_sync::store::PendingEvent;
 use uuid::Uuid;
 
 use crate::helpers::{post_user, spawn_stack};
@@ -100,7 +100,7 @@ async fn an_unreachable_queue_leaves_every_event_pending() {
     let crm = stack.crm_without_queue().await;
     let (_, a) = post_user(&crm, "Ada", None).await;
     let (_, b) = post_user(&crm, "Grace", None).await;
-    let dead = integration::events::EventPublisher::new(
+    let dead = user_sync::events::EventPublisher::new(
         stack.sqs.clone(),
         format!("{}-unreachable", stack.crm_config.events_queue_url),
     );

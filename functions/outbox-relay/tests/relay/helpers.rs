@@ -4,12 +4,12 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use crm_api::config::CrmApiConfig;
 use erp_processor::config::ErpProcessorConfig;
-use integration::events::{now_utc_millis, EventPublisher};
-use integration::store::UsersTable;
 use lambda_runtime::{Context, LambdaEvent};
 use outbox_relay::{Relay, RelayReport};
 use serde_json::{json, Value};
 use test_support::{create_processed_table, create_queue, create_users_table, emulator};
+use user_sync::events::{now_utc_millis, EventPublisher};
+use user_sync::store::UsersTable;
 use uuid::Uuid;
 
 /// The three functions wired to fresh tables and a fresh queue.

@@ -6,8 +6,8 @@ use std::time::Duration;
 use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput;
 use aws_sdk_sqs::types::{BatchResultErrorEntry, SendMessageBatchResultEntry};
 use aws_smithy_mocks::{mock, mock_client};
-use integration::events::{now_utc_millis, EventPublisher};
 use outbox_relay::Relay;
+use user_sync::events::{now_utc_millis, EventPublisher};
 
 use crate::helpers::{post_user, spawn_stack};
 

@@ -13,7 +13,7 @@ async fn a_relay_racing_a_late_api_send_yields_one_record_and_no_mark() {
         let relay = stack.relay();
         let ((retry_status, _), report) = tokio::join!(
             post_user(&stack.crm, "Ada", Some(&key)),
-            relay.run(integration::events::now_utc_millis())
+            relay.run(user_sync::events::now_utc_millis())
         );
         assert_eq!(retry_status, 201);
         report.unwrap();
