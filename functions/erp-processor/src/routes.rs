@@ -54,12 +54,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
     };
     let (response, event) = match result {
         Ok((event, processed)) => (processed_response(&event, &processed), Some((event, processed))),
-        Err(error) => {
-            if error.status().is_server_error() {
-                tracing::error!(error = %user_sync::errors::chain(&error), "request failed");
-            }
-            (error.to_response(), None)
-        }
+        Err(error) => (error.to_response(), None),
     };
     tracing::info!(
         method = %req.method(),

@@ -89,7 +89,15 @@ pub trait ProblemError: std::error::Error {
         }
     }
 
-    fn to_response(&self) -> Response<Body> {
+    /// The answer to the failed request. A server-side failure is logged first, with its
+    /// causes; the client is told only what to do.
+    fn to_response(&self) -> Response<Body>
+    where
+        Self: Sized,
+    {
+        if self.status().is_server_error() {
+            tracing::error!(error = %user_sync::errors::chain(self), "request failed");
+        }
         let mut builder = Response::builder()
             .status(self.status())
             .header(header::CONTENT_TYPE, CONTENT_TYPE);

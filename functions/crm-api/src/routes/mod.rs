@@ -72,12 +72,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
         (Some(Route::Swagger), &Method::GET) => Ok(docs::swagger_ui(&req)),
         (Some(route), _) => Err(ApiError::MethodNotAllowed { allow: route.allow() }),
     };
-    let response = result.unwrap_or_else(|error| {
-        if error.status().is_server_error() {
-            tracing::error!(error = %user_sync::errors::chain(&error), "request failed");
-        }
-        error.to_response()
-    });
+    let response = result.unwrap_or_else(|error| error.to_response());
     tracing::info!(
         method = %req.method(),
         route = route.map_or("unmatched", Route::template),
