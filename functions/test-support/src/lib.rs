@@ -182,3 +182,15 @@ pub async fn processed_by_user(
     }
     by_user
 }
+
+/// The audit record's attributes the original system wrote, which readers of
+/// `ErpProcessedUsers` rely on (shared/reference/CONTRACT.md).
+pub const ORIGINAL_AUDIT_ATTRIBUTES: [&str; 7] = [
+    "EventId",
+    "UserId",
+    "UserName",
+    "UserEmail",
+    "ProcessedAt",
+    "EventType",
+    "Status",
+];

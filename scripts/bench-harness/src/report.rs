@@ -71,6 +71,11 @@ pub fn missing_figures(r: &Results) -> Vec<String> {
     missing
 }
 
+/// One Markdown table row of `cells`.
+fn table_row(md: &mut String, cells: &[String]) {
+    let _ = writeln!(md, "| {} |", cells.join(" | "));
+}
+
 fn pair(s: Option<Summary>, hi: fn(&Summary) -> f64) -> String {
     s.map_or("–".to_owned(), |s| format!("{:.2} / {:.2}", s.p50, hi(&s)))
 }
@@ -135,16 +140,19 @@ pub fn markdown(r: &Results) -> String {
     );
     let _ = writeln!(md, "|---|---:|---:|---:|");
     for b in &r.batch {
-        let _ = writeln!(
-            md,
-            "| ERP_LATENCY_MS={}, bound {} (N={}/{}) | {} | {} | {} |",
-            b.erp_latency_ms,
-            b.bound,
-            p.batch_one_reps,
-            p.batch_hundred_reps,
-            pair(b.one_record_ms, |s| s.p99),
-            pair(b.hundred_records_ms, |s| s.p99),
-            b.records_per_second.map_or("–".to_owned(), |v| format!("{v:.0}"))
+        let label = format!(
+            "ERP_LATENCY_MS={}, bound {} (N={}/{})",
+            b.erp_latency_ms, b.bound, p.batch_one_reps, p.batch_hundred_reps
+        );
+        let rate = b.records_per_second.map_or("–".to_owned(), |v| format!("{v:.0}"));
+        table_row(
+            &mut md,
+            &[
+                label,
+                pair(b.one_record_ms, |s| s.p99),
+                pair(b.hundred_records_ms, |s| s.p99),
+                rate,
+            ],
         );
     }
     let _ = writeln!(md, "\n| arm64 artifact | zip, MB | binary, MB |");
@@ -162,16 +170,12 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(md, "\n| target | measured | limit | holds |");
     let _ = writeln!(md, "|---|---:|---:|:---:|");
     for t in &r.targets {
-        let _ = writeln!(
-            md,
-            "| {} | {:.2} {} | {:.2} {} | {} |",
-            t.name,
-            t.measured,
-            t.unit,
-            t.limit,
-            t.unit,
-            if t.holds { "yes" } else { "**no**" }
+        let holds = if t.holds { "yes" } else { "**no**" };
+        let (measured, limit) = (
+            format!("{:.2} {}", t.measured, t.unit),
+            format!("{:.2} {}", t.limit, t.unit),
         );
+        table_row(&mut md, &[t.name.clone(), measured, limit, holds.to_owned()]);
     }
     md
 }

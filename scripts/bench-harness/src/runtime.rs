@@ -142,12 +142,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         (Method::POST, ["invocation", request_id, kind @ ("response" | "error")]) => {
             let request_id = request_id.to_string();
             let ok = *kind == "response";
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
+            let body = body_of(req).await;
             let at = Instant::now();
             let _ = shared.outcomes.send(Outcome {
                 request_id,
@@ -158,12 +153,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
             empty(StatusCode::ACCEPTED)
         }
         (Method::POST, ["init", "error"]) => {
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
+            let body = body_of(req).await;
             let _ = shared.outcomes.send(Outcome {
                 request_id: "init".to_owned(),
                 ok: false,
@@ -175,6 +165,15 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         _ => empty(StatusCode::NOT_FOUND),
     };
     Ok(response)
+}
+
+/// A posted body; a broken one reads as empty (the function's fault, reported as such).
+async fn body_of(req: Request<Incoming>) -> Bytes {
+    req.into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default()
 }
 
 /// The invocation as Lambda serves it. `awslambdaric` waits forever on an event served

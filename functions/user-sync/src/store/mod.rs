@@ -22,3 +22,17 @@ where
         Self::Dynamo(Box::new(e.into()))
     }
 }
+
+/// A conditional write's outcome: `true` when it was written, `false` when its condition
+/// did not hold (nothing was written); any other failure is an error.
+pub(crate) fn written<O, E, R>(result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    StoreError: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}

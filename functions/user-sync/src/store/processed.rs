@@ -175,22 +175,16 @@ impl ProcessedUsersTable {
             .expression_attribute_values(":now", AttributeValue::N(epoch_millis(now).to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Claimed::Mine(Claim {
+        if super::written(result)? {
+            return Ok(Claimed::Mine(Claim {
                 event_id: event.event_id.clone(),
                 token,
-            })),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                self.existing(&event.event_id)
-                    .await?
-                    .ok_or(RecordError::Vanished)?
-                    .verdict(event)
-            }
-            Err(e) => Err(e.into()),
+            }));
         }
+        self.existing(&event.event_id)
+            .await?
+            .ok_or(RecordError::Vanished)?
+            .verdict(event)
     }
 
     /// Turns the claim into the audit record. `false` when the claim had expired and
@@ -222,16 +216,7 @@ impl ProcessedUsersTable {
             .return_values(ReturnValue::None)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(super::written(result)?)
     }
 
     /// The record of `event_id`, if any; strongly consistent, so a record just written is

@@ -144,15 +144,7 @@ async fn original_flow(world: &World) -> Result<(), String> {
     .await?;
     expect(record.len() == 1, || format!("{} records", record.len()))?;
     let record = &record[0];
-    for attr in [
-        "EventId",
-        "UserId",
-        "UserName",
-        "UserEmail",
-        "ProcessedAt",
-        "EventType",
-        "Status",
-    ] {
+    for attr in test_support::ORIGINAL_AUDIT_ATTRIBUTES {
         expect(record.contains_key(attr), || format!("the record lacks {attr}"))?;
     }
     expect(s(record, "Status").as_deref() == Some("Processed"), || "Status".into())?;

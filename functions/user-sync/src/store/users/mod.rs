@@ -73,16 +73,11 @@ impl UsersTable {
             .condition_expression("attribute_not_exists(Id)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Inserted::Created),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Inserted::AlreadyExists)
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(if crate::store::written(result)? {
+            Inserted::Created
+        } else {
+            Inserted::AlreadyExists
+        })
     }
 
     /// Reads one user; strongly consistent, so a user just written is always found. A row

@@ -97,16 +97,11 @@ impl UsersTable {
             let value = values.remove(name).expect("a pending event has every outbox attribute");
             request = request.expression_attribute_values(placeholder, value);
         }
-        match request.send().await {
-            Ok(_) => Ok(Marked::Marked),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Marked::NotMarked)
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(if crate::store::written(request.send().await)? {
+            Marked::Marked
+        } else {
+            Marked::NotMarked
+        })
     }
 
     /// Removes the pending mark of `event_id` from the user's item. Conditional on the mark
@@ -121,16 +116,11 @@ impl UsersTable {
             .condition_expression("#event_id = :event_id")
             .expression_attribute_values(":event_id", AttributeValue::S(event_id.to_owned()));
         let result = with_outbox_names(request).send().await;
-        match result {
-            Ok(_) => Ok(Cleared::Cleared),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Cleared::NotPending)
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(if crate::store::written(result)? {
+            Cleared::Cleared
+        } else {
+            Cleared::NotPending
+        })
     }
 
     /// Whether the user's item still holds a pending event (read consistently).
