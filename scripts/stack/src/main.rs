@@ -8,6 +8,7 @@
 //! stack hello OUTPUTS               the local stack's copy-paste commands
 //! stack local-context               the stack and `-c` context scripts/dev deploys with,
 //!                                   one argument per line
+//! stack emulator-ready URL PID      waits until the emulator (process PID) answers at URL
 //! stack redrive --outputs FILE list|move …   the dead-letter queue: list it, move messages
 //!                                   back to the events queue
 //! stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)   re-publish users
@@ -21,6 +22,7 @@
 mod dead_letters;
 mod dev_context;
 mod e2e;
+mod emulator_ready;
 mod hello;
 mod republish;
 mod smoke;
@@ -31,7 +33,7 @@ use std::process::ExitCode;
 use stack::{outputs_for_this_environment, SignedClient};
 
 const USAGE: &str =
-    "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack local-context | stack watch-env OUTPUTS | stack redrive --outputs FILE (list | move (--all | ID…)) | stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)";
+    "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack local-context | stack emulator-ready URL PID | stack watch-env OUTPUTS | stack redrive --outputs FILE (list | move (--all | ID…)) | stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -58,6 +60,7 @@ async fn main() -> ExitCode {
             println!("{}", args.join("\n"));
             Ok(())
         }
+        ["emulator-ready", url, pid] => emulator_ready::wait(url, pid).await,
         ["hello", file] => outputs_for_this_environment(&PathBuf::from(file)).map(|o| print!("{}", hello::text(&o))),
         ["redrive", "--outputs", file, rest @ ..] => dead_letters::run(&PathBuf::from(file), rest).await,
         ["backfill", "--outputs", file, rest @ ..] => republish::run(&PathBuf::from(file), rest).await,
