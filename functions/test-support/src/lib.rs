@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 pub mod http;
-pub mod tables;
+mod tables;
 
 pub use http::TestResponse;
 

@@ -11,31 +11,31 @@ const DEFINITIONS: &str = include_str!("../../../cdk/lib/tables.json");
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TableDefinition {
-    pub partition_key: Key,
-    pub indexes: Vec<Index>,
+struct TableDefinition {
+    partition_key: Key,
+    indexes: Vec<Index>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Key {
-    pub name: String,
+struct Key {
+    name: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    kind: String,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Index {
-    pub name: String,
-    pub partition_key: Key,
-    pub sort_key: Option<Key>,
-    pub projection: String,
+struct Index {
+    name: String,
+    partition_key: Key,
+    sort_key: Option<Key>,
+    projection: String,
     #[serde(default)]
-    pub non_key_attributes: Vec<String>,
+    non_key_attributes: Vec<String>,
 }
 
 /// The definition of `table` ("Users" or "ErpProcessedUsers").
-pub fn definition(table: &str) -> TableDefinition {
+fn definition(table: &str) -> TableDefinition {
     let mut all: std::collections::HashMap<String, TableDefinition> =
         serde_json::from_str(DEFINITIONS).expect("cdk/lib/tables.json is valid");
     all.remove(table)

@@ -215,7 +215,6 @@ pub struct FunctionSpec {
     pub log: PathBuf,
 }
 
-/// A running function process and its Runtime API.
 impl FunctionSpec {
     /// The same function with more variables (later ones win).
     pub fn with(mut self, env: &[(&str, &str)]) -> Self {
@@ -225,6 +224,7 @@ impl FunctionSpec {
     }
 }
 
+/// A running function process and its Runtime API.
 pub struct Running {
     pub api: Emulator,
     pub child: tokio::process::Child,

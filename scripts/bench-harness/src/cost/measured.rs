@@ -35,8 +35,9 @@ pub struct CallRate {
     pub operation: String,
     pub table: Option<&'static str>,
     pub per_user: f64,
-    /// Write request units per call: the item's 1 KB units (bounded by the largest request
-    /// body) plus the index writes it makes.
+    /// Write request units per call: the item's 1 KB units plus the index writes it makes.
+    /// The largest request body bounds a put's item; an update is billed on the larger of
+    /// the item before and after, which the bound assumes under 1 KB too (these items are).
     pub write_units: f64,
 }
 
@@ -77,6 +78,9 @@ pub struct Cost {
 pub async fn measure(setup: &Setup<'_>, users: usize, batches: usize, progress: &Progress) -> Result<Cost, AnyError> {
     let memory_mb = cdk_constant(setup.root, "MEMORY_MB")? as f64;
     let batch_size = cdk_constant(setup.root, "BATCH_CONCURRENCY")? as usize;
+    if memory_mb == 0.0 || batch_size == 0 || users == 0 || batches == 0 {
+        return Err("the cost run needs a memory size, a batch size, users and batches above 0".into());
+    }
     let proxy = CountingProxy::start(setup.emulator).await?;
 
     let crm = spec(setup, "crm-api", &proxy, memory_mb).with(&[
@@ -90,9 +94,12 @@ pub async fn measure(setup: &Setup<'_>, users: usize, batches: usize, progress: 
     progress.tick(1, 3);
 
     let latency = ERP_LATENCY_MS.to_string();
+    // The deployed batch size, all in flight at once, as the CDK app configures it.
+    let bound = batch_size.to_string();
     let processor = spec(setup, "erp-processor", &proxy, memory_mb).with(&[
         ("ERP_PROCESSED_TABLE_NAME", setup.processed_table),
         ("ERP_LATENCY_MS", &latency),
+        ("BATCH_CONCURRENCY", &bound),
     ]);
     let batch = |_| events::sqs_batch(batch_size);
     let processed = |answer: &serde_json::Value| answer["batchItemFailures"] == serde_json::json!([]);
@@ -147,7 +154,7 @@ pub async fn measure(setup: &Setup<'_>, users: usize, batches: usize, progress: 
 }
 
 /// Every write this stack makes per user, as counted: the index writes are the tables' own
-/// (cdk/lib/tables.ts): a `Users` put adds the pending mark to `PendingEvents` and clearing
+/// (cdk/lib/tables.json): a `Users` put adds the pending mark to `PendingEvents` and clearing
 /// it removes it again; an `ErpProcessedUsers` claim adds its key to `ByUserId`, which the
 /// completion (same `UserId`) leaves alone.
 fn index_writes(table: Option<&str>, operation: &str) -> f64 {
@@ -402,6 +409,18 @@ mod tests {
         assert_eq!((o.write_units, o.read_units, o.traces), (2.0, 0.0, 0.0));
         assert_eq!(o.functions[1].billed_ms, 1020.0);
         assert_eq!(o.functions[0].billed_ms, u.functions[0].billed_ms);
+    }
+
+    /// `index_writes` knows one index per table, `ByUserId` keyed by the `UserId` a claim
+    /// writes: what the deployed tables have.
+    #[test]
+    fn index_writes_match_the_deployed_tables() {
+        let tables: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../cdk/lib/tables.json")).expect("valid JSON");
+        assert_eq!(tables["Users"]["indexes"].as_array().map(Vec::len), Some(1));
+        let by_user = &tables["ErpProcessedUsers"]["indexes"];
+        assert_eq!(by_user.as_array().map(Vec::len), Some(1));
+        assert_eq!(by_user[0]["partitionKey"]["name"], "UserId");
     }
 
     #[test]

@@ -19,8 +19,9 @@ pub const PLATFORM_LOG_BYTES: f64 = 600.0;
 /// One access-log line of the stage (rest-api.ts's JSON format: 15 fields, ids and
 /// latencies), estimated at typical values.
 pub const ACCESS_LOG_BYTES: f64 = 520.0;
-/// X-Ray's default sampling rule records 5 % of requests beyond one per second; at a
-/// million users the reservoir is noise.
+/// X-Ray's default sampling rule records the first request of each second and 5 % of the
+/// rest: 5 % holds for a sustained sync (above ~20 requests per second); a trickle of a
+/// million users over a month would have nearly every request traced (about $5.50).
 pub const TRACE_SAMPLING: f64 = 0.05;
 
 /// One function's part of syncing one user.
