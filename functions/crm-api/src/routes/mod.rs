@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use std::time::Instant;
 
 use lambda_http::http::Method;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -62,7 +62,12 @@ impl<'a> Route<'a> {
 /// Always `Ok`: an `Err` from a `lambda_http` handler reaches the client as a bare 502.
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
-    let route = Route::resolve(route_path(&req));
+    // Behind API Gateway the `{id}` resource names the id itself: an id that decodes to a
+    // `?` or `/` (`/api/crm/%3F`) would otherwise end the path early and read as the list.
+    let route = match req.path_parameters_ref().and_then(|p| p.first("id")) {
+        Some(id) => Some(Route::User(id)),
+        None => Route::resolve(route_path(&req)),
+    };
     let result = match (route, req.method()) {
         (None, _) => Err(ApiError::NotFound),
         (Some(Route::Users), &Method::POST) => users::create(app, &req).await,
