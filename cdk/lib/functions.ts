@@ -81,6 +81,7 @@ export interface FunctionsProps {
   readonly logRemovalPolicy: RemovalPolicy;
   readonly usersTable: dynamodb.ITable;
   readonly erpProcessedUsersTable: dynamodb.ITable;
+  readonly erpEmployeesTable: dynamodb.ITable;
   readonly eventsQueue: sqs.IQueue;
   /** CloudWatch namespace of the relay's metrics (one per stage). */
   readonly metricsNamespace: string;
@@ -137,10 +138,11 @@ export class Functions extends Construct {
 
     this.erpProcessor = this.rustLambda('ErpProcessor', {
       binaryName: 'erp-processor',
-      description: 'ERP processor: records UserCreated events in the ERP, idempotently',
+      description: 'ERP processor: applies user events to the ERP in version order, idempotently',
       timeout: props.processorTimeout,
       environment: {
         ERP_PROCESSED_TABLE_NAME: props.erpProcessedUsersTable.tableName,
+        ERP_EMPLOYEES_TABLE_NAME: props.erpEmployeesTable.tableName,
         ERP_SYSTEM_NAME,
         BATCH_CONCURRENCY: String(BATCH_CONCURRENCY),
         // A delivery's claim on an event outlives the invocation that took it (its timeout,

@@ -140,6 +140,7 @@ export class CrmErpStack extends Stack {
       logRemovalPolicy: keepData,
       usersTable: this.tables.users,
       erpProcessedUsersTable: this.tables.erpProcessedUsers,
+      erpEmployeesTable: this.tables.erpEmployees,
       eventsQueue: this.events.queue,
       processorTimeout,
       outboxGrace: props.outboxGrace,
@@ -181,12 +182,25 @@ export class CrmErpStack extends Stack {
       // (nor does Lambda retry it: see the relay's asyncInvoke in lib/functions.ts).
       targets: [new targets.LambdaFunction(outboxRelay, { retryAttempts: 0 })],
     });
-    // erp-processor: a conditional PutItem of the audit record; on a duplicate, GetItem
-    // reads the original ProcessedAt.
+    // erp-processor (functions/user-sync/src/store/processed.rs and employees.rs): claims an
+    // event with a conditional PutItem and completes it with UpdateItem; on a repeat, GetItem
+    // reads the first record and UpdateItem counts the duplicate; a deletion queries ByUserId
+    // and erases each record's name and email with UpdateItem. On ErpEmployees, UpdateItem
+    // leases the user and writes its view, DeleteItem ends a lease on a user without one.
     Grant.addToPrincipal({
       grantee: erpProcessor,
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       resourceArns: [this.tables.erpProcessedUsers.tableArn],
+    });
+    Grant.addToPrincipal({
+      grantee: erpProcessor,
+      actions: ['dynamodb:Query'],
+      resourceArns: [`${this.tables.erpProcessedUsers.tableArn}/index/${Tables.BY_USER_ID_INDEX}`],
+    });
+    Grant.addToPrincipal({
+      grantee: erpProcessor,
+      actions: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
+      resourceArns: [this.tables.erpEmployees.tableArn],
     });
     // Also grants the poller's receive, delete and visibility calls on the queue.
     erpProcessor.addEventSource(new SqsEventSource(this.events.queue, {
@@ -226,6 +240,8 @@ export class CrmErpStack extends Stack {
     output('UsersTableName', this.tables.users.tableName, 'DynamoDB table of CRM users');
     output('ErpProcessedUsersTableName', this.tables.erpProcessedUsers.tableName,
       'DynamoDB table of processed ERP events');
+    output('ErpEmployeesTableName', this.tables.erpEmployees.tableName,
+      'DynamoDB table of the ERP\'s view of each user');
     output('EventsQueueUrl', this.events.queue.queueUrl, 'SQS queue of UserCreated events');
     output('DeadLetterQueueUrl', this.events.deadLetters.queueUrl,
       'SQS dead-letter queue of events that failed 5 deliveries');

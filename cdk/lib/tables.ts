@@ -16,10 +16,14 @@ interface IndexDefinition {
 interface TableDefinition { readonly partitionKey: KeyDefinition; readonly indexes: IndexDefinition[] }
 
 /**
- * Keys and indexes of both tables, in the one file the Rust tests create their tables from
+ * Keys and indexes of every table, in the one file the Rust tests create their tables from
  * too (functions/test-support), so a test table is the deployed table.
  */
-export const TABLE_DEFINITIONS: { readonly Users: TableDefinition; readonly ErpProcessedUsers: TableDefinition } =
+export const TABLE_DEFINITIONS: {
+  readonly Users: TableDefinition;
+  readonly ErpProcessedUsers: TableDefinition;
+  readonly ErpEmployees: TableDefinition;
+} =
   JSON.parse(readFileSync(path.join(__dirname, 'tables.json'), 'utf8'));
 
 const attribute = (key: KeyDefinition): dynamodb.Attribute => ({
@@ -62,6 +66,12 @@ export class Tables extends Construct {
   readonly users: dynamodb.Table;
   /** Audit of processed ERP events, partition key `EventId`, index `ByUserId`. */
   readonly erpProcessedUsers: dynamodb.Table;
+  /**
+   * The ERP's view of each user, partition key `UserId`: the version its employee record
+   * holds, and the lease that applies a user's events one at a time, in version order.
+   * No name or email (see functions/user-sync/src/store/employees.rs).
+   */
+  readonly erpEmployees: dynamodb.Table;
 
   /** The ERP audit table's index on `UserId`: a user's ERP records without a scan. */
   static readonly BY_USER_ID_INDEX = 'ByUserId';
@@ -84,9 +94,8 @@ export class Tables extends Construct {
     };
 
     // PendingEvents: what the relay sends is projected; names and emails are inside the
-    // event, as on the queue. ByUserId: keys only, since no code reads this index (the
-    // functions get a record by EventId; the tests and the e2e suite scan), so it serves an
-    // operator's lookup of a user's records, which needs only each record's EventId; ALL
+    // event, as on the queue. ByUserId: keys only, since its readers (a deletion's erasure of
+    // the user's audit records, an operator's lookup) need only each record's EventId; ALL
     // would copy every record's UserName and UserEmail (PII) into the index.
     this.users = new dynamodb.Table(this, 'Users', {
       ...common,
@@ -100,7 +109,13 @@ export class Tables extends Construct {
     });
     addIndexes(this.erpProcessedUsers, TABLE_DEFINITIONS.ErpProcessedUsers);
 
-    for (const table of [this.users, this.erpProcessedUsers]) {
+    this.erpEmployees = new dynamodb.Table(this, 'ErpEmployees', {
+      ...common,
+      partitionKey: attribute(TABLE_DEFINITIONS.ErpEmployees.partitionKey),
+    });
+    addIndexes(this.erpEmployees, TABLE_DEFINITIONS.ErpEmployees);
+
+    for (const table of [this.users, this.erpProcessedUsers, this.erpEmployees]) {
       skipCheckov(table, {
         CKV_AWS_119: 'Encrypted with the AWS managed key aws/dynamodb; access is granted per role on '
           + 'the table (lib/stack.ts), and a customer managed key would add a key policy and KMS costs.',

@@ -42,6 +42,7 @@ describe('checkov skips', () => {
       // customer managed KMS key
       'AWS::DynamoDB::Table Tables/Users': ['CKV_AWS_119'],
       'AWS::DynamoDB::Table Tables/ErpProcessedUsers': ['CKV_AWS_119'],
+      'AWS::DynamoDB::Table Tables/ErpEmployees': ['CKV_AWS_119'],
       // reserved concurrency, DLQ, VPC, KMS key for the environment
       'AWS::Lambda::Function Functions/CrmApi': lambdaBoundElsewhere,
       'AWS::Lambda::Function Functions/ErpProcessor': lambdaBoundElsewhere,

@@ -32,10 +32,11 @@ describe('functions', () => {
     });
   });
 
-  test('erp-processor gets its table name, the ERP system name, its batch concurrency and claim timeout', () => {
+  test('erp-processor gets its table names, the ERP system name, its batch concurrency and claim timeout', () => {
     expect(ERP_SYSTEM_NAME).toBe('OracleFusion');
     expect(processor.Environment.Variables).toEqual({
       ERP_PROCESSED_TABLE_NAME: ref(stack.tables.erpProcessedUsers),
+      ERP_EMPLOYEES_TABLE_NAME: ref(stack.tables.erpEmployees),
       ERP_SYSTEM_NAME: 'OracleFusion',
       BATCH_CONCURRENCY: String(BATCH_CONCURRENCY),
       // Longer than the function may run: a live invocation never loses its claim.

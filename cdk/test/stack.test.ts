@@ -43,14 +43,25 @@ describe('stack wiring', () => {
     ]);
   });
 
-  test('erp-processor may put and get ErpProcessedUsers, consume the queue, and nothing else', () => {
+  test('erp-processor may write its audit trail and the ERP view, consume the queue, and nothing else', () => {
     expect(statementsOf(template, erpProcessor)).toEqual([
       xray,
       writeLogs(erpProcessor),
       {
-        Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        // UpdateItem completes a claim (and erases a deleted user's name and email).
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
         Effect: 'Allow',
         Resource: arnOf(stack.tables.erpProcessedUsers),
+      },
+      {
+        Action: 'dynamodb:Query',
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', [arnOf(stack.tables.erpProcessedUsers), '/index/ByUserId']] },
+      },
+      {
+        Action: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
+        Effect: 'Allow',
+        Resource: arnOf(stack.tables.erpEmployees),
       },
       {
         Action: [
@@ -97,7 +108,7 @@ describe('stack wiring', () => {
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 25 } });
   });
 
-  test('outputs the two endpoints, both table names and both queue URLs', () => {
+  test('outputs the two endpoints, every table name and both queue URLs', () => {
     const apiUrl = (suffix: string) => ({
       'Fn::Join': ['', [
         'https://', ref(stack.restApi.api), '.execute-api.', { Ref: 'AWS::Region' }, '.',
@@ -109,6 +120,7 @@ describe('stack wiring', () => {
     expect(outputs.EventsUrl.Value).toEqual(apiUrl('/events'));
     expect(outputs.UsersTableName.Value).toEqual(ref(stack.tables.users));
     expect(outputs.ErpProcessedUsersTableName.Value).toEqual(ref(stack.tables.erpProcessedUsers));
+    expect(outputs.ErpEmployeesTableName.Value).toEqual(ref(stack.tables.erpEmployees));
     expect(outputs.EventsQueueUrl.Value).toEqual(ref(stack.events.queue));
     expect(outputs.DeadLetterQueueUrl.Value).toEqual(ref(stack.events.deadLetters));
   });

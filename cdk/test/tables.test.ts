@@ -7,6 +7,7 @@ describe('tables', () => {
   const template = Template.fromStack(stack);
   const users = () => template.toJSON().Resources[logicalId(stack.tables.users)];
   const erp = () => template.toJSON().Resources[logicalId(stack.tables.erpProcessedUsers)];
+  const employees = () => template.toJSON().Resources[logicalId(stack.tables.erpEmployees)];
 
   test('Users is keyed by the string Id, as the original table was', () => {
     expect(users().Properties.KeySchema).toEqual([{ AttributeName: 'Id', KeyType: 'HASH' }]);
@@ -32,7 +33,13 @@ describe('tables', () => {
     ]));
   });
 
-  test.each([['Users', users], ['ErpProcessedUsers', erp]])(
+  test('ErpEmployees is keyed by the string UserId, without an index', () => {
+    expect(employees().Properties.KeySchema).toEqual([{ AttributeName: 'UserId', KeyType: 'HASH' }]);
+    expect(employees().Properties.AttributeDefinitions).toEqual([{ AttributeName: 'UserId', AttributeType: 'S' }]);
+    expect(employees().Properties.GlobalSecondaryIndexes).toBeUndefined();
+  });
+
+  test.each([['Users', users], ['ErpProcessedUsers', erp], ['ErpEmployees', employees]])(
     '%s bills on demand, has point-in-time recovery and AWS managed encryption',
     (_name, table) => {
       const props = table().Properties;
@@ -43,28 +50,32 @@ describe('tables', () => {
     });
 
   test('table names are generated, never hard-coded', () => {
-    expect(users().Properties.TableName).toBeUndefined();
-    expect(erp().Properties.TableName).toBeUndefined();
+    for (const table of [users, erp, employees]) {
+      expect(table().Properties.TableName).toBeUndefined();
+    }
   });
 
   test('the dev stage deletes its tables with the stack, without deletion protection', () => {
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
     expect(template.findResources('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' })).toEqual({});
-    expect(users().Properties.DeletionProtectionEnabled).toBe(false);
-    expect(erp().Properties.DeletionProtectionEnabled).toBe(false);
+    for (const table of [users, erp, employees]) {
+      expect(table().Properties.DeletionProtectionEnabled).toBe(false);
+    }
   });
 
-  test.each(['prod', 'staging'])('stage %s turns on deletion protection for both tables', (stage) => {
+  test.each(['prod', 'staging'])('stage %s turns on deletion protection for every table', (stage) => {
     const other = testStack({ stage });
     const res = Template.fromStack(other).toJSON().Resources;
-    expect(res[logicalId(other.tables.users)].Properties.DeletionProtectionEnabled).toBe(true);
-    expect(res[logicalId(other.tables.erpProcessedUsers)].Properties.DeletionProtectionEnabled).toBe(true);
+    for (const table of [other.tables.users, other.tables.erpProcessedUsers, other.tables.erpEmployees]) {
+      expect(res[logicalId(table)].Properties.DeletionProtectionEnabled).toBe(true);
+    }
   });
 
   test.each(['prod', 'staging'])('stage %s retains its tables when the stack is deleted', (stage) => {
     const other = templateOf({ stage });
     const tables = Object.values(other.findResources('AWS::DynamoDB::Table'));
     expect(tables.map(t => [t.DeletionPolicy, t.UpdateReplacePolicy])).toEqual([
+      ['Retain', 'Retain'],
       ['Retain', 'Retain'],
       ['Retain', 'Retain'],
     ]);

@@ -1,6 +1,6 @@
 use crate::config::ErpProcessorConfig;
 use aws_config::SdkConfig;
-use user_sync::store::ProcessedUsersTable;
+use user_sync::store::{ErpEmployeesTable, ProcessedUsersTable};
 
 use std::sync::Arc;
 
@@ -16,10 +16,11 @@ pub struct App {
 
 impl App {
     pub fn new(aws: &SdkConfig, config: &ErpProcessorConfig) -> Self {
-        let table = ProcessedUsersTable::new(aws_sdk_dynamodb::Client::new(aws), &config.processed_table);
+        let dynamo = aws_sdk_dynamodb::Client::new(aws);
         Self {
             processor: Processor::new(
-                table,
+                ProcessedUsersTable::new(dynamo.clone(), &config.processed_table),
+                ErpEmployeesTable::new(dynamo, &config.employees_table),
                 Arc::new(SimulatedErp {
                     latency: config.erp_latency,
                 }),

@@ -32,6 +32,7 @@ impl From<ProcessError> for RecordFailure {
     fn from(error: ProcessError) -> Self {
         match error {
             ProcessError::Record(e) => Self::Store(e),
+            ProcessError::Store(e) => Self::Store(RecordError::Store(e)),
             ProcessError::InProgress => Self::InProgress,
             ProcessError::Conflict => Self::Conflict,
         }
@@ -42,13 +43,14 @@ impl From<ProcessError> for RecordFailure {
 pub struct Batch(pub(crate) Vec<(String, SqsMessage)>);
 
 /// Processes every record, at most `app.batch_concurrency` at a time, and names the
-/// failed ones in record order. Records of the same event id are processed one after the
-/// other, so a copy in the same batch finds the event done (a duplicate, or a conflict)
-/// instead of its claim in progress. A problem that hits the whole batch (the table is
+/// failed ones in record order. Records of the same user are processed one after the
+/// other, oldest version first: each finds the user free (not leased by its sibling), a
+/// copy finds the event done, and an older version that came later in the batch is applied
+/// before the newer one instead of superseded by it. A problem that hits the whole batch (the table is
 /// missing, DynamoDB is down) fails each record on its own, so every record is reported.
 pub async fn handle(app: &App, batch: Batch) -> SqsBatchResponse {
     let total = batch.0.len();
-    let mut failed: Vec<(usize, String)> = stream::iter(same_event_groups(batch))
+    let mut failed: Vec<(usize, String)> = stream::iter(same_user_groups(batch))
         .map(|group| async move {
             let mut failed = Vec::new();
             for (index, message_id, record, event) in group {
@@ -77,23 +79,26 @@ pub async fn handle(app: &App, batch: Batch) -> SqsBatchResponse {
 
 type Parsed = (usize, String, SqsMessage, Result<EventEnvelope, EnvelopeError>);
 
-/// The records, parsed, in groups of one event id each (in record order); a record that
-/// does not parse is a group of its own.
-fn same_event_groups(batch: Batch) -> Vec<Vec<Parsed>> {
+/// The records, parsed, in groups of one user each (groups in record order, each sorted by
+/// version); a record that does not parse is a group of its own.
+fn same_user_groups(batch: Batch) -> Vec<Vec<Parsed>> {
     let mut groups: Vec<Vec<Parsed>> = Vec::new();
-    let mut by_event: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut by_user: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (index, (message_id, record)) in batch.0.into_iter().enumerate() {
         let event = EventEnvelope::parse(record.body.as_deref().unwrap_or_default());
-        let group = event.as_ref().ok().and_then(|e| by_event.get(&e.event_id).copied());
+        let group = event.as_ref().ok().and_then(|e| by_user.get(&e.user.id).copied());
         match group {
             Some(at) => groups[at].push((index, message_id, record, event)),
             None => {
                 if let Ok(e) = &event {
-                    by_event.insert(e.event_id.clone(), groups.len());
+                    by_user.insert(e.user.id.clone(), groups.len());
                 }
                 groups.push(vec![(index, message_id, record, event)]);
             }
         }
+    }
+    for group in &mut groups {
+        group.sort_by_key(|(_, _, _, event)| event.as_ref().map_or(0, EventEnvelope::version));
     }
     groups
 }
@@ -104,8 +109,10 @@ async fn process_record(app: &App, event: Result<EventEnvelope, EnvelopeError>) 
     tracing::info!(
         event_id = %event.event_id,
         user_id = %event.user.id,
+        event_type = event.event_type.as_str(),
+        version = event.version(),
         erp_record_id = %processed.erp_record_id,
-        duplicate = processed.duplicate,
+        outcome = processed.outcome.as_str(),
         "event processed"
     );
     Ok(())

@@ -7,6 +7,9 @@ use user_sync::config::{env_lookup, parsed_or, required, ConfigError};
 pub struct ErpProcessorConfig {
     /// `ERP_PROCESSED_TABLE_NAME` (required): the `ErpProcessedUsers` table.
     pub processed_table: String,
+    /// `ERP_EMPLOYEES_TABLE_NAME` (required): the `ErpEmployees` table, the ERP's view of
+    /// each user.
+    pub employees_table: String,
     /// `ERP_SYSTEM_NAME` (default `OracleFusion`): recorded as each event's `ErpSystem`.
     pub erp_system: String,
     /// `BATCH_CONCURRENCY` (default 10, 1–100): how many records of one SQS batch are in
@@ -32,6 +35,7 @@ impl ErpProcessorConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let processed_table = required(&lookup, "ERP_PROCESSED_TABLE_NAME")?;
+        let employees_table = required(&lookup, "ERP_EMPLOYEES_TABLE_NAME")?;
         let claim_timeout: u64 = parsed_or(&lookup, "CLAIM_TIMEOUT_SECONDS", Self::DEFAULT_CLAIM_TIMEOUT_SECONDS)?;
         if claim_timeout == 0 {
             return Err(ConfigError::Invalid {
@@ -52,6 +56,7 @@ impl ErpProcessorConfig {
         }
         Ok(Self {
             processed_table,
+            employees_table,
             erp_system: lookup("ERP_SYSTEM_NAME")
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
@@ -70,12 +75,16 @@ mod tests {
 
     #[test]
     fn erp_processor_defaults() {
-        let vars = HashMap::from([("ERP_PROCESSED_TABLE_NAME", "ErpProcessedUsers")]);
+        let vars = HashMap::from([
+            ("ERP_PROCESSED_TABLE_NAME", "ErpProcessedUsers"),
+            ("ERP_EMPLOYEES_TABLE_NAME", "ErpEmployees"),
+        ]);
         let config = ErpProcessorConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(
             config,
             ErpProcessorConfig {
                 processed_table: "ErpProcessedUsers".to_owned(),
+                employees_table: "ErpEmployees".to_owned(),
                 erp_system: "OracleFusion".to_owned(),
                 batch_concurrency: 10,
                 erp_latency: std::time::Duration::ZERO,
@@ -88,6 +97,7 @@ mod tests {
     fn erp_processor_reads_every_variable() {
         let vars = HashMap::from([
             ("ERP_PROCESSED_TABLE_NAME", "T"),
+            ("ERP_EMPLOYEES_TABLE_NAME", "E"),
             ("ERP_SYSTEM_NAME", " PeopleSoft "),
             ("BATCH_CONCURRENCY", "100"),
             ("ERP_LATENCY_MS", "100"),
@@ -107,6 +117,11 @@ mod tests {
                 "ERP_PROCESSED_TABLE_NAME",
                 "",
                 ConfigError::Missing("ERP_PROCESSED_TABLE_NAME"),
+            ),
+            (
+                "ERP_EMPLOYEES_TABLE_NAME",
+                "",
+                ConfigError::Missing("ERP_EMPLOYEES_TABLE_NAME"),
             ),
             (
                 "BATCH_CONCURRENCY",
@@ -129,7 +144,7 @@ mod tests {
                 invalid("ERP_LATENCY_MS", "invalid digit found in string"),
             ),
         ] {
-            let mut vars = HashMap::from([("ERP_PROCESSED_TABLE_NAME", "T")]);
+            let mut vars = HashMap::from([("ERP_PROCESSED_TABLE_NAME", "T"), ("ERP_EMPLOYEES_TABLE_NAME", "E")]);
             vars.insert(name, value);
             let result = ErpProcessorConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string()));
             assert_eq!(result, Err(expected), "{name}={value}");

@@ -36,6 +36,7 @@ impl From<ProcessError> for ApiError {
     fn from(error: ProcessError) -> Self {
         match error {
             ProcessError::Record(e) => Self::Store(e),
+            ProcessError::Store(e) => Self::Store(RecordError::Store(e)),
             ProcessError::InProgress => Self::InProgress,
             ProcessError::Conflict => Self::Conflict,
         }

@@ -23,6 +23,44 @@ pub fn document() -> utoipa::openapi::OpenApi {
     EventsDoc::openapi()
 }
 
+/// Makes `POST /events` in `doc` (the serialized document, this one or one it was merged
+/// into) take exactly one of the per-type schemas: what the envelope's one schema cannot
+/// say (which fields each type requires, that a deletion carries no name or email), so a
+/// body the document allows is a body the processor reads. On the JSON, since utoipa's
+/// schema model has no `const` or `not`.
+pub fn narrow_event_types(doc: &mut Value) {
+    for kind in EventType::KNOWN {
+        doc["components"]["schemas"][type_schema_name(kind)] = of_type(kind, "#/components/schemas/");
+    }
+    let any: Vec<Value> = EventType::KNOWN
+        .into_iter()
+        .map(|kind| json!({"$ref": format!("#/components/schemas/{}", type_schema_name(kind))}))
+        .collect();
+    doc["paths"]["/events"]["post"]["requestBody"]["content"]["application/json"]["schema"] = json!({"oneOf": any});
+}
+
+/// The component name of `kind`'s schema, e.g. `UserCreatedEvent`.
+fn type_schema_name(kind: EventType) -> String {
+    format!("{}Event", kind.as_str())
+}
+
+/// The envelope (referenced under `refs`) narrowed to one event type.
+fn of_type(kind: EventType, refs: &str) -> Value {
+    let user = if kind.carries_state() {
+        json!({"required": ["name", "email"]})
+    } else {
+        json!({"not": {"anyOf": [{"required": ["name"]}, {"required": ["email"]}]}})
+    };
+    let mut schema = json!({
+        "allOf": [{"$ref": format!("{refs}EventEnvelope")}],
+        "properties": {"eventType": {"const": kind.as_str()}, "user": user},
+    });
+    if kind != EventType::UserCreated {
+        schema["required"] = json!(["version"]);
+    }
+    schema
+}
+
 /// The JSON Schema (2020-12) files published under `schemas/`: the queue's message body,
 /// one per event type, and the body of `POST /events`, which takes any of them. Each file
 /// stands alone (no reference leaves it).
@@ -37,12 +75,7 @@ pub fn event_schemas() -> Vec<(String, Value)> {
     defs.as_object_mut()
         .expect("an object")
         .retain(|name, _| ["EventEnvelope", "EventType", "UserSnapshot"].contains(&name.as_str()));
-    let of_type = |kind: EventType| {
-        json!({
-            "allOf": [{"$ref": "#/$defs/EventEnvelope"}],
-            "properties": {"eventType": {"const": kind.as_str()}},
-        })
-    };
+    let of_type = |kind: EventType| of_type(kind, "#/$defs/");
     let file = |title: String, description: String, schema: Value| {
         let mut file = json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -1,6 +1,16 @@
-//! Processing one event, whichever trigger delivered it: claim it, make its ERP side
-//! effect, and complete its audit record, so the side effect happens once per event
-//! however often the event is delivered.
+//! Processing one event, whichever trigger delivered it: under a lease on its user, claim
+//! the event, apply it to the ERP if it is newer than what the ERP holds, and complete its
+//! audit record, so the side effect happens once per event however often the event is
+//! delivered, and a user's events take effect in version order however SQS orders them.
+//!
+//! An event newer than the ERP's view is applied whatever lies between: `UserCreated` and
+//! `UserUpdated` carry the user's whole state, so an update that arrives before its create
+//! creates the employee record from that state, and the create, when it comes, is
+//! superseded. Holding it back instead would wait on a create that may never come (the
+//! original's users, a create left in the dead-letter queue) and would only replay states
+//! the newest one overwrites. A deletion is final: no later event recreates the record.
+//! An event of the version the ERP holds, under another event id, is applied again: it is
+//! that same state re-published (`scripts/backfill`), which an ERP that lost it needs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +18,14 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use time::OffsetDateTime;
 use user_sync::domain::ErpEmployee;
-use user_sync::events::{now_utc_millis, EventEnvelope};
-use user_sync::store::{Claimed, ProcessedEvent, ProcessedUsersTable, RecordError};
+use user_sync::events::{now_utc_millis, EventEnvelope, EventType};
+use user_sync::store::{
+    Applied, Claimed, EmployeeState, EmployeeView, ErpEmployeesTable, Lease, Leased, ProcessedEvent,
+    ProcessedUsersTable, RecordError, StoreError, Verdict,
+};
 
-/// The ERP side of processing: creates or updates the user's employee record.
+/// The ERP side of processing: creates or updates the user's employee record from a
+/// `UserCreated` or `UserUpdated`, removes it for a `UserDeleted`.
 pub trait Erp: Send + Sync + std::fmt::Debug {
     fn integrate<'a>(&'a self, event: &'a EventEnvelope, employee: &'a ErpEmployee) -> BoxFuture<'a, ()>;
 }
@@ -29,12 +43,18 @@ impl Erp for SimulatedErp {
             if !self.latency.is_zero() {
                 tokio::time::sleep(self.latency).await;
             }
+            let action = if event.event_type == EventType::UserDeleted {
+                "ERP employee record removed"
+            } else {
+                "user mapped to ERP employee record"
+            };
             tracing::info!(
                 event_id = %event.event_id,
                 user_id = %employee.user_id,
+                version = event.version(),
                 erp_record_id = %employee.record_id,
                 erp_system = %employee.system,
-                "user mapped to ERP employee record"
+                "{action}"
             );
         })
     }
@@ -43,6 +63,7 @@ impl Erp for SimulatedErp {
 #[derive(Debug, Clone)]
 pub struct Processor {
     table: ProcessedUsersTable,
+    employees: ErpEmployeesTable,
     erp: Arc<dyn Erp>,
     erp_system: String,
     claim_timeout: Duration,
@@ -54,16 +75,38 @@ pub struct Processed {
     pub erp_record_id: String,
     /// When the event was first processed (earlier than now for a duplicate).
     pub processed_at: OffsetDateTime,
-    /// The event had been processed before: no ERP call, nothing written.
-    pub duplicate: bool,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The ERP applied the event.
+    Applied,
+    /// The ERP held a newer version of the user, or had deleted it: no ERP call.
+    Superseded,
+    /// The event had been processed before: no ERP call.
+    Duplicate,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Superseded => "superseded",
+            Self::Duplicate => "duplicate",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
     #[error(transparent)]
     Record(#[from] RecordError),
-    /// Another delivery of the event holds its claim and is making the ERP call now.
-    #[error("another delivery of the event is being processed")]
+    /// The ERP view, or the erasure of the audit trail, failed.
+    #[error("the processor's store failed")]
+    Store(#[from] StoreError),
+    /// Another delivery of the event, or of another event of its user, is being processed.
+    #[error("another delivery of the event or of its user is being processed")]
     InProgress,
     /// The event id was processed with another payload: not a redelivery of this event.
     #[error("the event id is recorded with a different payload")]
@@ -71,11 +114,18 @@ pub enum ProcessError {
 }
 
 impl Processor {
-    /// `claim_timeout`: how long a claim holds (longer than an invocation may run, so a
-    /// live one never loses it; a dead one's claim is taken over after it).
-    pub fn new(table: ProcessedUsersTable, erp: Arc<dyn Erp>, erp_system: &str, claim_timeout: Duration) -> Self {
+    /// `claim_timeout`: how long a claim (of an event, and of its user) holds: longer than an
+    /// invocation may run, so a live one never loses it; a dead one's is taken over after it.
+    pub fn new(
+        table: ProcessedUsersTable,
+        employees: ErpEmployeesTable,
+        erp: Arc<dyn Erp>,
+        erp_system: &str,
+        claim_timeout: Duration,
+    ) -> Self {
         Self {
             table,
+            employees,
             erp,
             erp_system: erp_system.to_owned(),
             claim_timeout,
@@ -83,22 +133,79 @@ impl Processor {
     }
 
     pub async fn process(&self, event: &EventEnvelope) -> Result<Processed, ProcessError> {
-        let erp = ErpEmployee::for_user(&event.user.id, &self.erp_system);
         let now = now_utc_millis();
+        let (lease, view) = match self
+            .employees
+            .lease(&event.user.id, now, now + self.claim_timeout)
+            .await?
+        {
+            Leased::Mine(lease, view) => (lease, view),
+            Leased::Busy => return Err(ProcessError::InProgress),
+        };
+        let result = self.process_leased(event, &lease, view.as_ref(), now).await;
+        // Applied ends the lease with its write; anything else ends it here. A release that
+        // fails only delays the user's next event until the lease expires.
+        if !matches!(result, Ok((_, true))) {
+            if let Err(error) = self.employees.release(&lease).await {
+                tracing::warn!(user_id = %event.user.id, error = %user_sync::errors::chain(&error),
+                    "the lease on the user was not released; it expires on its own");
+            }
+        }
+        result.map(|(processed, _)| processed)
+    }
+
+    /// Processes `event` while its user is leased; `true` alongside when the view was
+    /// written (which ended the lease).
+    async fn process_leased(
+        &self,
+        event: &EventEnvelope,
+        lease: &Lease,
+        view: Option<&EmployeeView>,
+        now: OffsetDateTime,
+    ) -> Result<(Processed, bool), ProcessError> {
+        let erp = ErpEmployee::for_user(&event.user.id, &self.erp_system);
         let claim = match self.table.claim(event, now, now + self.claim_timeout).await? {
             Claimed::Mine(claim) => claim,
             Claimed::Duplicate { processed_at } => {
-                return Ok(Processed {
+                if let Err(error) = self.table.note_duplicate(&event.event_id, now).await {
+                    tracing::warn!(event_id = %event.event_id, error = %user_sync::errors::chain(&error),
+                        "a duplicate delivery was not counted on its record");
+                }
+                // A delivery that recorded the event but died before the view: finish it.
+                let repaired = match view {
+                    Some(v) if v.version >= event.version() || v.state == EmployeeState::Deleted => false,
+                    _ => {
+                        self.employees
+                            .apply(lease, &self.applied(event, &erp, processed_at))
+                            .await?
+                    }
+                };
+                let processed = Processed {
                     erp_record_id: erp.record_id,
                     processed_at,
-                    duplicate: true,
-                })
+                    outcome: Outcome::Duplicate,
+                };
+                return Ok((processed, repaired));
             }
             Claimed::InProgress => return Err(ProcessError::InProgress),
             Claimed::Conflict => return Err(ProcessError::Conflict),
         };
-        self.erp.integrate(event, &erp).await;
+        // The same version from another event (a backfill's re-publish) is applied again:
+        // it is the same state, and an ERP that lost it gets it back.
+        let superseded_by = view
+            .filter(|v| v.version > event.version() || v.state == EmployeeState::Deleted)
+            .map(|v| v.version);
+        if event.event_type == EventType::UserDeleted && superseded_by.is_none() {
+            self.erp.integrate(event, &erp).await;
+            let known = view.map(|v| v.pii_event_ids.as_slice()).unwrap_or_default();
+            let erased = self.table.erase(&event.user.id, known).await?;
+            tracing::info!(event_id = %event.event_id, user_id = %event.user.id, records = erased,
+                "the user's name and email erased from the audit trail");
+        } else if superseded_by.is_none() {
+            self.erp.integrate(event, &erp).await;
+        }
         let processed_at = now_utc_millis();
+        let verdict = superseded_by.map_or(Verdict::Applied, |erp_version| Verdict::Superseded { erp_version });
         let completed = self
             .table
             .complete(
@@ -107,6 +214,7 @@ impl Processor {
                     event,
                     erp: &erp,
                     processed_at,
+                    verdict,
                 },
             )
             .await?;
@@ -114,10 +222,40 @@ impl Processor {
             // Only when this delivery outlived its claim: the ERP call ran twice.
             tracing::warn!(event_id = %event.event_id, "the claim expired before completion; another delivery took it over");
         }
-        Ok(Processed {
+        let wrote_view = match verdict {
+            Verdict::Applied => {
+                self.employees
+                    .apply(lease, &self.applied(event, &erp, processed_at))
+                    .await?
+            }
+            Verdict::Superseded { .. } => false,
+        };
+        let outcome = match verdict {
+            Verdict::Applied => Outcome::Applied,
+            Verdict::Superseded { .. } => Outcome::Superseded,
+        };
+        let processed = Processed {
             erp_record_id: erp.record_id,
             processed_at,
-            duplicate: false,
-        })
+            outcome,
+        };
+        Ok((processed, wrote_view))
+    }
+
+    /// The ERP's view once `event` is applied.
+    fn applied<'a>(&self, event: &'a EventEnvelope, erp: &'a ErpEmployee, at: OffsetDateTime) -> Applied<'a> {
+        Applied {
+            version: event.version(),
+            state: if event.event_type == EventType::UserDeleted {
+                EmployeeState::Deleted
+            } else {
+                EmployeeState::Active
+            },
+            erp_record_id: &erp.record_id,
+            erp_system: &erp.system,
+            event_id: &event.event_id,
+            synced_at: at,
+            holds_pii: event.event_type.carries_state(),
+        }
     }
 }

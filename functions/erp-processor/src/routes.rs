@@ -40,6 +40,10 @@ pub struct ProcessedResponse<'a> {
     /// When the ERP first processed the event (a repeat answers the first time).
     #[schema(format = DateTime)]
     processed_at: String,
+    /// `applied`; `superseded` when the ERP already held a newer version of the user, or had
+    /// deleted it (nothing changed); `duplicate` for a repeat of a processed event.
+    #[schema(example = "applied")]
+    outcome: &'static str,
 }
 
 /// Always `Ok`: every error becomes a problem answer (a failed invocation would reach the
@@ -63,7 +67,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         event_id = event.as_ref().map(|(e, _)| e.event_id.as_str()),
         user_id = event.as_ref().map(|(e, _)| e.user.id.as_str()),
-        duplicate = event.as_ref().map(|(_, p)| p.duplicate),
+        outcome = event.as_ref().map(|(_, p)| p.outcome.as_str()),
         "request"
     );
     Ok(response)
@@ -77,9 +81,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
     tag = "events",
     request_body(content = EventEnvelope, content_type = "application/json"),
     responses(
-        (status = 200, description = "Processed now, or earlier (a repeat of the same event answers the first processedAt)", body = ProcessedResponse),
+        (status = 200, description = "Processed now, or earlier (a repeat of the same event answers the first processedAt); an event older than the ERP's version of its user, or after its deletion, is recorded as superseded and changes nothing", body = ProcessedResponse),
         (status = 400, description = "Empty body, invalid JSON, or invalid fields (all listed in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The eventId was processed with another payload, or another delivery of it is in progress (retry)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The eventId was processed with another payload, or another delivery of it or of its user's events is in progress (retry)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 256 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Content type is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The audit trail is unavailable; nothing was recorded, retry", body = Problem, content_type = "application/problem+json"),
@@ -111,6 +115,7 @@ fn processed_response(event: &EventEnvelope, processed: &Processed) -> Response<
             .processed_at
             .format(&Rfc3339)
             .expect("a UTC time always formats"),
+        outcome: processed.outcome.as_str(),
     };
     Response::builder()
         .status(StatusCode::OK)

@@ -21,6 +21,18 @@ fn validator(file: &str) -> jsonschema::Validator {
     jsonschema::validator_for(&schema).expect("a valid JSON Schema")
 }
 
+/// A deletion as crm-api sends it: ids only.
+fn deletion() -> Value {
+    json!({"eventId": "evt-009", "eventType": "UserDeleted", "timestamp": "2025-10-17T08:00:00Z",
+           "version": 4, "user": {"id": "user-123"}})
+}
+
+/// An update as crm-api sends it: the user's whole new state.
+fn update() -> Value {
+    json!({"eventId": "evt-002", "eventType": "UserUpdated", "timestamp": "2025-10-16T13:00:00Z",
+           "version": 2, "user": {"id": "user-123", "name": "Test User", "email": "new@example.com"}})
+}
+
 /// The original's example event, from its README.
 fn originals_example() -> Value {
     json!({"eventId": "evt-001", "eventType": "UserCreated", "timestamp": "2025-10-16T12:00:00Z",
@@ -75,11 +87,31 @@ fn the_events_this_system_sends_validate() {
 }
 
 #[test]
+fn updates_and_deletions_validate_against_their_schemas() {
+    for (event, file) in [
+        (update(), "UserUpdated.schema.json"),
+        (deletion(), "UserDeleted.schema.json"),
+    ] {
+        for file in [file, "post-events.schema.json"] {
+            let errors: Vec<String> = validator(file).iter_errors(&event).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{file} refuses {event}: {errors:?}");
+        }
+        // And the processor reads what the schemas accept.
+        assert!(EventEnvelope::parse(&event.to_string()).is_ok(), "{event}");
+    }
+    assert!(
+        !validator("UserCreated.schema.json").is_valid(&update()),
+        "an update is not a creation"
+    );
+}
+
+#[test]
 fn broken_events_are_refused() {
     let schema = validator("post-events.schema.json");
     let mut cases = Vec::new();
     for (pointer, value, case) in [
-        ("/eventType", json!("UserDeleted"), "an unknown type"),
+        ("/eventType", json!("UserRenamed"), "an unknown type"),
+        ("/eventType", json!("UserUpdated"), "an update without a version"),
         ("/eventId", json!("evt 1"), "a space in the id"),
         ("/eventId", json!("e".repeat(129)), "a 129-character id"),
         ("/user/id", json!(7), "a number as the user id"),
@@ -90,10 +122,23 @@ fn broken_events_are_refused() {
         *event.pointer_mut(pointer).unwrap() = value;
         cases.push((event, case));
     }
+    let mut null_version = update();
+    null_version["version"] = json!(null);
+    cases.push((null_version, "an update with a null version"));
+    let mut named_deletion = deletion();
+    named_deletion["user"]["name"] = json!("Test User");
+    cases.push((named_deletion, "a deletion that names the user"));
+    let mut unversioned_deletion = deletion();
+    unversioned_deletion.as_object_mut().unwrap().remove("version");
+    cases.push((unversioned_deletion, "a deletion without a version"));
     let mut without_user = originals_example();
     without_user.as_object_mut().unwrap().remove("user");
     cases.push((without_user, "no user"));
     for (event, case) in cases {
         assert!(!schema.is_valid(&event), "accepts {case}");
+        assert!(
+            EventEnvelope::parse(&event.to_string()).is_err(),
+            "the processor reads {case}"
+        );
     }
 }

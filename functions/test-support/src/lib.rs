@@ -124,6 +124,11 @@ pub async fn create_processed_table(client: &aws_sdk_dynamodb::Client) -> String
     tables::create_deployed_table(client, "ErpProcessedUsers").await
 }
 
+/// An `ErpEmployees` table as the CDK app deploys it (see `tables`).
+pub async fn create_employees_table(client: &aws_sdk_dynamodb::Client) -> String {
+    tables::create_deployed_table(client, "ErpEmployees").await
+}
+
 /// A queue, and its URL.
 pub async fn create_queue(client: &aws_sdk_sqs::Client, prefix: &str) -> String {
     client

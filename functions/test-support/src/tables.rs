@@ -34,7 +34,7 @@ struct Index {
     non_key_attributes: Vec<String>,
 }
 
-/// The definition of `table` ("Users" or "ErpProcessedUsers").
+/// The definition of `table` ("Users", "ErpProcessedUsers" or "ErpEmployees").
 fn definition(table: &str) -> TableDefinition {
     let mut all: std::collections::HashMap<String, TableDefinition> =
         serde_json::from_str(DEFINITIONS).expect("cdk/lib/tables.json is valid");

@@ -108,7 +108,9 @@ struct Subject {
 enum RawCall {
     GetItem,
     PutItem,
-    ClaimAndComplete,
+    /// What erp-processor writes per event: the user's lease, the event's claim, its
+    /// completion, and the user's view (which ends the lease).
+    ProcessEvent,
 }
 
 impl RawCall {
@@ -116,7 +118,7 @@ impl RawCall {
         match self {
             Self::GetItem => "GetItem",
             Self::PutItem => "PutItem",
-            Self::ClaimAndComplete => "PutItem + UpdateItem",
+            Self::ProcessEvent => "UpdateItem + PutItem + 2 UpdateItem",
         }
     }
 }
@@ -125,6 +127,7 @@ struct Raw {
     dynamo: aws_sdk_dynamodb::Client,
     users_table: String,
     processed_table: String,
+    employees_table: String,
     user_id: String,
 }
 
@@ -150,6 +153,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let users_table = test_support::create_users_table(&dynamo).await;
     let processed_table = test_support::create_processed_table(&dynamo).await;
+    let employees_table = test_support::create_employees_table(&dynamo).await;
     let queue_url = test_support::create_queue(&sqs, "Events").await;
     let user_id = Uuid::new_v4().to_string();
     dynamo
@@ -207,9 +211,15 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
             raw_call: Some(RawCall::GetItem),
         },
         Subject {
-            spec: spec("erp-processor", with(&[("ERP_PROCESSED_TABLE_NAME", &processed_table)])),
+            spec: spec(
+                "erp-processor",
+                with(&[
+                    ("ERP_PROCESSED_TABLE_NAME", &processed_table),
+                    ("ERP_EMPLOYEES_TABLE_NAME", &employees_table),
+                ]),
+            ),
             event: |_, _| events::sqs_batch(1),
-            raw_call: Some(RawCall::ClaimAndComplete),
+            raw_call: Some(RawCall::ProcessEvent),
         },
         Subject {
             spec: FunctionSpec {
@@ -234,6 +244,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
         dynamo: dynamo.clone(),
         users_table: users_table.clone(),
         processed_table: processed_table.clone(),
+        employees_table: employees_table.clone(),
         user_id: ctx.user_id.clone(),
     };
     progress.step(&format!(
@@ -276,7 +287,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
         match subject.raw_call {
             Some(RawCall::GetItem) => raw_get.extend(&warm.raw),
             Some(RawCall::PutItem) => raw_put.extend(&warm.raw),
-            Some(RawCall::ClaimAndComplete) => raw_claim.extend(&warm.raw),
+            Some(RawCall::ProcessEvent) => raw_claim.extend(&warm.raw),
             None => {}
         }
         functions.push(FunctionResult {
@@ -353,6 +364,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
         emulator: &emulator.endpoint,
         users_table: &users_table,
         processed_table: &processed_table,
+        employees_table: &employees_table,
         queue_url: &queue_url,
         logs: &logs,
     };
@@ -427,8 +439,39 @@ async fn raw_call(raw: &Raw, call: RawCall) -> Result<Duration, AnyError> {
             request.send().await?;
             Ok(started.elapsed())
         }
-        RawCall::ClaimAndComplete => {
+        RawCall::ProcessEvent => {
             let event_id = Uuid::new_v4().to_string();
+            let user_id = Uuid::new_v4().to_string();
+            let lease = raw
+                .dynamo
+                .update_item()
+                .table_name(&raw.employees_table)
+                .key("UserId", s(&user_id))
+                .update_expression("SET LeaseToken = :token, LeaseExpiresAt = :expires")
+                .condition_expression("attribute_not_exists(LeaseToken) OR LeaseExpiresAt < :now")
+                .expression_attribute_values(":token", s("bench"))
+                .expression_attribute_values(":expires", AttributeValue::N("1772442987418".to_owned()))
+                .expression_attribute_values(":now", AttributeValue::N("1772442927418".to_owned()))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+            let apply = raw
+                .dynamo
+                .update_item()
+                .table_name(&raw.employees_table)
+                .key("UserId", s(&user_id))
+                .update_expression(
+                    "SET Version = :version, #state = :state, ErpRecordId = :record, ErpSystem = :system, \
+                     EventId = :event, SyncedAt = :at ADD PiiEventIds :pii REMOVE LeaseToken, LeaseExpiresAt",
+                )
+                .condition_expression("LeaseToken = :token")
+                .expression_attribute_names("#state", "State")
+                .expression_attribute_values(":version", AttributeValue::N("1".to_owned()))
+                .expression_attribute_values(":state", s("Active"))
+                .expression_attribute_values(":record", s("EMP-00000000"))
+                .expression_attribute_values(":system", s("OracleFusion"))
+                .expression_attribute_values(":event", s(&event_id))
+                .expression_attribute_values(":at", s("2026-03-02T09:15:28.001Z"))
+                .expression_attribute_values(":pii", AttributeValue::Ss(vec![event_id.clone()]))
+                .expression_attribute_values(":token", s("bench"));
             let claim = raw
                 .dynamo
                 .put_item()
@@ -465,12 +508,19 @@ async fn raw_call(raw: &Raw, call: RawCall) -> Result<Duration, AnyError> {
                 .expression_attribute_values(":record", s("EMP-00000000"))
                 .expression_attribute_values(":system", s("OracleFusion"))
                 .expression_attribute_values(":token", s("bench"));
+            let mut took = Duration::ZERO;
+            let started = Instant::now();
+            lease.send().await?;
+            took += started.elapsed();
             let started = Instant::now();
             claim.send().await?;
-            let claimed = started.elapsed();
+            took += started.elapsed();
             let started = Instant::now();
             complete.send().await?;
-            Ok(claimed + started.elapsed())
+            took += started.elapsed();
+            let started = Instant::now();
+            apply.send().await?;
+            Ok(took + started.elapsed())
         }
     }
 }

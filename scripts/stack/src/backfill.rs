@@ -50,10 +50,11 @@ pub fn event_of(user: &StoredUser, generation: &str) -> EventEnvelope {
         event_id: Uuid::new_v5(&BACKFILL_EVENT_IDS, format!("{}\n{generation}", user.id).as_bytes()).to_string(),
         event_type: EventType::UserCreated,
         timestamp: user.created_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        version: None,
         user: UserSnapshot {
             id: user.id.to_string(),
-            name: user.name.clone(),
-            email: user.email.clone(),
+            name: Some(user.name.clone()),
+            email: Some(user.email.clone()),
         },
     }
 }

@@ -14,6 +14,7 @@ pub struct Outputs {
     pub events_url: Url,
     pub users_table_name: String,
     pub erp_processed_users_table_name: String,
+    pub erp_employees_table_name: String,
     pub events_queue_url: String,
     pub dead_letter_queue_url: String,
 }
@@ -101,6 +102,7 @@ mod tests {
         "EventsUrl": "https://a1b2c3.execute-api.us-east-1.amazonaws.com/prod/events",
         "UsersTableName": "CrmErp-dev-TablesUsers-X",
         "ErpProcessedUsersTableName": "CrmErp-dev-TablesErp-Y",
+        "ErpEmployeesTableName": "CrmErp-dev-TablesEmployees-Z",
         "EventsQueueUrl": "http://127.0.0.1:4566/000000000000/Queue",
         "DeadLetterQueueUrl": "http://127.0.0.1:4566/000000000000/Dead"}}"#;
 

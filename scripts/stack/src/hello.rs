@@ -53,6 +53,7 @@ pub fn watch_env(o: &Outputs) -> String {
         format!("USERS_TABLE_NAME={}", o.users_table_name),
         format!("EVENTS_QUEUE_URL={}", o.events_queue_url),
         format!("ERP_PROCESSED_TABLE_NAME={}", o.erp_processed_users_table_name),
+        format!("ERP_EMPLOYEES_TABLE_NAME={}", o.erp_employees_table_name),
         format!("AWS_REGION={REGION}"),
         "AWS_ACCESS_KEY_ID=test".to_owned(),
         "AWS_SECRET_ACCESS_KEY=test".to_owned(),

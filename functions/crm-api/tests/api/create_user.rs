@@ -35,7 +35,7 @@ async fn creates_the_user_stores_it_and_publishes_its_event() {
     let event: serde_json::Value = serde_json::from_str(message.body().unwrap()).unwrap();
     assert_eq!(
         event,
-        json!({"eventId": event_id, "eventType": "UserCreated", "timestamp": created_at,
+        json!({"eventId": event_id, "eventType": "UserCreated", "timestamp": created_at, "version": 1,
                "user": {"id": id, "name": "Ada Lovelace", "email": "Ada@example.com"}})
     );
     let attrs = message.message_attributes().unwrap();

@@ -38,7 +38,18 @@ async fn openapi_document_is_valid_3_1_and_lists_every_route() {
     assert_eq!(sigv4["x-amazon-apigateway-authtype"], "awsSigv4");
     assert_eq!(doc["servers"][0]["url"], ".", "the stage that served the document");
     let events_body = &paths["/events"]["post"]["requestBody"]["content"]["application/json"]["schema"];
-    assert_eq!(events_body["$ref"], "#/components/schemas/EventEnvelope");
+    // One of the per-type schemas, each the envelope narrowed to its type.
+    assert_eq!(
+        events_body["oneOf"],
+        serde_json::json!([
+            {"$ref": "#/components/schemas/UserCreatedEvent"},
+            {"$ref": "#/components/schemas/UserUpdatedEvent"},
+            {"$ref": "#/components/schemas/UserDeletedEvent"},
+        ])
+    );
+    let deleted = &doc["components"]["schemas"]["UserDeletedEvent"];
+    assert_eq!(deleted["allOf"][0]["$ref"], "#/components/schemas/EventEnvelope");
+    assert_eq!(deleted["required"], serde_json::json!(["version"]));
     for status in ["201", "400", "413", "415", "422", "503"] {
         assert!(
             paths["/api/crm"]["post"]["responses"][status].is_object(),

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use erp_processor::process::{Erp, ProcessError, Processor};
+use erp_processor::process::{Erp, Outcome, ProcessError, Processor};
 use futures::future::{join_all, BoxFuture};
 use serde_json::json;
 use user_sync::domain::ErpEmployee;
 use user_sync::events::{now_utc_millis, EventEnvelope};
-use user_sync::store::{Claimed, ProcessedUsersTable};
+use user_sync::store::{Claimed, ErpEmployeesTable, ProcessedUsersTable};
 
 use crate::helpers::{event, s, spawn_app};
 
@@ -46,7 +46,8 @@ async fn processor(
         calls: AtomicUsize::new(0),
         latency,
     });
-    let processor = Processor::new(table.clone(), erp.clone(), "OracleFusion", claim_timeout);
+    let employees = ErpEmployeesTable::new(app.dynamo.clone(), &app.config.employees_table);
+    let processor = Processor::new(table.clone(), employees, erp.clone(), "OracleFusion", claim_timeout);
     (processor, erp, table, app)
 }
 
@@ -65,7 +66,10 @@ async fn concurrent_duplicate_deliveries_make_one_erp_call() {
         1,
         "one side effect for eight deliveries"
     );
-    let done = outcomes.iter().filter(|o| matches!(o, Ok(p) if !p.duplicate)).count();
+    let done = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(p) if p.outcome == Outcome::Applied))
+        .count();
     let waiting = outcomes
         .iter()
         .filter(|o| matches!(o, Err(ProcessError::InProgress)))
@@ -74,7 +78,7 @@ async fn concurrent_duplicate_deliveries_make_one_erp_call() {
 
     // Once completed, every redelivery is a duplicate that calls nothing.
     let again = processor.process(&event).await.unwrap();
-    assert!(again.duplicate);
+    assert_eq!(again.outcome, Outcome::Duplicate);
     assert_eq!(erp.calls.load(Ordering::SeqCst), 1);
     let items = app.stored_items().await;
     let record = &items["evt-concurrent"];
@@ -94,7 +98,7 @@ async fn an_expired_claim_is_taken_over_and_a_live_one_is_not() {
     tokio::time::sleep(Duration::from_millis(20)).await;
 
     let processed = processor.process(&event).await.unwrap();
-    assert!(!processed.duplicate);
+    assert_eq!(processed.outcome, Outcome::Applied);
     assert_eq!(erp.calls.load(Ordering::SeqCst), 1);
     assert_eq!(s(&app.stored_items().await["evt-abandoned"], "Status"), "Processed");
 

@@ -7,10 +7,11 @@ use erp_processor::config::ErpProcessorConfig;
 use erp_processor::{handle, App, InvocationError};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
-use test_support::{create_processed_table, emulator, unique};
+use test_support::{create_employees_table, create_processed_table, emulator, unique};
 pub use test_support::{s, TestResponse};
 
-/// The handler wired to a fresh `ErpProcessedUsers` table in the shared emulator.
+/// The handler wired to fresh `ErpProcessedUsers` and `ErpEmployees` tables in the shared
+/// emulator.
 pub struct TestApp {
     pub app: App,
     pub dynamo: aws_sdk_dynamodb::Client,
@@ -27,6 +28,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ErpProcessorConfig)) -> Test
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let mut config = ErpProcessorConfig {
         processed_table: create_processed_table(&dynamo).await,
+        employees_table: create_employees_table(&dynamo).await,
         erp_system: "OracleFusion".to_owned(),
         batch_concurrency: ErpProcessorConfig::DEFAULT_BATCH_CONCURRENCY,
         erp_latency: Duration::ZERO,
@@ -45,6 +47,7 @@ pub async fn spawn_app_without_table() -> TestApp {
     let aws = emulator().sdk_config().await;
     let config = ErpProcessorConfig {
         processed_table: unique("Missing"),
+        employees_table: unique("Missing"),
         erp_system: "OracleFusion".to_owned(),
         batch_concurrency: ErpProcessorConfig::DEFAULT_BATCH_CONCURRENCY,
         erp_latency: Duration::ZERO,

@@ -3,5 +3,6 @@ mod helpers;
 
 mod claims;
 mod dispatch;
+mod ordering;
 mod post_events;
 mod sqs_batch;

@@ -19,7 +19,8 @@ async fn the_originals_example_event_is_processed() {
     assert_eq!(body["userId"], "user-123");
     let processed_at = body["processedAt"].as_str().expect("processedAt");
     assert!(OffsetDateTime::parse(processed_at, &Rfc3339).is_ok(), "{processed_at}");
-    assert_eq!(body.as_object().unwrap().len(), 4);
+    assert_eq!(body["outcome"], "applied");
+    assert_eq!(body.as_object().unwrap().len(), 5);
 
     let items = app.stored_items().await;
     let item = &items["evt-001"];
@@ -103,7 +104,7 @@ async fn invalid_fields_are_a_400_listing_every_field() {
     for (patch, fields, case) in [
         (json!({"user": null}), vec!["user"], "missing user"),
         (
-            json!({"eventType": "UserDeleted"}),
+            json!({"eventType": "UserRenamed"}),
             vec!["eventType"],
             "unknown eventType",
         ),

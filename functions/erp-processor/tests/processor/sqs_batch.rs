@@ -1,12 +1,13 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 
 use crate::helpers::{event, failed_ids, fixture, s, spawn_app, spawn_app_with, spawn_app_without_table};
 
 /// What our audit records hold beyond the original's attributes.
-const OURS: [&str; 4] = ["EventTimestamp", "ErpRecordId", "ErpSystem", "PayloadHash"];
+const OURS: [&str; 5] = ["EventTimestamp", "ErpRecordId", "ErpSystem", "PayloadHash", "Version"];
 
 #[tokio::test]
 async fn a_mixed_batch_reports_exactly_the_bad_records() {
@@ -16,7 +17,7 @@ async fn a_mixed_batch_reports_exactly_the_bad_records() {
     let first_record = app.stored_items().await["evt-earlier"].clone();
 
     let mut unknown_type = event("evt-unknown-type", "0a1b2c3d-unknown");
-    unknown_type["eventType"] = json!("UserDeleted");
+    unknown_type["eventType"] = json!("UserRenamed");
     let mut no_user = event("evt-no-user", "0a1b2c3d-no-user");
     no_user.as_object_mut().unwrap().remove("user");
     // DynamoDB could not key it: a permanent failure (the DLQ), never a "transient" one.
@@ -54,11 +55,25 @@ async fn a_mixed_batch_reports_exactly_the_bad_records() {
         items.keys().map(String::as_str).collect::<BTreeSet<_>>(),
         BTreeSet::from(["evt-1", "evt-2", "evt-earlier"])
     );
-    assert_eq!(items["evt-earlier"], first_record, "a redelivery changes nothing");
+    // A redelivery changes nothing but its count on the first record.
+    let mut redelivered = items["evt-earlier"].clone();
+    assert_eq!(
+        redelivered.remove("Duplicates"),
+        Some(AttributeValue::N("1".to_owned()))
+    );
+    assert!(redelivered.remove("LastDuplicateAt").is_some());
+    assert_eq!(redelivered, first_record, "a redelivery changes nothing else");
     let item = &items["evt-1"];
+    // m-duplicate, a copy in the same batch, counts on the record.
+    let counted = ["Duplicates", "LastDuplicateAt"];
     assert_eq!(
         item.keys().map(String::as_str).collect::<BTreeSet<_>>(),
-        BTreeSet::from_iter(test_support::ORIGINAL_AUDIT_ATTRIBUTES.into_iter().chain(OURS))
+        BTreeSet::from_iter(
+            test_support::ORIGINAL_AUDIT_ATTRIBUTES
+                .into_iter()
+                .chain(OURS)
+                .chain(counted)
+        )
     );
     for (attr, value) in [
         ("UserId", "11111111-aaaa"),

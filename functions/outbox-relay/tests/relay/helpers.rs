@@ -7,7 +7,7 @@ use erp_processor::config::ErpProcessorConfig;
 use lambda_runtime::{Context, LambdaEvent};
 use outbox_relay::{Relay, RelayReport};
 use serde_json::{json, Value};
-use test_support::{create_processed_table, create_queue, create_users_table, emulator};
+use test_support::{create_employees_table, create_processed_table, create_queue, create_users_table, emulator};
 use user_sync::events::{now_utc_millis, EventPublisher};
 use user_sync::store::UsersTable;
 use uuid::Uuid;
@@ -34,6 +34,7 @@ pub async fn spawn_stack() -> Stack {
     let processed_table = create_processed_table(&dynamo).await;
     let erp_config = ErpProcessorConfig {
         processed_table: processed_table.clone(),
+        employees_table: create_employees_table(&dynamo).await,
         erp_system: "OracleFusion".to_owned(),
         batch_concurrency: 10,
         erp_latency: Duration::ZERO,

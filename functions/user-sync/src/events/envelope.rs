@@ -1,5 +1,10 @@
-//! The event envelope on the queue and at `POST /events`, exactly the original's shape:
-//! `{"eventId","eventType","timestamp","user":{"id","name","email"}}`.
+//! The event envelope on the queue and at `POST /events`: the original's shape,
+//! `{"eventId","eventType","timestamp","user":{"id","name","email"}}`, plus `version`, the
+//! user's version the event leaves behind (a field the original's consumers ignore).
+//!
+//! `UserCreated` and `UserUpdated` carry the user's whole new state; `UserDeleted` carries
+//! ids only, never a name or an email. An event without `version` is a `UserCreated` of
+//! version 1, as the original published it.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -13,15 +18,24 @@ use crate::domain::User;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub enum EventType {
     UserCreated,
+    UserUpdated,
+    UserDeleted,
 }
 
 impl EventType {
-    pub const KNOWN: [EventType; 1] = [EventType::UserCreated];
+    pub const KNOWN: [EventType; 3] = [EventType::UserCreated, EventType::UserUpdated, EventType::UserDeleted];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UserCreated => "UserCreated",
+            Self::UserUpdated => "UserUpdated",
+            Self::UserDeleted => "UserDeleted",
         }
+    }
+
+    /// Whether the event carries the user's state (name and email): all but a deletion.
+    pub fn carries_state(self) -> bool {
+        self != Self::UserDeleted
     }
 
     fn parse(raw: &str) -> Option<Self> {
@@ -29,24 +43,29 @@ impl EventType {
     }
 }
 
-/// The user as the event carries it.
+/// The user as the event carries it: `name` and `email` in `UserCreated` and
+/// `UserUpdated` (required there), neither in `UserDeleted` (refused there).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UserSnapshot {
     /// The CRM's id of the user: 1–128 printable ASCII characters without spaces.
     #[schema(pattern = r"^[!-~]{1,128}$", example = "user-123")]
     pub id: String,
     /// Any text that is not blank.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(
+        value_type = String,
         pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
         example = "Test User"
     )]
-    pub name: String,
+    pub name: Option<String>,
     /// Any text that is not blank (the CRM validated it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(
+        value_type = String,
         pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
         example = "test@example.com"
     )]
-    pub email: String,
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -60,6 +79,11 @@ pub struct EventEnvelope {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub timestamp: OffsetDateTime,
+    /// The user's version after this change: 1 for its creation, one more per change. Absent
+    /// in the original's events, which were all creations: read as 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u64, minimum = 1, maximum = 9_007_199_254_740_991_u64, example = 1)]
+    pub version: Option<u64>,
     pub user: UserSnapshot,
 }
 
@@ -89,12 +113,18 @@ impl EventEnvelope {
             event_id: user.event_id.to_string(),
             event_type: EventType::UserCreated,
             timestamp: user.created_at,
+            version: Some(1),
             user: UserSnapshot {
                 id: user.id.to_string(),
-                name: user.name.clone(),
-                email: user.email.clone(),
+                name: Some(user.name.clone()),
+                email: Some(user.email.clone()),
             },
         }
+    }
+
+    /// The user's version after this event (1 when the event does not say: the original's).
+    pub fn version(&self) -> u64 {
+        self.version.unwrap_or(1)
     }
 
     pub fn to_json(&self) -> String {
@@ -112,21 +142,42 @@ impl EventEnvelope {
         let mut errors = Collector::default();
         let event_id = errors.take(text(root, "eventId", "eventId").and_then(|id| bounded_id(id, "eventId")));
         let event_type = errors.take(text(root, "eventType", "eventType").and_then(|raw| {
-            EventType::parse(&raw)
-                .ok_or_else(|| FieldError::new("eventType", "is not a known event type (known: UserCreated)"))
+            EventType::parse(&raw).ok_or_else(|| {
+                FieldError::new(
+                    "eventType",
+                    "is not a known event type (known: UserCreated, UserUpdated, UserDeleted)",
+                )
+            })
         }));
         let timestamp = errors.take(text(root, "timestamp", "timestamp").and_then(|raw| {
             OffsetDateTime::parse(&raw, &Rfc3339)
                 .map_err(|_| FieldError::new("timestamp", "must be an ISO-8601 date-time with offset"))
         }));
+        let version = errors.take(version(root, event_type));
         let user = match root.get("user") {
             Some(Value::Object(user)) => {
                 let id = errors.take(text(user, "id", "user.id").and_then(|id| bounded_id(id, "user.id")));
-                let name = errors.take(text(user, "name", "user.name"));
-                let email = errors.take(text(user, "email", "user.email"));
-                id.zip(name)
-                    .zip(email)
-                    .map(|((id, name), email)| UserSnapshot { id, name, email })
+                let state = match event_type {
+                    // Ids only: a deletion that names the user would spread what it erases.
+                    Some(EventType::UserDeleted) => {
+                        for key in ["name", "email"] {
+                            if user.contains_key(key) {
+                                errors.push(FieldError::new(
+                                    format!("user.{key}"),
+                                    "must be absent from UserDeleted",
+                                ));
+                            }
+                        }
+                        Some((None, None))
+                    }
+                    _ => {
+                        let name = errors.take(text(user, "name", "user.name"));
+                        let email = errors.take(text(user, "email", "user.email"));
+                        name.zip(email).map(|(name, email)| (Some(name), Some(email)))
+                    }
+                };
+                id.zip(state)
+                    .map(|(id, (name, email))| UserSnapshot { id, name, email })
             }
             Some(_) => {
                 errors.push(FieldError::new("user", "must be an object"));
@@ -142,6 +193,7 @@ impl EventEnvelope {
             event_id: event_id.expect("no error, so parsed"),
             event_type: event_type.expect("no error, so parsed"),
             timestamp: timestamp.expect("no error, so parsed"),
+            version: version.expect("no error, so parsed"),
             user: user.expect("no error, so parsed"),
         })
     }
@@ -162,6 +214,29 @@ fn bounded_id(id: String, path: &str) -> Result<String, FieldError> {
             path,
             format!("must be 1–{MAX_ID_CHARS} printable ASCII characters without spaces"),
         ))
+    }
+}
+
+/// The largest version an event may carry: the largest integer every JSON parser reads
+/// exactly (2^53 − 1), and more changes than a user will ever see.
+pub const MAX_VERSION: u64 = 9_007_199_254_740_991;
+
+/// The event's `version`: a whole number from 1, required but for `UserCreated` (the
+/// original's events have none). `None` when absent. An unknown type checks nothing here.
+fn version(root: &Map<String, Value>, event_type: Option<EventType>) -> Result<Option<u64>, FieldError> {
+    match (root.get("version"), event_type) {
+        (None | Some(Value::Null), Some(EventType::UserUpdated | EventType::UserDeleted)) => Err(FieldError::new(
+            "version",
+            "is required for UserUpdated and UserDeleted",
+        )),
+        (None | Some(Value::Null), _) => Ok(None),
+        (Some(value), _) => match value.as_u64() {
+            Some(v) if (1..=MAX_VERSION).contains(&v) => Ok(Some(v)),
+            _ => Err(FieldError::new(
+                "version",
+                format!("must be a whole number from 1 to {MAX_VERSION}"),
+            )),
+        },
     }
 }
 
@@ -199,7 +274,20 @@ mod tests {
     fn lists_every_invalid_field() {
         for (patch, fields, case) in [
             (json!({"eventId": ""}), vec!["eventId"], "blank id"),
-            (json!({"eventType": "UserDeleted"}), vec!["eventType"], "unknown type"),
+            (json!({"eventType": "UserRenamed"}), vec!["eventType"], "unknown type"),
+            (
+                json!({"eventType": "UserUpdated"}),
+                vec!["version"],
+                "an update without a version",
+            ),
+            (json!({"version": 0}), vec!["version"], "version 0"),
+            (
+                json!({"version": 9_007_199_254_740_992_u64}),
+                vec!["version"],
+                "version above 2^53 - 1",
+            ),
+            (json!({"version": "2"}), vec!["version"], "version as text"),
+            (json!({"version": 1.5}), vec!["version"], "fractional version"),
             (json!({"timestamp": "yesterday"}), vec!["timestamp"], "bad timestamp"),
             (
                 json!({"user": {"id": 7}}),
@@ -225,6 +313,44 @@ mod tests {
                 other => panic!("{case}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn an_event_without_version_is_version_one_and_keeps_its_bytes() {
+        let envelope = EventEnvelope::parse(&valid().to_string()).unwrap();
+        assert_eq!((envelope.version, envelope.version()), (None, 1));
+        // The payload hash of the original's events is over these bytes: no `version` added.
+        assert!(!envelope.to_json().contains("version"));
+        let mut body = valid();
+        body["eventType"] = json!("UserUpdated");
+        body["version"] = json!(3);
+        let update = EventEnvelope::parse(&body.to_string()).unwrap();
+        assert_eq!((update.event_type, update.version()), (EventType::UserUpdated, 3));
+        assert_eq!(EventEnvelope::parse(&update.to_json()).unwrap(), update);
+    }
+
+    #[test]
+    fn a_deletion_carries_ids_only() {
+        let deleted = json!({"eventId": "evt-009", "eventType": "UserDeleted", "version": 4,
+                             "timestamp": "2025-10-16T12:34:56Z", "user": {"id": "user-123"}});
+        let envelope = EventEnvelope::parse(&deleted.to_string()).unwrap();
+        assert_eq!((&envelope.user.name, &envelope.user.email), (&None, &None));
+        assert_eq!(EventEnvelope::parse(&envelope.to_json()).unwrap(), envelope);
+        assert!(!envelope.to_json().contains("name"));
+
+        let mut named = deleted.clone();
+        named["user"]["name"] = json!("Ada");
+        named["user"]["email"] = json!("ada@example.com");
+        match EventEnvelope::parse(&named.to_string()) {
+            Err(EnvelopeError::Invalid(e)) => assert_eq!(e.fields().collect::<Vec<_>>(), ["user.name", "user.email"]),
+            other => panic!("a deletion with PII: {other:?}"),
+        }
+        let mut unversioned = deleted;
+        unversioned.as_object_mut().unwrap().remove("version");
+        assert!(
+            EventEnvelope::parse(&unversioned.to_string()).is_err(),
+            "a deletion without a version"
+        );
     }
 
     #[test]

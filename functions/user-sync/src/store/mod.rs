@@ -1,7 +1,9 @@
+pub mod employees;
 pub mod processed;
 pub mod users;
 
-pub use processed::{Claim, Claimed, ProcessedEvent, ProcessedUsersTable, RecordError};
+pub use employees::{Applied, EmployeeState, EmployeeView, ErpEmployeesTable, Lease, Leased};
+pub use processed::{Claim, Claimed, ProcessedEvent, ProcessedUsersTable, RecordError, Verdict};
 pub use users::{Cleared, Inserted, Marked, PendingEvent, StoredUser, UserPage, UsersTable};
 
 /// A failed DynamoDB call, or an item that does not have the shape this code writes.

@@ -1,7 +1,15 @@
 //! The `ErpProcessedUsers` table, the audit trail of processed events and the processor's
 //! idempotency record: `EventId` (S) partition key; `UserId`, `UserName`, `UserEmail`,
 //! `ProcessedAt`, `EventType`, `Status` as the original, plus `EventTimestamp`,
-//! `ErpRecordId`, `ErpSystem` and `PayloadHash`.
+//! `ErpRecordId`, `ErpSystem` and `PayloadHash`, and `Version` (the user's version the
+//! event carries).
+//!
+//! `Status` is `Processed` for an event the ERP applied, `Superseded` for one that arrived
+//! after a newer version of its user was applied (it changed nothing; `SupersededBy` is the
+//! version the ERP held). A repeated delivery writes no record of its own: it counts in
+//! `Duplicates` (and `LastDuplicateAt`) of the first one. Only an applied `UserCreated` or
+//! `UserUpdated` holds `UserName` and `UserEmail`, and `erase` removes them once the user
+//! is deleted.
 //!
 //! An event is claimed before its ERP side effect and completed after it, as the Powertools
 //! idempotency utility does: the claim is a conditional put of an `InProgress` record with
@@ -21,13 +29,27 @@ use crate::events::{EventEnvelope, EventType};
 pub const STATUS_PROCESSED: &str = "Processed";
 /// The status of a claimed event whose ERP call has not completed.
 pub const STATUS_IN_PROGRESS: &str = "InProgress";
+/// The status of an event that arrived after a newer version of its user was applied.
+pub const STATUS_SUPERSEDED: &str = "Superseded";
+/// The name of the index on `UserId` (cdk/lib/tables.json).
+pub const BY_USER_ID_INDEX: &str = "ByUserId";
 
-/// An event the processor has integrated, as it is recorded.
+/// What processing did with an event, as its record says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The ERP applied it.
+    Applied,
+    /// The ERP held `erp_version`, newer (or a deletion): the event changed nothing.
+    Superseded { erp_version: u64 },
+}
+
+/// An event the processor has handled, as it is recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcessedEvent<'a> {
     pub event: &'a EventEnvelope,
     pub erp: &'a ErpEmployee,
     pub processed_at: OffsetDateTime,
+    pub verdict: Verdict,
 }
 
 /// What claiming an event found.
@@ -79,6 +101,7 @@ struct ClaimItem<'a> {
     event_type: EventType,
     #[serde(with = "time::serde::rfc3339")]
     event_timestamp: OffsetDateTime,
+    version: u64,
     status: &'static str,
     payload_hash: String,
     claim_token: &'a str,
@@ -119,9 +142,15 @@ impl ExistingItem {
 }
 
 /// The SHA-256 of the event as the envelope serializes it: equal for the same event
-/// however it was formatted on the wire, and no PII in the record.
+/// however it was formatted on the wire, and no PII in the record. A creation's explicit
+/// `version: 1` is the absent version of the events published before versions existed,
+/// so a re-sent creation of such a user is still the same event, not a conflict.
 fn payload_hash(event: &EventEnvelope) -> String {
-    Sha256::digest(event.to_json().as_bytes())
+    let mut canonical = event.clone();
+    if canonical.event_type == EventType::UserCreated && canonical.version == Some(1) {
+        canonical.version = None;
+    }
+    Sha256::digest(canonical.to_json().as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
@@ -159,6 +188,7 @@ impl ProcessedUsersTable {
             user_id: &event.user.id,
             event_type: event.event_type,
             event_timestamp: event.timestamp,
+            version: event.version(),
             status: STATUS_IN_PROGRESS,
             payload_hash: payload_hash(event),
             claim_token: &token,
@@ -188,35 +218,117 @@ impl ProcessedUsersTable {
     }
 
     /// Turns the claim into the audit record. `false` when the claim had expired and
-    /// another delivery took it over (it completes the record itself).
+    /// another delivery took it over (it completes the record itself). Only an applied event
+    /// that carries the user's state records the name and email.
     pub async fn complete(&self, claim: &Claim, processed: &ProcessedEvent<'_>) -> Result<bool, RecordError> {
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let processed_at = processed
             .processed_at
             .format(&time::format_description::well_known::Rfc3339)
             .expect("a UTC time of our era formats as RFC 3339");
-        let result = self
+        let mut set = vec![
+            "#status = :status",
+            "ProcessedAt = :at",
+            "ErpRecordId = :record",
+            "ErpSystem = :system",
+        ];
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("EventId", s(&claim.event_id))
-            .update_expression(
-                "SET #status = :processed, ProcessedAt = :at, UserName = :name, UserEmail = :email, \
-                 ErpRecordId = :record, ErpSystem = :system REMOVE ClaimToken, ClaimExpiresAt",
-            )
             .condition_expression("ClaimToken = :token")
             .expression_attribute_names("#status", "Status")
-            .expression_attribute_values(":processed", s(STATUS_PROCESSED))
             .expression_attribute_values(":at", s(&processed_at))
-            .expression_attribute_values(":name", s(&processed.event.user.name))
-            .expression_attribute_values(":email", s(&processed.event.user.email))
             .expression_attribute_values(":record", s(&processed.erp.record_id))
             .expression_attribute_values(":system", s(&processed.erp.system))
             .expression_attribute_values(":token", s(&claim.token))
-            .return_values(ReturnValue::None)
+            .return_values(ReturnValue::None);
+        match processed.verdict {
+            Verdict::Applied => {
+                request = request.expression_attribute_values(":status", s(STATUS_PROCESSED));
+                let user = &processed.event.user;
+                if let (Some(name), Some(email)) = (&user.name, &user.email) {
+                    set.extend(["UserName = :name", "UserEmail = :email"]);
+                    request = request
+                        .expression_attribute_values(":name", s(name))
+                        .expression_attribute_values(":email", s(email));
+                }
+            }
+            Verdict::Superseded { erp_version } => {
+                set.push("SupersededBy = :by");
+                request = request
+                    .expression_attribute_values(":status", s(STATUS_SUPERSEDED))
+                    .expression_attribute_values(":by", AttributeValue::N(erp_version.to_string()));
+            }
+        }
+        let expression = format!("SET {} REMOVE ClaimToken, ClaimExpiresAt", set.join(", "));
+        Ok(super::written(request.update_expression(expression).send().await)?)
+    }
+
+    /// Counts a repeated delivery of a recorded event on its record.
+    pub async fn note_duplicate(&self, event_id: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+        let at = at
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("a UTC time of our era formats as RFC 3339");
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("EventId", AttributeValue::S(event_id.to_owned()))
+            .update_expression("ADD Duplicates :one SET LastDuplicateAt = :at")
+            .condition_expression("attribute_exists(EventId)")
+            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
+            .expression_attribute_values(":at", AttributeValue::S(at))
             .send()
             .await;
-        Ok(super::written(result)?)
+        super::written(result).map(|_| ())
+    }
+
+    /// Removes the name and email from every record of `user_id`: those `known` (read
+    /// consistently by the caller) and those the `ByUserId` index lists, which catches the
+    /// original system's records but may lag a write by a moment. Returns how many records
+    /// it looked at.
+    pub async fn erase(&self, user_id: &str, known: &[String]) -> Result<usize, StoreError> {
+        let mut event_ids: Vec<String> = known.to_vec();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_USER_ID_INDEX)
+                .key_condition_expression("UserId = :user")
+                .expression_attribute_values(":user", AttributeValue::S(user_id.to_owned()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            event_ids.extend(
+                out.items()
+                    .iter()
+                    .filter_map(|item| item.get("EventId").and_then(|v| v.as_s().ok()).cloned()),
+            );
+            start = out.last_evaluated_key.filter(|k| !k.is_empty());
+            if start.is_none() {
+                break;
+            }
+        }
+        event_ids.sort_unstable();
+        event_ids.dedup();
+        // One by one: a user has a handful of records, and a deletion is rare.
+        for event_id in &event_ids {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("EventId", AttributeValue::S(event_id.clone()))
+                .update_expression("REMOVE UserName, UserEmail")
+                .condition_expression("attribute_exists(EventId)")
+                .send()
+                .await;
+            super::written(result)?;
+        }
+        Ok(event_ids.len())
     }
 
     /// The record of `event_id`, if any; strongly consistent, so a record just written is
@@ -256,10 +368,11 @@ mod tests {
             event_id: "evt-001".to_owned(),
             event_type: EventType::UserCreated,
             timestamp: datetime!(2025-10-16 12:34:56.123 UTC),
+            version: None,
             user: UserSnapshot {
                 id: user_id.to_owned(),
-                name: "Ada".to_owned(),
-                email: "ada@example.com".to_owned(),
+                name: Some("Ada".to_owned()),
+                email: Some("ada@example.com".to_owned()),
             },
         }
     }
@@ -280,8 +393,13 @@ mod tests {
         assert_eq!(hash, payload_hash(&event("user-123")));
         assert_ne!(hash, payload_hash(&event("user-456")));
         let mut renamed = event("user-123");
-        renamed.user.name = "Grace".to_owned();
+        renamed.user.name = Some("Grace".to_owned());
         assert_ne!(hash, payload_hash(&renamed), "another name is another payload");
+        let mut versioned = event("user-123");
+        versioned.version = Some(1);
+        assert_eq!(hash, payload_hash(&versioned), "a creation is version 1, said or not");
+        versioned.version = Some(2);
+        assert_ne!(hash, payload_hash(&versioned));
     }
 
     #[test]

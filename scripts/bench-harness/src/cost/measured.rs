@@ -24,6 +24,7 @@ pub struct Setup<'a> {
     pub emulator: &'a str,
     pub users_table: &'a str,
     pub processed_table: &'a str,
+    pub employees_table: &'a str,
     pub queue_url: &'a str,
     pub logs: &'a Path,
 }
@@ -98,6 +99,7 @@ pub async fn measure(setup: &Setup<'_>, users: usize, batches: usize, progress: 
     let bound = batch_size.to_string();
     let processor = spec(setup, "erp-processor", &proxy, memory_mb).with(&[
         ("ERP_PROCESSED_TABLE_NAME", setup.processed_table),
+        ("ERP_EMPLOYEES_TABLE_NAME", setup.employees_table),
         ("ERP_LATENCY_MS", &latency),
         ("BATCH_CONCURRENCY", &bound),
     ]);
@@ -113,6 +115,7 @@ pub async fn measure(setup: &Setup<'_>, users: usize, batches: usize, progress: 
     let role = |table: Option<&str>| match table {
         Some(t) if t == setup.users_table => Some("Users"),
         Some(t) if t == setup.processed_table => Some("ErpProcessedUsers"),
+        Some(t) if t == setup.employees_table => Some("ErpEmployees"),
         Some(_) => Some("(other)"),
         None => None,
     };
@@ -156,7 +159,7 @@ pub async fn measure(setup: &Setup<'_>, users: usize, batches: usize, progress: 
 /// Every write this stack makes per user, as counted: the index writes are the tables' own
 /// (cdk/lib/tables.json): a `Users` put adds the pending mark to `PendingEvents` and clearing
 /// it removes it again; an `ErpProcessedUsers` claim adds its key to `ByUserId`, which the
-/// completion (same `UserId`) leaves alone.
+/// completion (same `UserId`) leaves alone. `ErpEmployees` has no index.
 fn index_writes(table: Option<&str>, operation: &str) -> f64 {
     match (table, operation) {
         (Some("Users"), "PutItem" | "UpdateItem") => 1.0,
@@ -421,6 +424,7 @@ mod tests {
         let by_user = &tables["ErpProcessedUsers"]["indexes"];
         assert_eq!(by_user.as_array().map(Vec::len), Some(1));
         assert_eq!(by_user[0]["partitionKey"]["name"], "UserId");
+        assert_eq!(tables["ErpEmployees"]["indexes"].as_array().map(Vec::len), Some(0));
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub async fn run_all(world: &World, only: &[&str]) -> (usize, usize) {
             Box::pin(duplicate_deliveries(world)),
         ),
         (
+            "users' lifecycles shuffled and repeated onto the queue end in the newest state; a deleted user's name and email are gone",
+            Box::pin(shuffled_lifecycles(world)),
+        ),
+        (
             "queue unreachable for crm-api: 50 users reach the ERP once, by the relay's schedule",
             Box::pin(outbox_under_outage(world)),
         ),
@@ -317,6 +321,123 @@ async fn duplicate_deliveries(world: &World) -> Result<(), String> {
     expect(records.len() == 1, || {
         format!("{} records for one event", records.len())
     })
+}
+
+/// Creation, two updates and a deletion of `user_id`, as crm-api publishes them; every
+/// state carries `tag` in its name and email, the mark an erasure must leave nowhere.
+fn lifecycle(user_id: &str, tag: &str) -> Vec<Value> {
+    let state = |kind: &str, version: u64, name: &str, email: &str| {
+        json!({"eventId": uuid::Uuid::new_v4().to_string(), "eventType": kind, "version": version,
+               "timestamp": "2026-03-02T09:15:27.418Z", "user": {"id": user_id, "name": name, "email": email}})
+    };
+    vec![
+        state(
+            "UserCreated",
+            1,
+            &format!("Ada {tag}"),
+            &format!("ada-{tag}@example.com"),
+        ),
+        state(
+            "UserUpdated",
+            2,
+            &format!("Ada L. {tag}"),
+            &format!("ada-{tag}@example.com"),
+        ),
+        state(
+            "UserUpdated",
+            3,
+            &format!("Ada L. {tag}"),
+            &format!("lovelace-{tag}@example.com"),
+        ),
+        json!({"eventId": uuid::Uuid::new_v4().to_string(), "eventType": "UserDeleted", "version": 4,
+               "timestamp": "2026-03-02T09:15:27.418Z", "user": {"id": user_id}}),
+    ]
+}
+
+async fn shuffled_lifecycles(world: &World) -> Result<(), String> {
+    // The order each user's events are sent in, by index into its lifecycle, repeats included.
+    let orders: [&[usize]; 4] = [&[3, 2, 1, 0], &[1, 3, 0, 1, 2, 3], &[2, 0, 1, 2], &[1, 2, 0]];
+    let mut users = Vec::new();
+    for order in orders {
+        let user_id = uuid::Uuid::new_v4().to_string();
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        let events = lifecycle(&user_id, &tag);
+        for &i in order {
+            world.send_raw(&events[i].to_string()).await;
+        }
+        let newest = order.iter().max().copied().unwrap_or_default();
+        users.push((user_id, tag, events, order, newest));
+    }
+    for (user_id, _, events, order, newest) in &users {
+        let sent: HashSet<usize> = order.iter().copied().collect();
+        eventually(Duration::from_secs(30), "every event recorded", || async {
+            let records = world.processed_by_user().await.remove(user_id).unwrap_or_default();
+            let done = records
+                .iter()
+                .filter(|r| s(r, "Status").as_deref() != Some("InProgress"))
+                .count();
+            (done == sent.len()).then_some(())
+        })
+        .await?;
+        let view = world.erp_view(user_id).await.ok_or("no ERP view")?;
+        let newest_event = &events[*newest];
+        expect(
+            view.version == *newest as u64 + 1 && view.event_id == newest_event["eventId"].as_str().unwrap_or_default(),
+            || format!("{order:?}: the ERP holds {view:?}"),
+        )?;
+        let deleted = view.state == user_sync::store::EmployeeState::Deleted;
+        expect(deleted == (*newest == 3), || {
+            format!("{order:?}: state {:?}", view.state)
+        })?;
+        let records = world.processed_by_user().await.remove(user_id).unwrap_or_default();
+        let status = |i: usize| {
+            let id = events[i]["eventId"].as_str().unwrap_or_default();
+            records
+                .iter()
+                .find(|r| s(r, "EventId").as_deref() == Some(id))
+                .and_then(|r| s(r, "Status"))
+        };
+        expect(status(*newest).as_deref() == Some("Processed"), || {
+            format!("{order:?}: the newest event is {:?}", status(*newest))
+        })?;
+        // Which older ones were superseded depends on the order SQS hands them over; none
+        // may be left unfinished.
+        expect(
+            (0..4)
+                .filter(|i| sent.contains(i))
+                .all(|i| matches!(status(i).as_deref(), Some("Processed" | "Superseded"))),
+            || format!("{order:?}: an event neither applied nor superseded"),
+        )?;
+        if !deleted {
+            let applied = records
+                .iter()
+                .find(|r| s(r, "EventId").as_deref() == newest_event["eventId"].as_str());
+            expect(
+                applied.and_then(|r| s(r, "UserEmail")).as_deref() == newest_event["user"]["email"].as_str(),
+                || format!("{order:?}: the newest record does not hold the newest email"),
+            )?;
+        }
+    }
+    let audit = world.scan(&world.outputs.erp_processed_users_table_name).await;
+    let views = world.scan(&world.outputs.erp_employees_table_name).await;
+    for (user_id, tag, _, order, newest) in &users {
+        let traces = audit
+            .iter()
+            .chain(&views)
+            .flat_map(|item| item.values())
+            .filter(|v| format!("{v:?}").contains(tag.as_str()))
+            .count();
+        if *newest == 3 {
+            expect(traces == 0, || {
+                format!("{order:?}: {traces} values still name deleted user {user_id}")
+            })?;
+        } else {
+            expect(traces > 0, || {
+                format!("{order:?}: the live user's state is not in the audit trail")
+            })?;
+        }
+    }
+    Ok(())
 }
 
 async fn concurrent_users(world: &World) -> Result<(), String> {

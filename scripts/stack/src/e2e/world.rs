@@ -99,6 +99,14 @@ impl World {
         test_support::processed_by_user(&self.dynamo, &self.outputs.erp_processed_users_table_name).await
     }
 
+    /// The ERP's view of one user, if any of its events was applied.
+    pub async fn erp_view(&self, user_id: &str) -> Option<user_sync::store::EmployeeView> {
+        user_sync::store::ErpEmployeesTable::new(self.dynamo.clone(), &self.outputs.erp_employees_table_name)
+            .get(user_id)
+            .await
+            .expect("read the ERP view")
+    }
+
     /// The environment of a command that is a client of this stack (scripts/smoke,
     /// scripts/watch), as scripts/dev exports it.
     pub fn client_env(&self) -> Vec<(&'static str, String)> {

@@ -1,0 +1,399 @@
+//! A user's events take effect in version order however they are delivered: shuffled,
+//! repeated, concurrent. An older event is recorded as superseded and changes nothing; a
+//! deletion is final and erases the user's name and email from the audit trail.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use erp_processor::process::{Erp, Outcome, ProcessError, Processor};
+use futures::future::{join_all, BoxFuture};
+use serde_json::{json, Value};
+use user_sync::domain::ErpEmployee;
+use user_sync::events::{now_utc_millis, EventEnvelope};
+use user_sync::store::{EmployeeState, EmployeeView, ErpEmployeesTable, Leased, ProcessedUsersTable};
+
+use crate::helpers::{s, spawn_app, TestApp};
+
+/// A user's life as crm-api publishes it: created, renamed, given a new address, deleted.
+fn lifecycle(user_id: &str) -> Vec<Value> {
+    let state = |event: &str, kind: &str, version: u64, name: &str, email: &str| {
+        json!({"eventId": format!("{event}-{user_id}"), "eventType": kind, "version": version,
+               "timestamp": "2026-03-02T09:15:27.418Z",
+               "user": {"id": user_id, "name": name, "email": email}})
+    };
+    vec![
+        state("created", "UserCreated", 1, "Grace Hopper", "grace@example.com"),
+        state("renamed", "UserUpdated", 2, "Grace B. Hopper", "grace@example.com"),
+        state(
+            "moved",
+            "UserUpdated",
+            3,
+            "Grace B. Hopper",
+            "grace.hopper@navy.example",
+        ),
+        json!({"eventId": format!("deleted-{user_id}"), "eventType": "UserDeleted", "version": 4,
+               "timestamp": "2026-03-02T09:15:27.418Z", "user": {"id": user_id}}),
+    ]
+}
+
+const PII: [&str; 4] = ["Grace", "Hopper", "grace@example.com", "navy.example"];
+
+fn employees(app: &TestApp) -> ErpEmployeesTable {
+    ErpEmployeesTable::new(app.dynamo.clone(), &app.config.employees_table)
+}
+
+async fn view(app: &TestApp, user_id: &str) -> EmployeeView {
+    employees(app)
+        .get(user_id)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no view of {user_id}"))
+}
+
+/// Every value of every item of `table` that mentions the user's name or email.
+async fn traces_of_pii(app: &TestApp, table: &str) -> Vec<String> {
+    test_support::scan_all(&app.dynamo, table)
+        .await
+        .into_iter()
+        .flat_map(|item| item.into_iter())
+        .map(|(name, value)| format!("{name}={value:?}"))
+        .filter(|value| PII.iter().any(|pii| value.contains(pii)))
+        .collect()
+}
+
+/// Delivers the lifecycle's events in `order` (indexes, repeats allowed), each in a batch
+/// of its own, as SQS may hand them to different invocations one after the other.
+async fn deliver_in_order(app: &TestApp, user_id: &str, order: &[usize]) {
+    let events = lifecycle(user_id);
+    for (n, &i) in order.iter().enumerate() {
+        let message_id = format!("m-{n}");
+        let failed = app.send_batch(&[(&message_id, Some(events[i].to_string()))]).await;
+        assert!(failed.is_empty(), "event {i} of {order:?} failed");
+    }
+}
+
+#[tokio::test]
+async fn shuffled_and_repeated_deliveries_end_in_the_newest_state() {
+    let app = spawn_app().await;
+    for order in [
+        vec![0, 1, 2, 3],
+        vec![3, 2, 1, 0],
+        vec![1, 0, 3, 2, 1],
+        vec![2, 2, 0, 3, 3, 1],
+    ] {
+        let user_id = test_support::unique("user");
+        deliver_in_order(&app, &user_id, &order).await;
+
+        let view = view(&app, &user_id).await;
+        assert_eq!((view.version, view.state), (4, EmployeeState::Deleted), "{order:?}");
+        assert_eq!(view.event_id, format!("deleted-{user_id}"));
+        assert!(view.pii_event_ids.is_empty(), "{order:?}");
+
+        // An event is applied when it is newer than everything before it, else superseded.
+        let records = app.stored_items().await;
+        let mut newest = 0;
+        let mut seen = Vec::new();
+        for &i in &order {
+            if seen.contains(&i) {
+                continue;
+            }
+            seen.push(i);
+            let event_id = lifecycle(&user_id)[i]["eventId"].as_str().unwrap().to_owned();
+            let record = &records[&event_id];
+            let version = i as u64 + 1;
+            if version > newest {
+                assert_eq!(s(record, "Status"), "Processed", "{event_id} in {order:?}");
+                newest = version;
+            } else {
+                assert_eq!(s(record, "Status"), "Superseded", "{event_id} in {order:?}");
+                assert_eq!(record["SupersededBy"], AttributeValue::N(newest.to_string()));
+            }
+            assert_eq!(record["Version"], AttributeValue::N(version.to_string()));
+        }
+        let repeats = order.len() - seen.len();
+        let counted: usize = records
+            .values()
+            .filter(|r| s(r, "UserId") == user_id)
+            .filter_map(|r| {
+                r.get("Duplicates")
+                    .and_then(|d| d.as_n().ok())
+                    .map(|n| n.parse::<usize>().unwrap())
+            })
+            .sum();
+        assert_eq!(counted, repeats, "every repeat is counted on its first record");
+    }
+    assert_eq!(
+        traces_of_pii(&app, &app.config.processed_table).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        traces_of_pii(&app, &app.config.employees_table).await,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn one_batch_of_a_users_shuffled_events_applies_them_in_version_order() {
+    let app = spawn_app().await;
+    let user_id = test_support::unique("user");
+    let events = lifecycle(&user_id);
+    let failed = app
+        .send_batch(&[
+            ("m-3", Some(events[2].to_string())),
+            ("m-1", Some(events[0].to_string())),
+            ("m-1-again", Some(events[0].to_string())),
+            ("m-2", Some(events[1].to_string())),
+        ])
+        .await;
+    assert!(failed.is_empty(), "{failed:?}");
+    let records = app.stored_items().await;
+    for event in &events[..3] {
+        let record = &records[event["eventId"].as_str().unwrap()];
+        assert_eq!(
+            s(record, "Status"),
+            "Processed",
+            "sorted by version, none is superseded"
+        );
+    }
+    let view = view(&app, &user_id).await;
+    assert_eq!((view.version, view.state), (3, EmployeeState::Active));
+    assert_eq!(view.pii_event_ids.len(), 3, "every applied state is listed for erasure");
+    assert_eq!(
+        s(&records[&format!("moved-{user_id}")], "UserEmail"),
+        "grace.hopper@navy.example"
+    );
+}
+
+#[tokio::test]
+async fn an_update_before_its_create_creates_the_record_and_supersedes_the_create() {
+    let app = spawn_app().await;
+    let user_id = test_support::unique("user");
+    deliver_in_order(&app, &user_id, &[1, 0]).await;
+
+    let view = view(&app, &user_id).await;
+    assert_eq!((view.version, view.state), (2, EmployeeState::Active));
+    assert_eq!(view.event_id, format!("renamed-{user_id}"));
+    let records = app.stored_items().await;
+    let update = &records[&format!("renamed-{user_id}")];
+    assert_eq!(s(update, "UserName"), "Grace B. Hopper");
+    let create = &records[&format!("created-{user_id}")];
+    assert_eq!(s(create, "Status"), "Superseded");
+    assert!(
+        !create.contains_key("UserName") && !create.contains_key("UserEmail"),
+        "a superseded event changed nothing, and keeps no name or email"
+    );
+}
+
+#[tokio::test]
+async fn a_deletion_is_final_and_a_later_event_is_superseded() {
+    let app = spawn_app().await;
+    let user_id = test_support::unique("user");
+    let mut late = lifecycle(&user_id)[2].clone();
+    late["version"] = json!(9);
+    late["eventId"] = json!(format!("late-{user_id}"));
+    deliver_in_order(&app, &user_id, &[0, 3]).await;
+    assert!(app.send_batch(&[("m-late", Some(late.to_string()))]).await.is_empty());
+
+    let view = view(&app, &user_id).await;
+    assert_eq!((view.version, view.state), (4, EmployeeState::Deleted));
+    let late = &app.stored_items().await[&format!("late-{user_id}")];
+    assert_eq!(s(late, "Status"), "Superseded");
+    assert_eq!(
+        traces_of_pii(&app, &app.config.processed_table).await,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn a_deletion_erases_records_only_the_index_knows() {
+    let app = spawn_app().await;
+    let user_id = test_support::unique("user");
+    // A record the original system wrote: no view lists it.
+    let original = HashMap::from([
+        ("EventId".to_owned(), AttributeValue::S(format!("original-{user_id}"))),
+        ("UserId".to_owned(), AttributeValue::S(user_id.clone())),
+        ("UserName".to_owned(), AttributeValue::S("Grace Hopper".to_owned())),
+        (
+            "UserEmail".to_owned(),
+            AttributeValue::S("grace@example.com".to_owned()),
+        ),
+        ("EventType".to_owned(), AttributeValue::S("UserCreated".to_owned())),
+        ("Status".to_owned(), AttributeValue::S("Processed".to_owned())),
+        (
+            "ProcessedAt".to_owned(),
+            AttributeValue::S("2025-10-16T12:35:00.1234567Z".to_owned()),
+        ),
+    ]);
+    app.dynamo
+        .put_item()
+        .table_name(&app.config.processed_table)
+        .set_item(Some(original))
+        .send()
+        .await
+        .unwrap();
+    deliver_in_order(&app, &user_id, &[3]).await;
+
+    let record = &app.stored_items().await[&format!("original-{user_id}")];
+    assert_eq!(s(record, "UserId"), user_id, "the record stays, without PII");
+    assert_eq!(
+        traces_of_pii(&app, &app.config.processed_table).await,
+        Vec::<String>::new()
+    );
+}
+
+/// An ERP that records which versions it was given, and how many calls for one user
+/// overlapped at most.
+#[derive(Debug, Default)]
+struct RecordingErp {
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
+    applied: Mutex<Vec<u64>>,
+}
+
+impl Erp for RecordingErp {
+    fn integrate<'a>(&'a self, event: &'a EventEnvelope, _employee: &'a ErpEmployee) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.applied.lock().unwrap().push(event.version());
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        })
+    }
+}
+
+fn processor(app: &TestApp, erp: Arc<RecordingErp>, claim_timeout: Duration) -> Processor {
+    let table = ProcessedUsersTable::new(app.dynamo.clone(), &app.config.processed_table);
+    Processor::new(table, employees(app), erp, "OracleFusion", claim_timeout)
+}
+
+fn envelopes(user_id: &str) -> Vec<EventEnvelope> {
+    lifecycle(user_id)
+        .iter()
+        .map(|e| EventEnvelope::parse(&e.to_string()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_of_one_user_never_overlap_at_the_erp() {
+    let app = spawn_app().await;
+    let erp = Arc::new(RecordingErp::default());
+    let processor = processor(&app, erp.clone(), Duration::from_secs(60));
+    let user_id = test_support::unique("user");
+    // Three copies of each event at once; whatever is deferred is retried, as SQS would.
+    let mut pending: Vec<EventEnvelope> = envelopes(&user_id)
+        .into_iter()
+        .flat_map(|e| [e.clone(), e.clone(), e])
+        .collect();
+    for _ in 0..20 {
+        let outcomes = join_all(pending.iter().map(|e| processor.process(e))).await;
+        pending = pending
+            .into_iter()
+            .zip(outcomes)
+            .filter_map(|(event, outcome)| match outcome {
+                Err(ProcessError::InProgress) => Some(event),
+                Err(other) => panic!("{other}"),
+                Ok(_) => None,
+            })
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
+    }
+    assert!(pending.is_empty(), "every delivery finished");
+    assert_eq!(
+        erp.most_in_flight.load(Ordering::SeqCst),
+        1,
+        "one ERP call per user at a time"
+    );
+    let applied = erp.applied.lock().unwrap().clone();
+    assert!(
+        applied.windows(2).all(|w| w[0] < w[1]),
+        "applied in rising versions: {applied:?}"
+    );
+    assert_eq!(applied.last(), Some(&4));
+    assert_eq!(view(&app, &user_id).await.version, 4);
+}
+
+#[tokio::test]
+async fn a_live_lease_defers_the_user_and_an_expired_one_is_taken_over() {
+    let app = spawn_app().await;
+    let erp = Arc::new(RecordingErp::default());
+    let processor = processor(&app, erp.clone(), Duration::from_secs(60));
+    let created = envelopes(&test_support::unique("user")).remove(0);
+    let now = now_utc_millis();
+    let held = employees(&app)
+        .lease(&created.user.id, now, now + Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(matches!(held, Leased::Mine(_, None)));
+    assert!(matches!(
+        processor.process(&created).await,
+        Err(ProcessError::InProgress)
+    ));
+    assert!(erp.applied.lock().unwrap().is_empty());
+
+    // A delivery that took the lease and died: it expires, and the next one proceeds.
+    let other = envelopes(&test_support::unique("user")).remove(0);
+    let now = now_utc_millis();
+    employees(&app)
+        .lease(&other.user.id, now, now + Duration::from_millis(1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(processor.process(&other).await.unwrap().outcome, Outcome::Applied);
+    assert_eq!(view(&app, &other.user.id).await.version, 1);
+}
+
+#[tokio::test]
+async fn a_recorded_event_whose_view_was_not_written_is_finished_by_its_redelivery() {
+    let app = spawn_app().await;
+    let erp = Arc::new(RecordingErp::default());
+    let processor = processor(&app, erp.clone(), Duration::from_secs(60));
+    let user_id = test_support::unique("user");
+    let events = envelopes(&user_id);
+    processor.process(&events[0]).await.unwrap();
+    // A delivery of v2 that completed its record and died before writing the view.
+    let table = ProcessedUsersTable::new(app.dynamo.clone(), &app.config.processed_table);
+    let now = now_utc_millis();
+    let user_sync::store::Claimed::Mine(claim) = table
+        .claim(&events[1], now, now + Duration::from_secs(60))
+        .await
+        .unwrap()
+    else {
+        panic!("a fresh event is claimed")
+    };
+    let erp_record = ErpEmployee::for_user(&user_id, "OracleFusion");
+    let recorded = user_sync::store::ProcessedEvent {
+        event: &events[1],
+        erp: &erp_record,
+        processed_at: now,
+        verdict: user_sync::store::Verdict::Applied,
+    };
+    assert!(table.complete(&claim, &recorded).await.unwrap());
+    assert_eq!(view(&app, &user_id).await.version, 1);
+
+    assert_eq!(processor.process(&events[1]).await.unwrap().outcome, Outcome::Duplicate);
+    let view = view(&app, &user_id).await;
+    assert_eq!((view.version, view.event_id.as_str()), (2, events[1].event_id.as_str()));
+    assert!(view.pii_event_ids.contains(&events[1].event_id), "listed for erasure");
+    assert_eq!(erp.applied.lock().unwrap().as_slice(), [1], "no second ERP call");
+}
+
+#[tokio::test]
+async fn a_state_re_published_under_a_new_event_id_is_applied_again() {
+    let app = spawn_app().await;
+    let erp = Arc::new(RecordingErp::default());
+    let processor = processor(&app, erp.clone(), Duration::from_secs(60));
+    let created = envelopes(&test_support::unique("user")).remove(0);
+    assert_eq!(processor.process(&created).await.unwrap().outcome, Outcome::Applied);
+    // scripts/backfill: the stored state again, under an id of its own.
+    let mut again = created.clone();
+    again.event_id = format!("backfill-{}", created.event_id);
+    assert_eq!(processor.process(&again).await.unwrap().outcome, Outcome::Applied);
+    assert_eq!(erp.applied.lock().unwrap().as_slice(), [1, 1]);
+    assert_eq!(view(&app, &created.user.id).await.event_id, again.event_id);
+}
