@@ -222,21 +222,27 @@ fn bounded_id(id: String, path: &str) -> Result<String, FieldError> {
 pub const MAX_VERSION: u64 = 9_007_199_254_740_991;
 
 /// The event's `version`: a whole number from 1, required but for `UserCreated` (the
-/// original's events have none). `None` when absent. An unknown type checks nothing here.
+/// original's events have none). `None` when absent. An unknown type requires nothing here.
 fn version(root: &Map<String, Value>, event_type: Option<EventType>) -> Result<Option<u64>, FieldError> {
     match (root.get("version"), event_type) {
-        (None | Some(Value::Null), Some(EventType::UserUpdated | EventType::UserDeleted)) => Err(FieldError::new(
+        (None, Some(EventType::UserUpdated | EventType::UserDeleted)) => Err(FieldError::new(
             "version",
             "is required for UserUpdated and UserDeleted",
         )),
-        (None | Some(Value::Null), _) => Ok(None),
-        (Some(value), _) => match value.as_u64() {
-            Some(v) if (1..=MAX_VERSION).contains(&v) => Ok(Some(v)),
-            _ => Err(FieldError::new(
-                "version",
-                format!("must be a whole number from 1 to {MAX_VERSION}"),
-            )),
-        },
+        (None, _) => Ok(None),
+        // JSON Schema's integers include `444.0`; `null` is not one (absent is the way to
+        // say "the original's creation").
+        (Some(value), _) => value
+            .as_u64()
+            .or_else(|| {
+                value
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f <= MAX_VERSION as f64)
+                    .map(|f| f as u64)
+            })
+            .filter(|v| (1..=MAX_VERSION).contains(v))
+            .map(Some)
+            .ok_or_else(|| FieldError::new("version", format!("must be a whole number from 1 to {MAX_VERSION}"))),
     }
 }
 
@@ -288,6 +294,8 @@ mod tests {
             ),
             (json!({"version": "2"}), vec!["version"], "version as text"),
             (json!({"version": 1.5}), vec!["version"], "fractional version"),
+            (json!({"version": null}), vec!["version"], "null version"),
+            (json!({"version": -3}), vec!["version"], "negative version"),
             (json!({"timestamp": "yesterday"}), vec!["timestamp"], "bad timestamp"),
             (
                 json!({"user": {"id": 7}}),
@@ -326,6 +334,12 @@ mod tests {
         body["version"] = json!(3);
         let update = EventEnvelope::parse(&body.to_string()).unwrap();
         assert_eq!((update.event_type, update.version()), (EventType::UserUpdated, 3));
+        body["version"] = json!(444.0);
+        assert_eq!(
+            EventEnvelope::parse(&body.to_string()).unwrap().version(),
+            444,
+            "an integer, in JSON Schema's sense"
+        );
         assert_eq!(EventEnvelope::parse(&update.to_json()).unwrap(), update);
     }
 
