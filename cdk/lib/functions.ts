@@ -122,7 +122,7 @@ export class Functions extends Construct {
 
     this.crmApi = this.rustLambda('CrmApi', {
       binaryName: 'crm-api',
-      description: 'CRM API: creates and reads users, publishes UserCreated events',
+      description: 'CRM API: creates, reads, changes and deletes users, publishes their events',
       timeout: CRM_API_TIMEOUT,
       environment: {
         USERS_TABLE_NAME: props.usersTable.tableName,

@@ -90,7 +90,10 @@ export class RestApi extends Construct {
     const users = this.api.root.addResource('api').addResource('crm');
     users.addMethod('GET', crm);
     users.addMethod('POST', crm);
-    users.addResource('{id}').addMethod('GET', crm);
+    const user = users.addResource('{id}');
+    for (const method of ['GET', 'PATCH', 'DELETE']) {
+      user.addMethod(method, crm);
+    }
     this.api.root.addResource('openapi.json').addMethod('GET', crm);
     this.api.root.addResource('swagger').addMethod('GET', crm);
     this.api.root.addResource('events').addMethod('POST', erp);

@@ -27,10 +27,12 @@ describe('REST API', () => {
       functionOf(m),
     ]);
     expect(routes.sort()).toEqual([
+      ['DELETE /api/crm/{id}', crmApi],
       ['GET /api/crm', crmApi],
       ['GET /api/crm/{id}', crmApi],
       ['GET /openapi.json', crmApi],
       ['GET /swagger', crmApi],
+      ['PATCH /api/crm/{id}', crmApi],
       ['POST /api/crm', crmApi],
       ['POST /events', erpProcessor],
     ]);
@@ -74,7 +76,7 @@ describe('REST API', () => {
       expect(JSON.stringify(p.Properties.SourceArn)).not.toContain('test-invoke-stage');
     }
     expect(permissions.map(p => p.Properties.FunctionName['Fn::GetAtt'][0]).sort()).toEqual([
-      crmApi, crmApi, crmApi, crmApi, crmApi, erpProcessor,
+      crmApi, crmApi, crmApi, crmApi, crmApi, crmApi, crmApi, erpProcessor,
     ].sort());
   });
 

@@ -22,6 +22,12 @@ pub enum ApiError {
     MethodNotAllowed { allow: &'static str },
     #[error("the idempotency key was used with a different body")]
     IdempotencyKeyReused,
+    #[error("the user this idempotency key created was deleted")]
+    UserDeleted,
+    #[error("the user's version is not the one If-Match names")]
+    PreconditionFailed,
+    #[error("the user kept changing while this change was written")]
+    ConcurrentChange,
     #[error("the user store failed")]
     Store(#[from] StoreError),
 }
@@ -42,6 +48,8 @@ impl ProblemError for ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::UserDeleted | Self::ConcurrentChange => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -50,6 +58,9 @@ impl ProblemError for ApiError {
         match self {
             Self::Invalid(_) => Some("validation-error"),
             Self::IdempotencyKeyReused => Some("idempotency-key-reused"),
+            Self::UserDeleted => Some("user-deleted"),
+            Self::PreconditionFailed => Some("version-mismatch"),
+            Self::ConcurrentChange => Some("concurrent-change"),
             _ => None,
         }
     }
@@ -73,6 +84,13 @@ impl ProblemError for ApiError {
             Self::Store(_) => "The user store is unavailable; retry later.".to_owned(),
             Self::Invalid(_) => "One or more fields are invalid; see errors.".to_owned(),
             Self::UnsupportedMediaType => "Send the body as application/json.".to_owned(),
+            Self::UserDeleted => {
+                "The user this Idempotency-Key created was deleted; a new user needs a new key.".to_owned()
+            }
+            Self::PreconditionFailed => {
+                "The user changed since the version If-Match names: read it again (its ETag), then retry.".to_owned()
+            }
+            Self::ConcurrentChange => "The user kept changing while this change was written; retry.".to_owned(),
             other => user_sync::errors::sentence(&other.to_string()),
         }
     }

@@ -12,7 +12,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, Securi
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::routes::users;
+use crate::routes::{changes, users};
 
 /// The name of the security scheme every operation requires.
 const SIGV4: &str = "sigv4";
@@ -21,7 +21,7 @@ const SIGV4: &str = "sigv4";
 #[openapi(
     info(
         title = "CRM API",
-        description = "Creates and reads CRM users; every new user publishes a UserCreated event that the ERP processor consumes, also reachable directly at POST /events. Every request is signed with AWS Signature Version 4 (service execute-api). Errors are RFC 9457 application/problem+json.",
+        description = "Creates, reads, changes and deletes CRM users; every change publishes an event (UserCreated, UserUpdated, UserDeleted) that the ERP processor consumes in version order, also reachable directly at POST /events. Every request is signed with AWS Signature Version 4 (service execute-api). Errors are RFC 9457 application/problem+json.",
         version = "1.0.0"
     ),
     servers(
@@ -32,8 +32,8 @@ const SIGV4: &str = "sigv4";
              ("region" = (default = "us-east-1", description = "The stack's region")),
          )),
     ),
-    paths(users::create, users::list, users::get),
-    components(schemas(users::CreateUserRequest, users::UserResponse, Problem, FieldError, GatewayError)),
+    paths(users::create, users::list, users::get, changes::update, changes::delete),
+    components(schemas(users::CreateUserRequest, changes::PatchUserRequest, users::UserResponse, Problem, FieldError, GatewayError)),
     tags((name = "users", description = "CRM users"))
 )]
 struct ApiDoc;

@@ -88,3 +88,75 @@ pub fn correlation_id(req: &Request) -> String {
 pub fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.query_string_parameters_ref().and_then(|q| q.first(name))
 }
+
+/// What `If-Match` asks of the current version: any (`*`), or one of these entity tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    Any,
+    Tags(Vec<String>),
+}
+
+impl IfMatch {
+    /// Whether the user's current `version` (its ETag `"<version>"`) satisfies it. Strong
+    /// comparison, as RFC 9110 §13.1.1 requires: a weak tag never matches.
+    pub fn allows(&self, version: u64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Tags(tags) => tags.iter().any(|tag| *tag == etag(version)),
+        }
+    }
+}
+
+/// The entity tag of a user's `version`.
+pub fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+/// The request's `If-Match`, if any (every header line of it, comma-separated tags).
+pub fn if_match(req: &Request) -> Option<IfMatch> {
+    let mut values = req.headers().get_all("if-match").iter().peekable();
+    values.peek()?;
+    let tags: Vec<String> = values
+        .flat_map(|v| v.to_str().unwrap_or_default().split(','))
+        .map(|tag| tag.trim().to_owned())
+        .filter(|tag| !tag.is_empty())
+        .collect();
+    Some(if tags.iter().any(|t| t == "*") {
+        IfMatch::Any
+    } else {
+        IfMatch::Tags(tags)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_if_match(values: &[&str]) -> Request {
+        let mut builder = lambda_http::http::Request::builder();
+        for value in values {
+            builder = builder.header("If-Match", *value);
+        }
+        builder.body(lambda_http::Body::Empty).unwrap()
+    }
+
+    #[test]
+    fn if_match_compares_strong_tags() {
+        assert_eq!(if_match(&with_if_match(&[])), None);
+        assert!(if_match(&with_if_match(&["*"])).unwrap().allows(7));
+        let two = if_match(&with_if_match(&["\"1\", \"2\""])).unwrap();
+        assert!(two.allows(2) && two.allows(1) && !two.allows(3));
+        assert!(
+            if_match(&with_if_match(&["\"4\"", "\"5\""])).unwrap().allows(5),
+            "several lines"
+        );
+        assert!(
+            !if_match(&with_if_match(&["W/\"2\""])).unwrap().allows(2),
+            "weak never matches"
+        );
+        assert!(
+            !if_match(&with_if_match(&["2"])).unwrap().allows(2),
+            "unquoted is not a tag"
+        );
+    }
+}

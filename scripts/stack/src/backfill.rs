@@ -50,7 +50,9 @@ pub fn event_of(user: &StoredUser, generation: &str) -> EventEnvelope {
         event_id: Uuid::new_v5(&BACKFILL_EVENT_IDS, format!("{}\n{generation}", user.id).as_bytes()).to_string(),
         event_type: EventType::UserCreated,
         timestamp: user.created_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
-        version: None,
+        // The stored version: the ERP applies it again if it holds it (a re-sync), and
+        // never lets it overwrite a newer one.
+        version: Some(user.version),
         user: UserSnapshot {
             id: user.id.to_string(),
             name: Some(user.name.clone()),

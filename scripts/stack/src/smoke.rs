@@ -84,6 +84,37 @@ pub async fn run(client: &SignedClient, endpoints: &Endpoints) -> Result<(), Str
         || format!("POST {}: {status} {answer}", endpoints.events),
     )?;
     println!("ok  POST {} -> 200, event processed", endpoints.events);
+
+    // The rest of the user's life: changed under the version just read, then deleted.
+    let if_match = |etag: &str| vec![("if-match".to_owned(), etag.to_owned())];
+    let renamed = client
+        .request(
+            Method::PATCH,
+            &user_url,
+            Some(&json!({"name": "Smoke Test Renamed"})),
+            if_match("\"1\""),
+            true,
+        )
+        .await?;
+    let etag = header(&renamed, "etag");
+    let (status, user) = read(renamed).await?;
+    expect(
+        status == 200 && user["name"] == "Smoke Test Renamed" && etag.as_deref() == Some("\"2\""),
+        || format!("PATCH {user_url}: {status} {user} (ETag {etag:?})"),
+    )?;
+    println!("ok  PATCH {user_url} (If-Match \"1\") -> 200, ETag \"2\"");
+    let (status, answer) = read(
+        client
+            .request(Method::DELETE, &user_url, None, if_match("\"2\""), true)
+            .await?,
+    )
+    .await?;
+    expect(status == 204, || format!("DELETE {user_url}: {status} {answer}"))?;
+    let (status, answer) = read(client.send(Method::GET, &user_url, None).await?).await?;
+    expect(status == 404, || {
+        format!("GET {user_url} after DELETE: {status} {answer}")
+    })?;
+    println!("ok  DELETE {user_url} (If-Match \"2\") -> 204, then GET -> 404");
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 //! The Lambda handler: resolves the route, runs it, turns every `ApiError` into a problem
 //! answer and writes one log line per request.
 
+pub mod changes;
+mod delivery;
 pub mod docs;
 pub mod users;
 
@@ -54,7 +56,8 @@ impl<'a> Route<'a> {
     fn allow(self) -> &'static str {
         match self {
             Self::Users => "GET, POST",
-            Self::User(_) | Self::OpenApi | Self::Swagger => "GET",
+            Self::User(_) => "DELETE, GET, PATCH",
+            Self::OpenApi | Self::Swagger => "GET",
         }
     }
 }
@@ -73,6 +76,8 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
         (Some(Route::Users), &Method::POST) => users::create(app, &req).await,
         (Some(Route::Users), &Method::GET) => users::list(app, &req).await,
         (Some(Route::User(id)), &Method::GET) => users::get(app, id).await,
+        (Some(Route::User(id)), &Method::PATCH) => changes::update(app, &req, id).await,
+        (Some(Route::User(id)), &Method::DELETE) => changes::delete(app, &req, id).await,
         (Some(Route::OpenApi), &Method::GET) => Ok(docs::openapi_json()),
         (Some(Route::Swagger), &Method::GET) => Ok(docs::swagger_ui(&req)),
         (Some(route), _) => Err(ApiError::MethodNotAllowed { allow: route.allow() }),

@@ -10,13 +10,14 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use user_sync::domain::{NewUser, RawField, User};
 use user_sync::events::{now_utc_millis, EventEnvelope};
-use user_sync::store::{Inserted, PendingEvent, StoredUser};
+use user_sync::store::{Inserted, PendingEvent, Row, StoredUser};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::delivery::deliver;
 use super::SubjectUser;
 use crate::error::ApiError;
-use crate::request::{caller, correlation_id, idempotency_key, json_body, query};
+use crate::request::{caller, correlation_id, etag, idempotency_key, json_body, query};
 use crate::App;
 
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -129,7 +130,9 @@ impl From<&User> for UserResponse {
     ),
     responses(
         (status = 201, description = "Created; its UserCreated event is sent now or by the outbox relay", body = UserResponse,
-         headers(("Location" = String, description = "The new user's URL, relative to the request's URL (RFC 3986): `crm/{id}`"))),
+         headers(("Location" = String, description = "The new user's URL, relative to the request's URL (RFC 3986): `crm/{id}`"),
+                 ("ETag" = String, description = "The user's version, `\"1\"`"))),
+        (status = 409, description = "The user this Idempotency-Key created was deleted", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Malformed JSON or invalid fields (all listed in errors)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Content type is not JSON", body = Problem, content_type = "application/problem+json"),
@@ -150,14 +153,22 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
         // Only a repeated key can get here (random ids do not collide), so the stored user
         // is one this API created, with its event: the repeat re-sends that event, tied to
         // the request that created it.
-        let stored = app.users.get(id).await?.ok_or(ApiError::IdempotencyKeyReused)?;
+        let stored = match app.users.current(id).await?.map(|c| c.row) {
+            Some(Row::Live(stored)) => stored,
+            Some(Row::Deleted { .. }) => return Err(ApiError::UserDeleted),
+            None => return Err(ApiError::IdempotencyKeyReused),
+        };
         correlation_id = stored.correlation_id.clone().unwrap_or(correlation_id);
         user = stored
             .into_user()
             .filter(|stored| stored.matches(&new))
             .ok_or(ApiError::IdempotencyKeyReused)?;
     }
-    deliver(app, &user, &correlation_id).await;
+    deliver(
+        app,
+        PendingEvent::new(EventEnvelope::user_created(&user), &correlation_id),
+    )
+    .await;
     let mut response = json(StatusCode::CREATED, &UserResponse::from(&user));
     response.headers_mut().insert(
         header::LOCATION,
@@ -165,23 +176,17 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
             .parse()
             .expect("a UUID path is a valid header"),
     );
+    with_etag(&mut response, user.version);
     response.extensions_mut().insert(SubjectUser(user.id));
     Ok(response)
 }
 
-/// Sends the user's event and clears its pending mark. Failures are logged, not returned:
-/// the event stays pending and the relay sends it, so the client's `201` holds either way.
-async fn deliver(app: &App, user: &User, correlation_id: &str) {
-    let event = EventEnvelope::user_created(user);
-    if let Err(error) = app.events.publish(&event, correlation_id).await {
-        tracing::warn!(user_id = %user.id, event_id = %event.event_id, error = %user_sync::errors::chain(&error),
-            "event not sent now; it stays pending for the outbox relay");
-        return;
-    }
-    if let Err(error) = app.users.clear_pending(&event.user.id, &event.event_id).await {
-        tracing::warn!(user_id = %user.id, event_id = %event.event_id, error = %user_sync::errors::chain(&error),
-            "event sent but its pending mark not cleared; the relay will send it once more");
-    }
+/// Sets the `ETag` of a user at `version`.
+pub fn with_etag(response: &mut Response<Body>, version: u64) {
+    response.headers_mut().insert(
+        header::ETAG,
+        etag(version).parse().expect("a quoted number is a valid header"),
+    );
 }
 
 /// Reads one user.
@@ -191,8 +196,9 @@ async fn deliver(app: &App, user: &User, correlation_id: &str) {
     tag = "users",
     params(("id" = String, Path, description = "The user's id (a UUID)")),
     responses(
-        (status = 200, description = "The user", body = UserResponse),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The user", body = UserResponse,
+         headers(("ETag" = String, description = "The user's version, `\"<version>\"`: send it as If-Match to change exactly this version"))),
+        (status = 404, description = "No such user, or it was deleted", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -201,6 +207,7 @@ pub async fn get(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
     let id = Uuid::try_parse(id).map_err(|_| ApiError::NotFound)?;
     let user = app.users.get(id).await?.ok_or(ApiError::NotFound)?;
     let mut response = json(StatusCode::OK, &UserResponse::from(&user));
+    with_etag(&mut response, user.version);
     response.extensions_mut().insert(SubjectUser(user.id));
     Ok(response)
 }
@@ -278,7 +285,7 @@ fn decode_cursor(cursor: &str) -> Result<Uuid, ApiError> {
         .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this API issued"))
 }
 
-fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+pub(super) fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")

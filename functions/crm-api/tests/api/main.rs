@@ -1,6 +1,7 @@
 //! The CRM API through its Lambda handler, against a real MiniStack server.
 mod helpers;
 
+mod changes;
 mod create_user;
 mod docs;
 mod get_user;

@@ -6,7 +6,7 @@ use user_sync::events::{now_utc_millis, EventEnvelope};
 use user_sync::store::PendingEvent;
 use uuid::Uuid;
 
-use crate::helpers::{post_user, spawn_stack};
+use crate::helpers::{post_user, rename_user, spawn_stack};
 
 #[tokio::test]
 async fn an_event_the_api_could_not_send_is_delivered_by_the_next_run_exactly_once() {
@@ -110,4 +110,54 @@ async fn an_unreachable_queue_leaves_every_event_pending() {
         .unwrap();
     assert_eq!((report.pending, report.sent, report.failed), (2, 0, 2));
     assert!(stack.users.has_pending(a).await.unwrap() && stack.users.has_pending(b).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_users_pending_events_go_out_in_version_order_in_one_run() {
+    let stack = spawn_stack().await;
+    let crm = stack.crm_without_queue().await;
+    let (_, user_id) = post_user(&crm, "Ada", None).await;
+    for name in ["Ada B", "Ada C"] {
+        assert_eq!(rename_user(&crm, user_id, name).await, 200);
+    }
+    let report = stack.run_relay().await;
+    assert_eq!(
+        (report.pending, report.sent, report.failed, report.not_cleared),
+        (1, 3, 0, 0)
+    );
+    assert!(!stack.users.has_pending(user_id).await.unwrap());
+
+    let out = stack
+        .sqs
+        .receive_message()
+        .queue_url(&stack.crm_config.events_queue_url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    let mut sent: Vec<(u64, String)> = out
+        .messages()
+        .iter()
+        .map(|m| {
+            let event: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            (
+                event["version"].as_u64().unwrap(),
+                event["eventType"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent,
+        [
+            (1, "UserCreated".to_owned()),
+            (2, "UserUpdated".to_owned()),
+            (3, "UserUpdated".to_owned())
+        ]
+    );
+    assert_eq!(stack.drain_queue_into_processor().await, 3);
+    let records = &stack.processed_by_user().await[&user_id.to_string()];
+    let statuses: Vec<String> = records.iter().map(|r| test_support::s(r, "Status")).collect();
+    assert_eq!(statuses, ["Processed"; 3], "sent in order, so none was superseded");
 }

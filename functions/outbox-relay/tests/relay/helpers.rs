@@ -150,3 +150,18 @@ pub async fn post_user(app: &crm_api::App, name: &str, idempotency_key: Option<&
     let id = body["id"].as_str().map(|s| s.parse().unwrap()).unwrap_or_default();
     (response.status().as_u16(), id)
 }
+
+/// `PATCH /api/crm/{id}` (a merge patch of the name) through the CRM API's handler; the status.
+pub async fn rename_user(app: &crm_api::App, id: Uuid, name: &str) -> u16 {
+    let path = format!("/api/crm/{id}");
+    let event = json!({
+        "resource": "/api/crm/{id}", "path": path, "httpMethod": "PATCH", "pathParameters": {"id": id.to_string()},
+        "headers": {"Content-Type": "application/merge-patch+json", "Host": "api.example.com"},
+        "requestContext": {"stage": "prod", "requestId": Uuid::new_v4().to_string(), "httpMethod": "PATCH",
+                           "resourcePath": "/api/crm/{id}", "accountId": "123456789012", "apiId": "a1b2c3"},
+        "body": json!({"name": name}).to_string(), "isBase64Encoded": false
+    });
+    let request = lambda_http::request::from_str(&event.to_string()).expect("a valid REST event");
+    let response = crm_api::routes::handle(app, request).await.expect("infallible");
+    response.status().as_u16()
+}

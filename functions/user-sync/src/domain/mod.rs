@@ -3,5 +3,5 @@ pub mod user;
 pub mod validation;
 
 pub use erp::ErpEmployee;
-pub use user::{EmailAddress, NewUser, RawField, User, UserName};
+pub use user::{EmailAddress, NewUser, PatchField, RawField, User, UserName, UserPatch};
 pub use validation::{FieldError, ValidationErrors};

@@ -105,7 +105,49 @@ impl NewUser {
     }
 }
 
-/// A stored user. `event_id` is the id of the `UserCreated` event its creation published.
+/// A change to a user (a JSON merge patch of `name` and `email`): each field absent (kept)
+/// or valid; `null` would remove a field every user has, so it is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserPatch {
+    pub name: Option<UserName>,
+    pub email: Option<EmailAddress>,
+}
+
+/// A patch field before parsing: like `RawField`, plus `null`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchField<'a> {
+    Absent,
+    Null,
+    Present(RawField<'a>),
+}
+
+impl UserPatch {
+    /// Parses every field and reports every failure at once.
+    pub fn parse(name: PatchField<'_>, email: PatchField<'_>) -> Result<Self, ValidationErrors> {
+        fn field<T>(
+            raw: PatchField<'_>,
+            key: &str,
+            parse: impl Fn(&str) -> Result<T, FieldError>,
+        ) -> Result<Option<T>, FieldError> {
+            match raw {
+                PatchField::Absent => Ok(None),
+                PatchField::Null => Err(FieldError::new(key, "cannot be removed")),
+                PatchField::Present(raw) => raw.text(key).and_then(parse).map(Some),
+            }
+        }
+        let mut errors = Collector::default();
+        let name = errors.take(field(name, "name", UserName::parse));
+        let email = errors.take(field(email, "email", EmailAddress::parse));
+        errors.finish()?;
+        Ok(Self {
+            name: name.expect("no error, so parsed"),
+            email: email.expect("no error, so parsed"),
+        })
+    }
+}
+
+/// A stored user. `event_id` is the id of the `UserCreated` event its creation published;
+/// `version` is 1 on creation and one more per change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: Uuid,
@@ -113,6 +155,7 @@ pub struct User {
     pub email: String,
     pub created_at: OffsetDateTime,
     pub event_id: Uuid,
+    pub version: u64,
 }
 
 impl User {
@@ -123,12 +166,23 @@ impl User {
             email: new.email.0,
             created_at,
             event_id,
+            version: 1,
         }
     }
 
-    /// Whether `new` carries the same data this user was created from.
+    /// Whether `new` carries the same data this user holds.
     pub fn matches(&self, new: &NewUser) -> bool {
         self.name == new.name.as_str() && self.email == new.email.as_str()
+    }
+}
+
+impl UserPatch {
+    /// The name and email after the patch, from `name` and `email`; `None` when it changes
+    /// neither.
+    pub fn apply(&self, name: &str, email: &str) -> Option<(String, String)> {
+        let new_name = self.name.as_ref().map_or(name, UserName::as_str);
+        let new_email = self.email.as_ref().map_or(email, EmailAddress::as_str);
+        (new_name != name || new_email != email).then(|| (new_name.to_owned(), new_email.to_owned()))
     }
 }
 
@@ -168,6 +222,43 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(EMAIL_MAX_CHARS));
         assert!(EmailAddress::parse(&long).is_err(), "over 254 characters");
+    }
+
+    #[test]
+    fn a_patch_changes_what_it_names_and_nothing_else() {
+        let user = User::new(
+            Uuid::new_v4(),
+            NewUser::parse(RawField::Text("Ada"), RawField::Text("ada@example.com")).unwrap(),
+            OffsetDateTime::UNIX_EPOCH,
+            Uuid::new_v4(),
+        );
+        let rename = UserPatch::parse(PatchField::Present(RawField::Text(" Ada L. ")), PatchField::Absent).unwrap();
+        assert_eq!(
+            rename.apply(&user.name, &user.email),
+            Some(("Ada L.".to_owned(), "ada@example.com".to_owned()))
+        );
+        assert_eq!(
+            UserPatch::default().apply(&user.name, &user.email),
+            None,
+            "an empty patch"
+        );
+        let same = UserPatch::parse(
+            PatchField::Absent,
+            PatchField::Present(RawField::Text("ada@EXAMPLE.com")),
+        )
+        .unwrap();
+        assert_eq!(
+            same.apply(&user.name, &user.email),
+            None,
+            "the same address, as it is stored"
+        );
+    }
+
+    #[test]
+    fn a_patch_lists_every_failing_field() {
+        let err = UserPatch::parse(PatchField::Null, PatchField::Present(RawField::Text("nope"))).unwrap_err();
+        assert_eq!(err.fields().collect::<Vec<_>>(), ["name", "email"]);
+        assert!(UserPatch::parse(PatchField::Present(RawField::NotText), PatchField::Absent).is_err());
     }
 
     #[test]

@@ -122,6 +122,32 @@ impl EventEnvelope {
         }
     }
 
+    /// The `UserUpdated` event of a user's new state at `version`: a new event of its own.
+    pub fn user_updated(user: UserSnapshot, version: u64, event_id: uuid::Uuid, at: OffsetDateTime) -> Self {
+        Self {
+            event_id: event_id.to_string(),
+            event_type: EventType::UserUpdated,
+            timestamp: at,
+            version: Some(version),
+            user,
+        }
+    }
+
+    /// The `UserDeleted` event of the user `id`, whose deletion is its `version`: ids only.
+    pub fn user_deleted(id: uuid::Uuid, version: u64, event_id: uuid::Uuid, at: OffsetDateTime) -> Self {
+        Self {
+            event_id: event_id.to_string(),
+            event_type: EventType::UserDeleted,
+            timestamp: at,
+            version: Some(version),
+            user: UserSnapshot {
+                id: id.to_string(),
+                name: None,
+                email: None,
+            },
+        }
+    }
+
     /// The user's version after this event (1 when the event does not say: the original's).
     pub fn version(&self) -> u64 {
         self.version.unwrap_or(1)

@@ -4,7 +4,7 @@ pub mod users;
 
 pub use employees::{Applied, EmployeeState, EmployeeView, ErpEmployeesTable, Lease, Leased};
 pub use processed::{Claim, Claimed, ProcessedEvent, ProcessedUsersTable, RecordError, Verdict};
-pub use users::{Cleared, Inserted, Marked, PendingEvent, StoredUser, UserPage, UsersTable};
+pub use users::{Changed, Cleared, Current, Inserted, Marked, PendingEvent, Row, StoredUser, UserPage, UsersTable};
 
 /// A failed DynamoDB call, or an item that does not have the shape this code writes.
 #[derive(Debug, thiserror::Error)]

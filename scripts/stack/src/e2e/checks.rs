@@ -46,6 +46,10 @@ pub async fn run_all(world: &World, only: &[&str]) -> (usize, usize) {
             Box::pin(duplicate_deliveries(world)),
         ),
         (
+            "a user's life through the stage: created, changed twice, deleted; the ERP ends deleted at version 4 and no table keeps its name or email",
+            Box::pin(lifecycle_through_the_api(world)),
+        ),
+        (
             "users' lifecycles shuffled and repeated onto the queue end in the newest state; a deleted user's name and email are gone",
             Box::pin(shuffled_lifecycles(world)),
         ),
@@ -352,6 +356,88 @@ fn lifecycle(user_id: &str, tag: &str) -> Vec<Value> {
         json!({"eventId": uuid::Uuid::new_v4().to_string(), "eventType": "UserDeleted", "version": 4,
                "timestamp": "2026-03-02T09:15:27.418Z", "user": {"id": user_id}}),
     ]
+}
+
+async fn lifecycle_through_the_api(world: &World) -> Result<(), String> {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let created = world
+        .post_user(&format!("Ada {tag}"), &format!("ada-{tag}@example.com"))
+        .await?;
+    expect(created.status == 201, || {
+        format!("POST: {} {}", created.status, created.body)
+    })?;
+    let id = user_id(&created.body)?;
+    let user_url = world
+        .users_url()
+        .join(&format!("crm/{id}"))
+        .map_err(|e| e.to_string())?;
+    for (version, patch) in [
+        (1, json!({"name": format!("Ada L. {tag}")})),
+        (2, json!({"email": format!("lovelace-{tag}@example.com")})),
+    ] {
+        let headers = vec![("if-match".to_owned(), format!("\"{version}\""))];
+        let response = world
+            .client
+            .request(Method::PATCH, &user_url, Some(&patch), headers, true)
+            .await?;
+        let status = response.status().as_u16();
+        expect(status == 200, || format!("PATCH {patch}: {status}"))?;
+    }
+    let deleted = world.call(Method::DELETE, &user_url, None).await?;
+    expect(deleted.status == 204, || {
+        format!("DELETE: {} {}", deleted.status, deleted.body)
+    })?;
+    let gone = world.call(Method::GET, &user_url, None).await?;
+    expect(gone.status == 404, || format!("GET after DELETE: {}", gone.status))?;
+
+    let view = eventually(Duration::from_secs(30), "the ERP view at version 4", || async {
+        world.erp_view(&id).await.filter(|v| v.version == 4)
+    })
+    .await?;
+    expect(view.state == user_sync::store::EmployeeState::Deleted, || {
+        format!("{view:?}")
+    })?;
+    let records = world.processed_by_user().await.remove(&id).unwrap_or_default();
+    let mut versions: Vec<(String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r.get("Version")
+                    .and_then(|v| v.as_n().ok())
+                    .cloned()
+                    .unwrap_or_default(),
+                s(r, "Status").unwrap_or_default(),
+            )
+        })
+        .collect();
+    versions.sort();
+    expect(
+        versions.len() == 4
+            && versions
+                .iter()
+                .all(|(_, status)| status == "Processed" || status == "Superseded"),
+        || format!("audit trail {versions:?}"),
+    )?;
+    expect(versions[3] == ("4".to_owned(), "Processed".to_owned()), || {
+        format!("audit trail {versions:?}")
+    })?;
+    for table in [
+        &world.outputs.users_table_name,
+        &world.outputs.erp_processed_users_table_name,
+        &world.outputs.erp_employees_table_name,
+    ] {
+        let traces = world
+            .scan(table)
+            .await
+            .iter()
+            .flat_map(|item| item.values())
+            .filter(|v| format!("{v:?}").contains(tag.as_str()))
+            .count();
+        expect(traces == 0, || {
+            format!("{traces} values in {table} still name the deleted user")
+        })?;
+    }
+    Ok(())
 }
 
 async fn shuffled_lifecycles(world: &World) -> Result<(), String> {

@@ -1,7 +1,13 @@
 //! The shape of a `Users` item, in one place: `Id` (S) partition key; `Name`, `Email` as
 //! the original, plus `CreatedAt`, `EventId` (the id of the user's `UserCreated` event),
-//! `CorrelationId` (the request that created it), and while that event is not yet on the
-//! queue, its five outbox attributes.
+//! `CorrelationId` (the request that created it), `Version` (N: 1 on creation, one more
+//! per change; absent on the original's rows, which read as 1), and while events of the
+//! user are not yet on the queue, the outbox attributes: the oldest pending event in the
+//! five `Outbox…` attributes, any later ones in `OutboxLater` (a list, oldest first).
+//!
+//! A deleted user is a tombstone: `Id`, `Version`, `DeletedAt` and its pending deletion
+//! event, without `Name` or `Email`. It keeps the id from being created again and orders
+//! the deletion after every change; reads treat it as no user.
 //!
 //! `Outbox` (always `"pending"`) and `OutboxSince` (epoch milliseconds) key the sparse
 //! global secondary index `PendingEvents`: only items with a pending event appear in it,
@@ -27,6 +33,7 @@ pub const OUTBOX_SINCE: &str = "OutboxSince";
 pub const OUTBOX_EVENT_ID: &str = "OutboxEventId";
 pub const OUTBOX_EVENT: &str = "OutboxEvent";
 pub const OUTBOX_CORRELATION_ID: &str = "OutboxCorrelationId";
+pub const OUTBOX_LATER: &str = "OutboxLater";
 pub(super) const PENDING: &str = "pending";
 
 /// An event waiting to be sent, as the outbox holds it.
@@ -72,6 +79,34 @@ impl PendingEvent {
         ])
     }
 
+    /// The event as an entry of `OutboxLater`.
+    pub(super) fn to_later(&self) -> AttributeValue {
+        let since = self.since.unix_timestamp_nanos() / 1_000_000;
+        AttributeValue::M(HashMap::from([
+            ("EventId".to_owned(), AttributeValue::S(self.event.event_id.clone())),
+            ("Event".to_owned(), AttributeValue::S(self.event.to_json())),
+            (
+                "CorrelationId".to_owned(),
+                AttributeValue::S(self.correlation_id.clone()),
+            ),
+            ("Since".to_owned(), AttributeValue::N(since.to_string())),
+        ]))
+    }
+
+    /// An entry of `OutboxLater`, as `to_later` wrote it.
+    pub(super) fn from_later(entry: &AttributeValue) -> Option<Self> {
+        let map = entry.as_m().ok()?;
+        let renamed: HashMap<String, AttributeValue> = [
+            ("Event", OUTBOX_EVENT),
+            ("CorrelationId", OUTBOX_CORRELATION_ID),
+            ("Since", OUTBOX_SINCE),
+        ]
+        .into_iter()
+        .filter_map(|(from, to)| map.get(from).map(|v| (to.to_owned(), v.clone())))
+        .collect();
+        Self::from_item(&renamed)
+    }
+
     pub(super) fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Self> {
         let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
         let event = EventEnvelope::parse(text(OUTBOX_EVENT)?).ok()?;
@@ -100,6 +135,7 @@ pub struct StoredUser {
     pub event_id: Option<Uuid>,
     /// The id of the request that created the user, which its event carries.
     pub correlation_id: Option<String>,
+    pub version: u64,
 }
 
 impl StoredUser {
@@ -111,6 +147,7 @@ impl StoredUser {
             email: self.email,
             created_at: self.created_at?,
             event_id: self.event_id?,
+            version: self.version,
         })
     }
 }
@@ -124,6 +161,7 @@ impl From<User> for StoredUser {
             created_at: Some(u.created_at),
             event_id: Some(u.event_id),
             correlation_id: None,
+            version: u.version,
         }
     }
 }
@@ -137,15 +175,22 @@ pub(super) struct UserItem {
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
     event_id: Uuid,
+    version: u64,
 }
 
-/// What a read needs of a row, the original's included.
+/// What a read needs of a row, the original's and tombstones included.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct StoredItem {
     id: Uuid,
-    name: String,
-    email: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    version: Option<u64>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    deleted_at: Option<OffsetDateTime>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     created_at: Option<OffsetDateTime>,
     #[serde(default)]
@@ -162,25 +207,51 @@ impl From<&User> for UserItem {
             email: u.email.clone(),
             created_at: u.created_at,
             event_id: u.event_id,
+            version: u.version,
         }
     }
 }
 
-impl From<StoredItem> for StoredUser {
-    fn from(i: StoredItem) -> Self {
-        Self {
-            id: i.id,
-            name: i.name,
-            email: i.email,
-            created_at: i.created_at,
-            event_id: i.event_id,
-            correlation_id: i.correlation_id,
+/// A `Users` row as it reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Row {
+    Live(StoredUser),
+    /// A deleted user's tombstone, at its deletion's version.
+    Deleted {
+        version: u64,
+    },
+}
+
+impl StoredItem {
+    /// `None` for a row with neither a name and email nor a deletion: not a user.
+    fn into_row(self) -> Option<Row> {
+        let version = self.version.unwrap_or(1);
+        if self.deleted_at.is_some() {
+            return Some(Row::Deleted { version });
         }
+        Some(Row::Live(StoredUser {
+            id: self.id,
+            name: self.name?,
+            email: self.email?,
+            created_at: self.created_at,
+            event_id: self.event_id,
+            correlation_id: self.correlation_id,
+            version,
+        }))
     }
 }
 
-/// The row as a user, or `None` (logged with the row's id) when it is not one.
+/// The row as a user, or `None` for a tombstone, or for a row that is not a user (logged
+/// with the row's id).
 pub(super) fn readable(item: HashMap<String, AttributeValue>) -> Option<StoredUser> {
+    match read_row(item)? {
+        Row::Live(user) => Some(user),
+        Row::Deleted { .. } => None,
+    }
+}
+
+/// The row, or `None` (logged with the row's id) when it is not a user's.
+pub(super) fn read_row(item: HashMap<String, AttributeValue>) -> Option<Row> {
     // The id only, cut to a key's plausible length: never the row's other values.
     let id: String = item
         .get("Id")
@@ -189,8 +260,11 @@ pub(super) fn readable(item: HashMap<String, AttributeValue>) -> Option<StoredUs
         .chars()
         .take(64)
         .collect();
-    match serde_dynamo::from_item::<_, StoredItem>(item) {
-        Ok(row) => Some(row.into()),
+    let row = serde_dynamo::from_item::<_, StoredItem>(item)
+        .map_err(|e| e.to_string())
+        .and_then(|row| row.into_row().ok_or_else(|| "no Name or Email".to_owned()));
+    match row {
+        Ok(row) => Some(row),
         Err(error) => {
             tracing::warn!(user_id = %id, error = %error, "a Users row is not a user; skipped");
             None

@@ -5,7 +5,7 @@
 mod item;
 pub mod outbox;
 
-pub use item::{PendingEvent, StoredUser};
+pub use item::{PendingEvent, Row, StoredUser};
 pub use outbox::{Cleared, Marked};
 
 use std::collections::HashMap;
@@ -13,7 +13,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use uuid::Uuid;
 
-use self::item::{key_of, readable, UserItem};
+use self::item::{
+    key_of, read_row, readable, UserItem, OUTBOX, OUTBOX_CORRELATION_ID, OUTBOX_EVENT, OUTBOX_EVENT_ID, OUTBOX_LATER,
+    OUTBOX_SINCE,
+};
 use super::StoreError;
 use crate::domain::User;
 
@@ -23,6 +26,23 @@ pub enum Inserted {
     Created,
     /// An item with this id exists; nothing was written.
     AlreadyExists,
+}
+
+/// A user's row as a change finds it, with the oldest of its pending events, if any (a
+/// change's event goes after it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Current {
+    pub row: Row,
+    pub pending: Option<PendingEvent>,
+}
+
+/// The outcome of a change conditional on what was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    Changed,
+    /// The user's version, or its pending events, changed since they were read (or it was
+    /// deleted): nothing was written; read again.
+    Stale,
 }
 
 /// One page of users, and the id to continue after when more remain.
@@ -94,6 +114,96 @@ impl UsersTable {
         Ok(out.item.and_then(readable))
     }
 
+    /// The row of `id` (a user or a tombstone) and its oldest pending event, read
+    /// consistently; `None` when no such row exists or it is not a user's.
+    pub async fn current(&self, id: Uuid) -> Result<Option<Current>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("Id", AttributeValue::S(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let Some(item) = out.item else { return Ok(None) };
+        let pending = item
+            .contains_key(OUTBOX)
+            .then(|| PendingEvent::from_item(&item))
+            .flatten();
+        Ok(read_row(item).map(|row| Current { row, pending }))
+    }
+
+    /// Stores `user`'s new name and email at `user.version` with its `event`, unless its
+    /// version is no longer `user.version - 1` or its pending events changed since `seen`
+    /// (the oldest pending event's id as read, if any): the event joins the outbox behind
+    /// those still pending, atomically with the change.
+    pub async fn update(
+        &self,
+        user: &StoredUser,
+        seen: Option<&str>,
+        event: &PendingEvent,
+    ) -> Result<Changed, StoreError> {
+        let at = event
+            .since
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("a UTC time of our era formats as RFC 3339");
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("Id", AttributeValue::S(user.id.to_string()))
+            .expression_attribute_values(":name", AttributeValue::S(user.name.clone()))
+            .expression_attribute_values(":email", AttributeValue::S(user.email.clone()))
+            .expression_attribute_values(":updated", AttributeValue::S(at));
+        let (request, outbox) = enqueue(request, seen, event);
+        let (request, version) = versioned(request, user.version);
+        let result = request
+            .update_expression(format!(
+                "SET #name = :name, Email = :email, UpdatedAt = :updated, {}",
+                outbox.join(", ")
+            ))
+            .condition_expression(format!(
+                "{version} AND attribute_not_exists(DeletedAt) AND {}",
+                outbox_condition(seen)
+            ))
+            .expression_attribute_names("#name", "Name")
+            .send()
+            .await;
+        changed(result)
+    }
+
+    /// Turns user `id` into a tombstone at `version` (its name and email removed), unless
+    /// its version is no longer `version - 1`. The deletion's `event` replaces whatever
+    /// was pending: every earlier change is superseded by it, and the events holding the
+    /// user's name and email leave the table with it.
+    pub async fn delete(&self, id: Uuid, version: u64, event: &PendingEvent) -> Result<Changed, StoreError> {
+        let at = event
+            .since
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("a UTC time of our era formats as RFC 3339");
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("Id", AttributeValue::S(id.to_string()))
+            .expression_attribute_values(":deleted", AttributeValue::S(at));
+        for (name, value) in event.attributes() {
+            request = request.expression_attribute_values(format!(":{name}"), value);
+        }
+        let (request, version_condition) = versioned(request, version);
+        let result = request
+            .update_expression(format!(
+                "SET Version = :version, DeletedAt = :deleted, {0} = :{0}, {1} = :{1}, {2} = :{2}, {3} = :{3}, {4} = :{4} \
+                 REMOVE #name, Email, {5}",
+                OUTBOX, OUTBOX_SINCE, OUTBOX_EVENT_ID, OUTBOX_EVENT, OUTBOX_CORRELATION_ID, OUTBOX_LATER
+            ))
+            .condition_expression(format!("{version_condition} AND attribute_not_exists(DeletedAt)"))
+            .expression_attribute_names("#name", "Name")
+            .send()
+            .await;
+        changed(result)
+    }
+
     /// Up to `limit` users after `after` (in the table's scan order). Scans until it has
     /// one user more than asked for, so `next` is set exactly when more remain, even when
     /// DynamoDB's 1 MB page limit cuts a scan short.
@@ -124,4 +234,64 @@ impl UsersTable {
         };
         Ok(UserPage { users, next })
     }
+}
+
+type Update = aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+
+/// Sets `Version` to `version`, on condition that it was `version - 1` (absent for 1: the
+/// original's rows and ours from before versions read as 1).
+fn versioned(request: Update, version: u64) -> (Update, &'static str) {
+    let request = request
+        .expression_attribute_values(":version", AttributeValue::N(version.to_string()))
+        .expression_attribute_values(":previous", AttributeValue::N((version - 1).to_string()));
+    let condition = if version == 2 {
+        "attribute_exists(Id) AND (attribute_not_exists(Version) OR Version = :previous)"
+    } else {
+        "attribute_exists(Id) AND Version = :previous"
+    };
+    (request, condition)
+}
+
+/// The `SET` clauses that add `event` to the outbox: as its head when nothing is pending
+/// (`seen` is `None`), else at the end of `OutboxLater`. Also sets `Version`.
+fn enqueue(mut request: Update, seen: Option<&str>, event: &PendingEvent) -> (Update, Vec<String>) {
+    let mut clauses = vec!["Version = :version".to_owned()];
+    match seen {
+        None => {
+            for (name, value) in event.attributes() {
+                clauses.push(format!("{name} = :{name}"));
+                request = request.expression_attribute_values(format!(":{name}"), value);
+            }
+        }
+        Some(head) => {
+            clauses.push(format!(
+                "{OUTBOX_LATER} = list_append(if_not_exists({OUTBOX_LATER}, :none), :later)"
+            ));
+            request = request
+                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(":later", AttributeValue::L(vec![event.to_later()]))
+                .expression_attribute_values(":seen", AttributeValue::S(head.to_owned()));
+        }
+    }
+    (request, clauses)
+}
+
+/// The outbox as it was read: empty, or headed by the event `seen`.
+fn outbox_condition(seen: Option<&str>) -> String {
+    match seen {
+        None => format!("attribute_not_exists({OUTBOX})"),
+        Some(_) => format!("{OUTBOX_EVENT_ID} = :seen"),
+    }
+}
+
+fn changed<O, E, R>(result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>) -> Result<Changed, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    StoreError: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
+{
+    Ok(if crate::store::written(result)? {
+        Changed::Changed
+    } else {
+        Changed::Stale
+    })
 }

@@ -1,7 +1,9 @@
 //! The transactional outbox, kept on the `Users` items themselves: a user and its pending
-//! `UserCreated` event are written by one `PutItem`, so neither can exist without the
-//! other. A pending event is five attributes of the user item (see `item`), all removed
-//! once the event is on the queue.
+//! event are written by one `PutItem` (or, for a change, one `UpdateItem`), so neither can
+//! exist without the other. The oldest pending event is five attributes of the user item
+//! (see `item`), which the `PendingEvents` index lists; later ones wait in `OutboxLater`.
+//! Clearing the oldest once it is on the queue moves the next one up, so a user's events
+//! are sent one after the other, in version order.
 
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -9,7 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::item::{
-    PendingEvent, OUTBOX, OUTBOX_CORRELATION_ID, OUTBOX_EVENT, OUTBOX_EVENT_ID, OUTBOX_SINCE, PENDING,
+    PendingEvent, OUTBOX, OUTBOX_CORRELATION_ID, OUTBOX_EVENT, OUTBOX_EVENT_ID, OUTBOX_LATER, OUTBOX_SINCE, PENDING,
     PENDING_EVENTS_INDEX,
 };
 use super::UsersTable;
@@ -24,12 +26,18 @@ pub enum Marked {
 }
 
 /// Whether `clear_pending` removed the mark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cleared {
+    /// Nothing else of the user is pending.
     Cleared,
+    /// Cleared; this later event of the user is now the oldest pending: send it next.
+    Next(PendingEvent),
     /// Someone (the relay, or the API) cleared it first, or it marks another event.
     NotPending,
 }
+
+/// How often `clear_pending` reads again when a change moved the outbox under it.
+const CLEAR_ATTEMPTS: usize = 5;
 
 impl UsersTable {
     /// Pending events created at or before `cutoff`, oldest first, at most `limit`.
@@ -104,8 +112,10 @@ impl UsersTable {
         })
     }
 
-    /// Removes the pending mark of `event_id` from the user's item. Conditional on the mark
-    /// still naming that event, so it never removes a mark it did not see sent.
+    /// Removes the pending mark of `event_id` from the user's item, and moves the user's
+    /// next pending event, if any, into its place. Conditional on the mark still naming that
+    /// event (and on the later events being those read), so it never removes a mark it did
+    /// not see sent, nor loses an event a change adds meanwhile.
     pub async fn clear_pending(&self, user_id: &str, event_id: &str) -> Result<Cleared, StoreError> {
         let request = self
             .client()
@@ -113,14 +123,75 @@ impl UsersTable {
             .table_name(self.table())
             .key("Id", AttributeValue::S(user_id.to_owned()))
             .update_expression("REMOVE #outbox, #since, #event_id, #event, #correlation")
-            .condition_expression("#event_id = :event_id")
+            .condition_expression("#event_id = :event_id AND attribute_not_exists(#later)")
+            .expression_attribute_names("#later", OUTBOX_LATER)
             .expression_attribute_values(":event_id", AttributeValue::S(event_id.to_owned()));
-        let result = with_outbox_names(request).send().await;
-        Ok(if crate::store::written(result)? {
-            Cleared::Cleared
-        } else {
-            Cleared::NotPending
-        })
+        if crate::store::written(with_outbox_names(request).send().await)? {
+            return Ok(Cleared::Cleared);
+        }
+        for _ in 0..CLEAR_ATTEMPTS {
+            let out = self
+                .client()
+                .get_item()
+                .table_name(self.table())
+                .key("Id", AttributeValue::S(user_id.to_owned()))
+                .consistent_read(true)
+                .send()
+                .await?;
+            let item = out.item.unwrap_or_default();
+            if item
+                .get(OUTBOX_EVENT_ID)
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                != Some(event_id)
+            {
+                return Ok(Cleared::NotPending);
+            }
+            let later = item
+                .get(OUTBOX_LATER)
+                .and_then(|v| v.as_l().ok())
+                .cloned()
+                .unwrap_or_default();
+            let next = later.first().and_then(PendingEvent::from_later);
+            if next.is_none() && !later.is_empty() {
+                // Only this module writes them: a bug, logged rather than blocking the user.
+                tracing::error!(user_id, "malformed later pending events dropped");
+            }
+            let mut request = self
+                .client()
+                .update_item()
+                .table_name(self.table())
+                .key("Id", AttributeValue::S(user_id.to_owned()))
+                .expression_attribute_names("#later", OUTBOX_LATER)
+                .expression_attribute_values(":event_id", AttributeValue::S(event_id.to_owned()))
+                .expression_attribute_values(":count", AttributeValue::N(later.len().to_string()))
+                .condition_expression("#event_id = :event_id AND size(#later) = :count");
+            request = match &next {
+                None => request.update_expression("REMOVE #outbox, #since, #event_id, #event, #correlation, #later"),
+                Some(next) => {
+                    for (name, value) in next.attributes() {
+                        request = request.expression_attribute_values(format!(":{name}"), value);
+                    }
+                    let head = format!(
+                        "SET #outbox = :{OUTBOX}, #since = :{OUTBOX_SINCE}, #event_id = :{OUTBOX_EVENT_ID}, \
+                         #event = :{OUTBOX_EVENT}, #correlation = :{OUTBOX_CORRELATION_ID}"
+                    );
+                    if later.len() == 1 {
+                        request.update_expression(format!("{head} REMOVE #later"))
+                    } else {
+                        request
+                            .expression_attribute_values(":rest", AttributeValue::L(later[1..].to_vec()))
+                            .update_expression(format!("{head}, #later = :rest"))
+                    }
+                }
+            };
+            if crate::store::written(with_outbox_names(request).send().await)? {
+                return Ok(next.map_or(Cleared::Cleared, Cleared::Next));
+            }
+        }
+        // Changes kept moving the outbox: the relay clears it on a later run (sending the
+        // event once more, which the processor absorbs).
+        Ok(Cleared::NotPending)
     }
 
     /// Whether the user's item still holds a pending event (read consistently).

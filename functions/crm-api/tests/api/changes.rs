@@ -1,0 +1,268 @@
+//! `PATCH` and `DELETE /api/crm/{id}`: versions, ETags and `If-Match`, the events each
+//! change publishes through the outbox, in version order, and the tombstone a deletion leaves.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{s, send_to, spawn_app, ApiRequest, TestApp};
+
+async fn created(app: &TestApp) -> String {
+    let res = app
+        .post_users(&json!({"name": "Ada Lovelace", "email": "ada@example.com"}))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.header("etag"), Some("\"1\""));
+    res.json()["id"].as_str().unwrap().to_owned()
+}
+
+fn patch(id: &str, body: &Value) -> ApiRequest {
+    ApiRequest::new("PATCH", &format!("/api/crm/{id}"))
+        .header("Content-Type", "application/merge-patch+json")
+        .body(body.to_string())
+}
+
+/// The events on the queue, by type and version, in the order they were sent.
+async fn events(app: &TestApp) -> Vec<Value> {
+    app.queued_messages()
+        .await
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_patch_changes_the_user_bumps_its_version_and_publishes_its_new_state() {
+    let app = spawn_app().await;
+    let id = created(&app).await;
+    let res = app.send(patch(&id, &json!({"name": " Ada King "}))).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.header("etag"), Some("\"2\""));
+    assert_eq!(res.json()["name"], "Ada King");
+    assert_eq!(res.json()["email"], "ada@example.com");
+    let res = app
+        .send(
+            patch(&id, &json!({"email": "ada.king@EXAMPLE.com"}))
+                .header("Content-Type", "application/json")
+                .header("If-Match", "\"2\""),
+        )
+        .await;
+    assert_eq!((res.status, res.header("etag")), (200, Some("\"3\"")), "{}", res.body);
+
+    let got = app.get(&format!("/api/crm/{id}")).await;
+    assert_eq!(got.header("etag"), Some("\"3\""));
+    assert_eq!(got.json()["email"], "ada.king@example.com");
+    let item = &app.stored_items().await[0];
+    assert_eq!(item["Version"].as_n().unwrap(), "3");
+    assert!(
+        !item.contains_key("Outbox") && !item.contains_key("OutboxLater"),
+        "all sent"
+    );
+
+    let sent = events(&app).await;
+    let kinds: Vec<(String, u64)> = sent
+        .iter()
+        .map(|e| {
+            (
+                e["eventType"].as_str().unwrap().to_owned(),
+                e["version"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("UserCreated".into(), 1),
+            ("UserUpdated".into(), 2),
+            ("UserUpdated".into(), 3)
+        ]
+    );
+    assert_eq!(
+        sent[2]["user"],
+        json!({"id": id, "name": "Ada King", "email": "ada.king@example.com"})
+    );
+    assert_ne!(
+        sent[1]["eventId"], sent[2]["eventId"],
+        "each change is an event of its own"
+    );
+}
+
+#[tokio::test]
+async fn a_patch_that_changes_nothing_sends_nothing() {
+    let app = spawn_app().await;
+    let id = created(&app).await;
+    for body in [
+        json!({}),
+        json!({"name": "Ada Lovelace"}),
+        json!({"id": "other", "email": "ada@EXAMPLE.COM"}),
+    ] {
+        let res = app.send(patch(&id, &body)).await;
+        assert_eq!((res.status, res.header("etag")), (200, Some("\"1\"")), "{body}");
+    }
+    assert_eq!(events(&app).await.len(), 1, "the creation only");
+}
+
+#[tokio::test]
+async fn if_match_must_name_the_current_version() {
+    let app = spawn_app().await;
+    let id = created(&app).await;
+    for stale in ["\"2\"", "W/\"1\"", "1"] {
+        let res = app
+            .send(patch(&id, &json!({"name": "Grace"})).header("If-Match", stale))
+            .await;
+        assert_eq!(res.problem(412)["type"], "urn:problem-type:version-mismatch", "{stale}");
+        let res = app
+            .send(ApiRequest::new("DELETE", &format!("/api/crm/{id}")).header("If-Match", stale))
+            .await;
+        assert_eq!(res.status, 412, "{stale}");
+    }
+    assert_eq!(app.get(&format!("/api/crm/{id}")).await.json()["name"], "Ada Lovelace");
+    let res = app
+        .send(patch(&id, &json!({"name": "Grace"})).header("If-Match", "*"))
+        .await;
+    assert_eq!(res.status, 200);
+}
+
+#[tokio::test]
+async fn invalid_patches_are_400_listing_every_field() {
+    let app = spawn_app().await;
+    let id = created(&app).await;
+    let res = app.send(patch(&id, &json!({"name": null, "email": "nope"}))).await;
+    assert_eq!(res.problem_fields(), ["name", "email"]);
+    let res = app.send(patch(&id, &json!({"name": 7}))).await;
+    assert_eq!(res.problem_fields(), ["name"]);
+    let res = app.send(patch(&id, &json!(["name"]))).await;
+    assert_eq!(res.status, 400);
+    let res = app
+        .send(
+            ApiRequest::new("PATCH", &format!("/api/crm/{id}"))
+                .header("Content-Type", "text/plain")
+                .body("name=Grace".to_owned()),
+        )
+        .await;
+    assert_eq!(res.status, 415);
+    assert_eq!(events(&app).await.len(), 1);
+}
+
+#[tokio::test]
+async fn unknown_users_are_404() {
+    let app = spawn_app().await;
+    let unknown = uuid::Uuid::new_v4();
+    for req in [
+        patch(&unknown.to_string(), &json!({"name": "Grace"})),
+        patch("not-a-uuid", &json!({"name": "Grace"})),
+        ApiRequest::new("DELETE", &format!("/api/crm/{unknown}")),
+    ] {
+        assert_eq!(app.send(req).await.status, 404);
+    }
+}
+
+#[tokio::test]
+async fn a_deletion_leaves_a_tombstone_without_pii_and_publishes_ids_only() {
+    let app = spawn_app().await;
+    let id = created(&app).await;
+    app.send(patch(&id, &json!({"name": "Ada King"}))).await;
+    let res = app.send(ApiRequest::new("DELETE", &format!("/api/crm/{id}"))).await;
+    assert_eq!((res.status, res.body.as_str()), (204, ""));
+
+    let item = &app.stored_items().await[0];
+    let mut attributes: Vec<&str> = item.keys().map(String::as_str).collect();
+    attributes.sort_unstable();
+    assert_eq!(
+        attributes,
+        [
+            "CorrelationId",
+            "CreatedAt",
+            "DeletedAt",
+            "EventId",
+            "Id",
+            "UpdatedAt",
+            "Version"
+        ]
+    );
+    assert_eq!(item["Version"].as_n().unwrap(), "3");
+    let sent = events(&app).await;
+    assert_eq!(sent.last().unwrap()["user"], json!({"id": id}), "no name, no email");
+    assert_eq!(sent.last().unwrap()["version"], 3);
+
+    assert_eq!(app.get(&format!("/api/crm/{id}")).await.status, 404);
+    assert_eq!(app.get("/api/crm").await.json(), json!([]), "lists skip tombstones");
+    assert_eq!(app.send(patch(&id, &json!({"name": "Grace"}))).await.status, 404);
+    // A second deletion: the state asked for holds; nothing more is sent.
+    let again = app
+        .send(ApiRequest::new("DELETE", &format!("/api/crm/{id}")).header("If-Match", "\"1\""))
+        .await;
+    assert_eq!(again.status, 204);
+    assert!(events(&app).await.is_empty(), "no second UserDeleted");
+}
+
+#[tokio::test]
+async fn a_repeated_create_of_a_deleted_user_is_409() {
+    let app = spawn_app().await;
+    let body = json!({"name": "Ada Lovelace", "email": "ada@example.com"});
+    let create = ApiRequest::post_json("/api/crm", &body).header("Idempotency-Key", "k-deleted");
+    let id = app.send(create.clone()).await.json()["id"].as_str().unwrap().to_owned();
+    app.send(ApiRequest::new("DELETE", &format!("/api/crm/{id}"))).await;
+    let res = app.send(create).await;
+    assert_eq!(res.problem(409)["type"], "urn:problem-type:user-deleted");
+}
+
+#[tokio::test]
+async fn changes_made_while_the_queue_is_unreachable_are_pending_in_version_order() {
+    let app = spawn_app().await;
+    let down = app
+        .with_queue_url(&format!("{}-gone", app.config.events_queue_url))
+        .await;
+    let res = send_to(
+        &down,
+        ApiRequest::post_json("/api/crm", &json!({"name": "Ada", "email": "ada@example.com"})),
+    )
+    .await;
+    let id = res.json()["id"].as_str().unwrap().to_owned();
+    for name in ["Ada B", "Ada C"] {
+        assert_eq!(send_to(&down, patch(&id, &json!({"name": name}))).await.status, 200);
+    }
+    let item = &app.stored_items().await[0];
+    assert!(s(item, "OutboxEvent").contains("\"UserCreated\""), "the oldest leads");
+    let later = item["OutboxLater"].as_l().unwrap();
+    assert_eq!(later.len(), 2);
+
+    // The queue is back: the next change sends everything pending, oldest first.
+    let res = app.send(patch(&id, &json!({"name": "Ada D"}))).await;
+    assert_eq!(res.status, 200);
+    let versions: Vec<u64> = events(&app)
+        .await
+        .iter()
+        .map(|e| e["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, [1, 2, 3, 4]);
+    let item = &app.stored_items().await[0];
+    assert!(!item.contains_key("Outbox") && !item.contains_key("OutboxLater"));
+}
+
+#[tokio::test]
+async fn a_deletion_while_the_queue_is_unreachable_replaces_what_was_pending() {
+    let app = spawn_app().await;
+    let down = app
+        .with_queue_url(&format!("{}-gone", app.config.events_queue_url))
+        .await;
+    let res = send_to(
+        &down,
+        ApiRequest::post_json("/api/crm", &json!({"name": "Ada", "email": "ada@example.com"})),
+    )
+    .await;
+    let id = res.json()["id"].as_str().unwrap().to_owned();
+    send_to(&down, patch(&id, &json!({"name": "Ada B"}))).await;
+    assert_eq!(
+        send_to(&down, ApiRequest::new("DELETE", &format!("/api/crm/{id}")))
+            .await
+            .status,
+        204
+    );
+    let item = &app.stored_items().await[0];
+    assert!(s(item, "OutboxEvent").contains("\"UserDeleted\""));
+    assert!(!item.contains_key("OutboxLater"));
+    let all = format!("{item:?}");
+    assert!(
+        !all.contains("Ada") && !all.contains("ada@example.com"),
+        "no PII left: {all}"
+    );
+}
