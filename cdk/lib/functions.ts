@@ -8,7 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
 import { skipCheckov } from './checkov';
-import { safeQueue } from './event-queue';
+import { MAX_RECEIVE_COUNT, safeQueue } from './event-queue';
 
 /**
  * Records of one SQS batch that erp-processor handles at once (its `BATCH_CONCURRENCY`).
@@ -127,6 +127,7 @@ export class Functions extends Construct {
       environment: {
         USERS_TABLE_NAME: props.usersTable.tableName,
         EVENTS_QUEUE_URL: props.eventsQueue.queueUrl,
+        ERP_EMPLOYEES_TABLE_NAME: props.erpEmployeesTable.tableName,
       },
     });
     skipCheckov(this.crmApi, {
@@ -148,6 +149,9 @@ export class Functions extends Construct {
         // A delivery's claim on an event outlives the invocation that took it (its timeout,
         // plus a margin for clocks), so only a dead invocation's claim is ever taken over.
         CLAIM_TIMEOUT_SECONDS: String(props.processorTimeout.toSeconds() + CLAIM_MARGIN_SECONDS),
+        // The events queue's redrive policy: a record failing on that receive goes to the
+        // dead-letter queue, and the processor marks its user's sync status failed.
+        MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
       },
     });
     skipCheckov(this.erpProcessor, {

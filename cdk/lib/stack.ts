@@ -162,6 +162,12 @@ export class CrmErpStack extends Stack {
       resourceArns: [this.tables.users.tableArn],
     });
     this.events.queue.grant(crmApi, 'sqs:SendMessage');
+    // crm-api reads the ERP side's view of a user for its sync status, and nothing more.
+    Grant.addToPrincipal({
+      grantee: crmApi,
+      actions: ['dynamodb:GetItem'],
+      resourceArns: [this.tables.erpEmployees.tableArn],
+    });
     // outbox-relay: queries the pending-events index, sends in batches (SendMessageBatch
     // is authorized as sqs:SendMessage), clears each sent event's mark.
     Grant.addToPrincipal({

@@ -25,10 +25,11 @@ describe('functions', () => {
     expect(res[logicalId(x86.functions.erpProcessor)].Properties.Architectures).toEqual(['x86_64']);
   });
 
-  test('crm-api gets the Users table name and the events queue URL, nothing else', () => {
+  test('crm-api gets the Users table name, the events queue URL and the ERP view\'s table, nothing else', () => {
     expect(crmApi.Environment.Variables).toEqual({
       USERS_TABLE_NAME: ref(stack.tables.users),
       EVENTS_QUEUE_URL: ref(stack.events.queue),
+      ERP_EMPLOYEES_TABLE_NAME: ref(stack.tables.erpEmployees),
     });
   });
 
@@ -41,6 +42,7 @@ describe('functions', () => {
       BATCH_CONCURRENCY: String(BATCH_CONCURRENCY),
       // Longer than the function may run: a live invocation never loses its claim.
       CLAIM_TIMEOUT_SECONDS: '35',
+      MAX_RECEIVE_COUNT: '5',
     });
     expect(processor.Timeout).toBe(PROCESSOR_TIMEOUT.toSeconds());
   });

@@ -30,7 +30,7 @@ describe('stack wiring', () => {
     Resource: arnOf(fn.logGroup),
   });
 
-  test('crm-api may get, put, scan and update Users, send to the events queue, and nothing else', () => {
+  test('crm-api may get, put, scan and update Users, send to the events queue, read ErpEmployees, and nothing else', () => {
     expect(statementsOf(template, crmApi)).toEqual([
       xray,
       writeLogs(crmApi),
@@ -40,6 +40,7 @@ describe('stack wiring', () => {
         Resource: arnOf(stack.tables.users),
       },
       { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: arnOf(stack.events.queue) },
+      { Action: 'dynamodb:GetItem', Effect: 'Allow', Resource: arnOf(stack.tables.erpEmployees) },
     ]);
   });
 

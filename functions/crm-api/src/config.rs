@@ -7,6 +7,8 @@ use user_sync::config::{env_lookup, required, ConfigError};
 pub struct CrmApiConfig {
     pub users_table: String,
     pub events_queue_url: String,
+    /// `ERP_EMPLOYEES_TABLE_NAME`: the ERP's view of each user, read for its sync status.
+    pub employees_table: String,
 }
 
 impl CrmApiConfig {
@@ -18,6 +20,7 @@ impl CrmApiConfig {
         Ok(Self {
             users_table: required(&lookup, "USERS_TABLE_NAME")?,
             events_queue_url: required(&lookup, "EVENTS_QUEUE_URL")?,
+            employees_table: required(&lookup, "ERP_EMPLOYEES_TABLE_NAME")?,
         })
     }
 }
@@ -33,5 +36,8 @@ mod tests {
         let err = CrmApiConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap_err();
         assert_eq!(err, ConfigError::Missing("EVENTS_QUEUE_URL"));
         assert!(err.to_string().contains("EVENTS_QUEUE_URL"));
+        let vars = HashMap::from([("USERS_TABLE_NAME", "Users"), ("EVENTS_QUEUE_URL", "q")]);
+        let err = CrmApiConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("ERP_EMPLOYEES_TABLE_NAME"));
     }
 }

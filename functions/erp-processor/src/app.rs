@@ -12,6 +12,8 @@ pub struct App {
     pub processor: Processor,
     /// How many records of one SQS batch are processed at once.
     pub batch_concurrency: usize,
+    /// The receive on which a failing record moves to the dead-letter queue.
+    pub max_receive_count: u32,
 }
 
 impl App {
@@ -28,6 +30,7 @@ impl App {
                 config.claim_timeout,
             ),
             batch_concurrency: config.batch_concurrency,
+            max_receive_count: config.max_receive_count,
         }
     }
 }

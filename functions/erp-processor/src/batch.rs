@@ -59,8 +59,19 @@ pub async fn handle(app: &App, batch: Batch) -> SqsBatchResponse {
                     message_id = %message_id,
                     correlation_id = correlation_id(&record),
                 );
+                let last_receive = receive_count(&record) >= app.max_receive_count;
+                let user = event
+                    .as_ref()
+                    .ok()
+                    .map(|e| (e.user.id.clone(), e.version(), e.event_id.clone()));
                 if let Err(failure) = process_record(app, event).instrument(span.clone()).await {
                     span.in_scope(|| log_failure(&failure));
+                    // Bound for the dead-letter queue: the user's sync status says so.
+                    if let (Some((user_id, version, event_id)), true) =
+                        (user, last_receive || matches!(failure, RecordFailure::Conflict))
+                    {
+                        mark_failed(app, &user_id, version, &event_id).instrument(span).await;
+                    }
                     failed.push((index, message_id));
                 }
             }
@@ -116,6 +127,28 @@ async fn process_record(app: &App, event: Result<EventEnvelope, EnvelopeError>) 
         "event processed"
     );
     Ok(())
+}
+
+/// How often SQS has handed this record over, this time included (1 when it does not say).
+fn receive_count(record: &SqsMessage) -> u32 {
+    record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Records a failure for good on the user's ERP view; itself a failure only to log (the
+/// store may be what failed).
+async fn mark_failed(app: &App, user_id: &str, version: u64, event_id: &str) {
+    let marked = app
+        .processor
+        .employees()
+        .mark_failed(user_id, version, event_id, user_sync::events::now_utc_millis())
+        .await;
+    if let Err(error) = marked {
+        tracing::error!(user_id, event_id, error = %error_chain(&error), "the failure was not recorded on the user's view");
+    }
 }
 
 /// The reason only, never the body: it holds a name and an email.

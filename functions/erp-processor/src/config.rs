@@ -22,11 +22,16 @@ pub struct ErpProcessorConfig {
     /// event holds before another delivery may take it over. Longer than the function's
     /// timeout, so only a dead invocation's claim expires (the CDK app sets it so).
     pub claim_timeout: std::time::Duration,
+    /// `MAX_RECEIVE_COUNT` (default 5, at least 1): the events queue's redrive policy, so a
+    /// record failing on that receive is known to be bound for the dead-letter queue and
+    /// its user's sync status says `failed`.
+    pub max_receive_count: u32,
 }
 
 impl ErpProcessorConfig {
     pub const DEFAULT_BATCH_CONCURRENCY: usize = 10;
     pub const DEFAULT_CLAIM_TIMEOUT_SECONDS: u64 = 60;
+    pub const DEFAULT_MAX_RECEIVE_COUNT: u32 = 5;
     pub const BATCH_CONCURRENCY_RANGE: std::ops::RangeInclusive<usize> = 1..=100;
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -64,6 +69,7 @@ impl ErpProcessorConfig {
             batch_concurrency,
             erp_latency: std::time::Duration::from_millis(parsed_or(&lookup, "ERP_LATENCY_MS", 0u64)?),
             claim_timeout: std::time::Duration::from_secs(claim_timeout),
+            max_receive_count: parsed_or(&lookup, "MAX_RECEIVE_COUNT", Self::DEFAULT_MAX_RECEIVE_COUNT)?.max(1),
         })
     }
 }
@@ -89,6 +95,7 @@ mod tests {
                 batch_concurrency: 10,
                 erp_latency: std::time::Duration::ZERO,
                 claim_timeout: std::time::Duration::from_secs(60),
+                max_receive_count: 5,
             }
         );
     }
@@ -102,12 +109,14 @@ mod tests {
             ("BATCH_CONCURRENCY", "100"),
             ("ERP_LATENCY_MS", "100"),
             ("CLAIM_TIMEOUT_SECONDS", "35"),
+            ("MAX_RECEIVE_COUNT", "3"),
         ]);
         let config = ErpProcessorConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(config.erp_system, "PeopleSoft");
         assert_eq!(config.batch_concurrency, 100);
         assert_eq!(config.erp_latency, std::time::Duration::from_millis(100));
         assert_eq!(config.claim_timeout, std::time::Duration::from_secs(35));
+        assert_eq!(config.max_receive_count, 3);
     }
 
     #[test]

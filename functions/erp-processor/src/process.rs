@@ -132,6 +132,11 @@ impl Processor {
         }
     }
 
+    /// The ERP's view of each user, which this processor keeps.
+    pub fn employees(&self) -> &ErpEmployeesTable {
+        &self.employees
+    }
+
     pub async fn process(&self, event: &EventEnvelope) -> Result<Processed, ProcessError> {
         let now = now_utc_millis();
         let (lease, view) = match self

@@ -106,6 +106,7 @@ struct Subject {
 /// The AWS call one invocation makes, as the harness makes it directly.
 #[derive(Debug, Clone, Copy)]
 enum RawCall {
+    /// What crm-api reads for one user: the user, and the ERP side's state of it.
     GetItem,
     PutItem,
     /// What erp-processor writes per event: the user's lease, the event's claim, its
@@ -116,7 +117,7 @@ enum RawCall {
 impl RawCall {
     fn name(self) -> &'static str {
         match self {
-            Self::GetItem => "GetItem",
+            Self::GetItem => "2 GetItem",
             Self::PutItem => "PutItem",
             Self::ProcessEvent => "UpdateItem + PutItem + 2 UpdateItem",
         }
@@ -205,7 +206,11 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
         Subject {
             spec: spec(
                 "crm-api",
-                with(&[("USERS_TABLE_NAME", &users_table), ("EVENTS_QUEUE_URL", &queue_url)]),
+                with(&[
+                    ("USERS_TABLE_NAME", &users_table),
+                    ("EVENTS_QUEUE_URL", &queue_url),
+                    ("ERP_EMPLOYEES_TABLE_NAME", &employees_table),
+                ]),
             ),
             event: |ctx, _| events::get_user(&ctx.user_id),
             raw_call: Some(RawCall::GetItem),
@@ -411,11 +416,19 @@ async fn raw_call(raw: &Raw, call: RawCall) -> Result<Duration, AnyError> {
                 .table_name(&raw.users_table)
                 .key("Id", s(&raw.user_id))
                 .consistent_read(true);
+            let sync = raw
+                .dynamo
+                .get_item()
+                .table_name(&raw.employees_table)
+                .key("UserId", s(&raw.user_id))
+                .consistent_read(true);
             let started = Instant::now();
             let out = request.send().await?;
             let took = started.elapsed();
             out.item.ok_or("the seeded user is missing")?;
-            Ok(took)
+            let started = Instant::now();
+            sync.send().await?;
+            Ok(took + started.elapsed())
         }
         RawCall::PutItem => {
             let request = raw

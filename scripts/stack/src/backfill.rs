@@ -42,12 +42,22 @@ pub struct Progress {
     pub not_found: usize,
 }
 
+/// What a backfill event's id derives from: the user, the generation and (past the first)
+/// the version, so a user changed since an earlier run gets an event of its own, never the
+/// same id with another payload; version 1 keeps the ids runs before versions gave.
+fn backfill_key(user: &StoredUser, generation: &str) -> String {
+    match user.version {
+        1 => format!("{}\n{generation}", user.id),
+        version => format!("{}\n{generation}\n{version}", user.id),
+    }
+}
+
 /// The backfill event of `user` in `generation`: the same id and payload however often it
 /// is built. A row the original system wrote has no creation time; its event carries the
 /// Unix epoch instead.
 pub fn event_of(user: &StoredUser, generation: &str) -> EventEnvelope {
     EventEnvelope {
-        event_id: Uuid::new_v5(&BACKFILL_EVENT_IDS, format!("{}\n{generation}", user.id).as_bytes()).to_string(),
+        event_id: Uuid::new_v5(&BACKFILL_EVENT_IDS, backfill_key(user, generation).as_bytes()).to_string(),
         event_type: EventType::UserCreated,
         timestamp: user.created_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
         // The stored version: the ERP applies it again if it holds it (a re-sync), and

@@ -10,7 +10,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use user_sync::domain::{NewUser, RawField, User};
 use user_sync::events::{now_utc_millis, EventEnvelope};
-use user_sync::store::{Inserted, PendingEvent, Row, StoredUser};
+use user_sync::store::{Inserted, PendingEvent, Row, StoredUser, SyncState};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -87,6 +87,41 @@ pub struct UserResponse {
     #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = DateTime)]
     created_at: Option<OffsetDateTime>,
+    /// Whether the ERP has this version of the user: in `GET /api/crm/{id}` only (absent
+    /// when the ERP side's state could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sync: Option<SyncResponse>,
+}
+
+/// What the ERP holds of a user, read from the ERP side's state.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncResponse {
+    /// `synced`: the ERP holds this version (or a newer one); `pending`: its event is on
+    /// its way; `failed`: its event failed for good (refused, or in the dead-letter queue).
+    #[schema(example = "synced")]
+    status: &'static str,
+    /// The user's version the ERP holds (absent before its first event is applied).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    erp_version: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "EMP-3f2b8c1a")]
+    erp_record_id: Option<String>,
+    /// When the ERP applied the version it holds.
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    synced_at: Option<OffsetDateTime>,
+}
+
+impl SyncResponse {
+    fn of(state: &SyncState, version: u64) -> Self {
+        Self {
+            status: state.status(version).as_str(),
+            erp_version: state.view.as_ref().map(|v| v.version),
+            erp_record_id: state.view.as_ref().map(|v| v.erp_record_id.clone()),
+            synced_at: state.view.as_ref().map(|v| v.synced_at),
+        }
+    }
 }
 
 impl From<&StoredUser> for UserResponse {
@@ -96,6 +131,7 @@ impl From<&StoredUser> for UserResponse {
             name: u.name.clone(),
             email: u.email.clone(),
             created_at: u.created_at,
+            sync: None,
         }
     }
 }
@@ -107,6 +143,7 @@ impl From<&User> for UserResponse {
             name: u.name.clone(),
             email: u.email.clone(),
             created_at: Some(u.created_at),
+            sync: None,
         }
     }
 }
@@ -196,7 +233,7 @@ pub fn with_etag(response: &mut Response<Body>, version: u64) {
     tag = "users",
     params(("id" = String, Path, description = "The user's id (a UUID)")),
     responses(
-        (status = 200, description = "The user", body = UserResponse,
+        (status = 200, description = "The user, with its sync status", body = UserResponse,
          headers(("ETag" = String, description = "The user's version, `\"<version>\"`: send it as If-Match to change exactly this version"))),
         (status = 404, description = "No such user, or it was deleted", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
@@ -206,7 +243,14 @@ pub async fn get(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
     // Not a UUID cannot name a user: the same 404 as an unknown one.
     let id = Uuid::try_parse(id).map_err(|_| ApiError::NotFound)?;
     let user = app.users.get(id).await?.ok_or(ApiError::NotFound)?;
-    let mut response = json(StatusCode::OK, &UserResponse::from(&user));
+    let mut body = UserResponse::from(&user);
+    // One read of the ERP side; the user is answered without it if it fails.
+    match app.employees.sync_state(&id.to_string()).await {
+        Ok(state) => body.sync = Some(SyncResponse::of(&state, user.version)),
+        Err(error) => tracing::warn!(user_id = %id, error = %user_sync::errors::chain(&error),
+            "the ERP side's state of the user could not be read; answered without sync"),
+    }
+    let mut response = json(StatusCode::OK, &body);
     with_etag(&mut response, user.version);
     response.extensions_mut().insert(SubjectUser(user.id));
     Ok(response)

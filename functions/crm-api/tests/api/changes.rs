@@ -266,3 +266,55 @@ async fn a_deletion_while_the_queue_is_unreachable_replaces_what_was_pending() {
         "no PII left: {all}"
     );
 }
+
+#[tokio::test]
+async fn a_users_sync_status_reads_the_erp_sides_view() {
+    use user_sync::store::{Applied, EmployeeState, ErpEmployeesTable, Leased};
+    let app = spawn_app().await;
+    let id = created(&app).await;
+    let sync = |res: &crate::helpers::TestResponse| res.json()["sync"].clone();
+    assert_eq!(
+        sync(&app.get(&format!("/api/crm/{id}")).await),
+        json!({"status": "pending"})
+    );
+
+    // The processor applies version 1.
+    let employees = ErpEmployeesTable::new(app.dynamo.clone(), &app.config.employees_table);
+    let now = user_sync::events::now_utc_millis();
+    let Leased::Mine(lease, _) = employees
+        .lease(&id, now, now + std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+    else {
+        panic!("a free user")
+    };
+    let applied = Applied {
+        version: 1,
+        state: EmployeeState::Active,
+        erp_record_id: "EMP-x",
+        erp_system: "OracleFusion",
+        event_id: "evt-1",
+        synced_at: now,
+        holds_pii: true,
+    };
+    assert!(employees.apply(&lease, &applied).await.unwrap());
+    let got = sync(&app.get(&format!("/api/crm/{id}")).await);
+    assert_eq!(
+        (got["status"].clone(), got["erpVersion"].clone()),
+        (json!("synced"), json!(1))
+    );
+    assert_eq!(got["erpRecordId"], "EMP-x");
+    assert!(got["syncedAt"].is_string());
+
+    // A change: pending until applied; failed once its event failed for good.
+    app.send(patch(&id, &json!({"name": "Ada King"}))).await;
+    assert_eq!(sync(&app.get(&format!("/api/crm/{id}")).await)["status"], "pending");
+    employees.mark_failed(&id, 2, "evt-2", now).await.unwrap();
+    let got = sync(&app.get(&format!("/api/crm/{id}")).await);
+    assert_eq!(
+        (got["status"].clone(), got["erpVersion"].clone()),
+        (json!("failed"), json!(1))
+    );
+    // Lists need not carry it.
+    assert!(app.get("/api/crm").await.json()[0].get("sync").is_none());
+}

@@ -10,11 +10,14 @@ async fn returns_a_created_user() {
         .await
         .json();
     let id = created["id"].as_str().unwrap();
+    let mut expected = created.clone();
+    expected["sync"] = json!({"status": "pending"});
     for path in [format!("/api/crm/{id}"), format!("/prod/api/crm/{id}")] {
         let res = app.get(&path).await;
         assert_eq!(res.status, 200, "{path}");
         assert_eq!(res.header("content-type"), Some("application/json"));
-        assert_eq!(res.json(), created, "{path}");
+        assert_eq!(res.header("etag"), Some("\"1\""));
+        assert_eq!(res.json(), expected, "{path}: the user as created, and its sync status");
     }
 }
 

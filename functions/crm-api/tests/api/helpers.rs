@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crm_api::config::CrmApiConfig;
 use crm_api::{routes, App};
 use serde_json::{json, Value};
-use test_support::{create_queue, create_users_table, emulator};
+use test_support::{create_employees_table, create_queue, create_users_table, emulator};
 pub use test_support::{s, TestResponse};
 
 pub const REQUEST_ID: &str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef";
@@ -24,6 +24,7 @@ pub async fn spawn_app() -> TestApp {
     let config = CrmApiConfig {
         users_table: create_users_table(&dynamo).await,
         events_queue_url: create_queue(&sqs, "events").await,
+        employees_table: create_employees_table(&dynamo).await,
     };
     TestApp {
         app: App::new(&aws, &config),

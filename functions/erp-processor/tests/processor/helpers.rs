@@ -33,6 +33,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ErpProcessorConfig)) -> Test
         batch_concurrency: ErpProcessorConfig::DEFAULT_BATCH_CONCURRENCY,
         erp_latency: Duration::ZERO,
         claim_timeout: Duration::from_secs(ErpProcessorConfig::DEFAULT_CLAIM_TIMEOUT_SECONDS),
+        max_receive_count: ErpProcessorConfig::DEFAULT_MAX_RECEIVE_COUNT,
     };
     tweak(&mut config);
     TestApp {
@@ -52,6 +53,7 @@ pub async fn spawn_app_without_table() -> TestApp {
         batch_concurrency: ErpProcessorConfig::DEFAULT_BATCH_CONCURRENCY,
         erp_latency: Duration::ZERO,
         claim_timeout: Duration::from_secs(ErpProcessorConfig::DEFAULT_CLAIM_TIMEOUT_SECONDS),
+        max_receive_count: ErpProcessorConfig::DEFAULT_MAX_RECEIVE_COUNT,
     };
     TestApp {
         app: App::new(&aws, &config),

@@ -397,3 +397,44 @@ async fn a_state_re_published_under_a_new_event_id_is_applied_again() {
     assert_eq!(erp.applied.lock().unwrap().as_slice(), [1, 1]);
     assert_eq!(view(&app, &created.user.id).await.event_id, again.event_id);
 }
+
+#[tokio::test]
+async fn an_event_bound_for_the_dead_letter_queue_marks_its_user_failed() {
+    let app = spawn_app().await;
+    let user_id = test_support::unique("user");
+    let created = lifecycle(&user_id).remove(0);
+    // Another delivery holds the user: a transient failure, on an early receive and on the last.
+    let now = now_utc_millis();
+    employees(&app)
+        .lease(&user_id, now, now + Duration::from_secs(60))
+        .await
+        .unwrap();
+    let mut batch = crate::helpers::sqs_event(&[("m-1", Some(created.to_string()))]);
+    batch["Records"][0]["attributes"]["ApproximateReceiveCount"] = json!("2");
+    assert_eq!(
+        crate::helpers::failed_ids(&app.invoke(batch.clone()).await.unwrap()),
+        ["m-1"]
+    );
+    assert_eq!(
+        employees(&app).sync_state(&user_id).await.unwrap().failed_version,
+        None,
+        "retried, not failed"
+    );
+    batch["Records"][0]["attributes"]["ApproximateReceiveCount"] = json!("5");
+    assert_eq!(crate::helpers::failed_ids(&app.invoke(batch).await.unwrap()), ["m-1"]);
+    assert_eq!(
+        employees(&app).sync_state(&user_id).await.unwrap().failed_version,
+        Some(1)
+    );
+
+    // A refused event (its id reused with another payload) is marked at once.
+    let other = test_support::unique("user");
+    deliver_in_order(&app, &other, &[0]).await;
+    let mut reused = lifecycle(&other)[0].clone();
+    reused["user"]["name"] = json!("Someone Else");
+    assert_eq!(app.send_batch(&[("m-2", Some(reused.to_string()))]).await, ["m-2"]);
+    assert_eq!(
+        employees(&app).sync_state(&other).await.unwrap().failed_version,
+        Some(1)
+    );
+}

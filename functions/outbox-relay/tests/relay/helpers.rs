@@ -27,18 +27,21 @@ pub async fn spawn_stack() -> Stack {
     let aws = emulator().sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
+    let employees_table = create_employees_table(&dynamo).await;
     let crm_config = CrmApiConfig {
         users_table: create_users_table(&dynamo).await,
         events_queue_url: create_queue(&sqs, "events").await,
+        employees_table: employees_table.clone(),
     };
     let processed_table = create_processed_table(&dynamo).await;
     let erp_config = ErpProcessorConfig {
         processed_table: processed_table.clone(),
-        employees_table: create_employees_table(&dynamo).await,
+        employees_table,
         erp_system: "OracleFusion".to_owned(),
         batch_concurrency: 10,
         erp_latency: Duration::ZERO,
         claim_timeout: Duration::from_secs(ErpProcessorConfig::DEFAULT_CLAIM_TIMEOUT_SECONDS),
+        max_receive_count: ErpProcessorConfig::DEFAULT_MAX_RECEIVE_COUNT,
     };
     Stack {
         crm: crm_api::App::new(&aws, &crm_config),

@@ -8,6 +8,9 @@
 //! at once, and an older event that arrives later can never overwrite a newer state.
 //! `PiiEventIds` lists the audit records that hold the user's name and email, so a
 //! deletion erases them without relying on the eventually consistent `ByUserId` index.
+//! `FailedVersion` (with `FailedEventId`, `FailedAt`) is the newest version of the user
+//! whose event failed for good (refused, or on its last receive before the dead-letter
+//! queue): the CRM API reads it for the user's sync status.
 
 use std::collections::HashMap;
 
@@ -75,6 +78,49 @@ impl EmployeeView {
                 .cloned()
                 .unwrap_or_default(),
         })
+    }
+}
+
+/// What the CRM API tells a client of a user's sync: the ERP's view, if any event was
+/// applied, and the newest version whose event failed for good, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SyncState {
+    pub view: Option<EmployeeView>,
+    pub failed_version: Option<u64>,
+}
+
+/// Whether the ERP has a user's latest version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncStatus {
+    /// The ERP holds an older version (or none), and the latest one's event is on its way.
+    Pending,
+    /// The ERP holds this version, or a newer one.
+    Synced,
+    /// The event of this version failed for good (refused, or in the dead-letter queue).
+    Failed,
+}
+
+impl SyncStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Synced => "synced",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl SyncState {
+    /// The status of a user at `version` against this state. A failure of an older
+    /// version does not count: the latest version carries the whole state, and applies.
+    pub fn status(&self, version: u64) -> SyncStatus {
+        if self.view.as_ref().is_some_and(|v| v.version >= version) {
+            SyncStatus::Synced
+        } else if self.failed_version.is_some_and(|failed| failed >= version) {
+            SyncStatus::Failed
+        } else {
+            SyncStatus::Pending
+        }
     }
 }
 
@@ -160,10 +206,15 @@ impl ErpEmployeesTable {
             Err(e) => return Err(e.into()),
         };
         let view = out.attributes.as_ref().and_then(EmployeeView::from_item);
+        // An item that held more than this lease (a view, a failure) outlives it.
+        let had_item = out.attributes.as_ref().is_some_and(|item| {
+            item.keys()
+                .any(|k| ![USER_ID, "LeaseToken", "LeaseExpiresAt"].contains(&k.as_str()))
+        });
         let lease = Lease {
             user_id: user_id.to_owned(),
             token,
-            had_view: view.is_some(),
+            had_view: had_item,
         };
         Ok(Leased::Mine(lease, view))
     }
@@ -244,6 +295,11 @@ impl ErpEmployeesTable {
 
     /// The ERP's view of `user_id`, if any event of the user was applied.
     pub async fn get(&self, user_id: &str) -> Result<Option<EmployeeView>, StoreError> {
+        Ok(self.sync_state(user_id).await?.view)
+    }
+
+    /// The ERP's view of `user_id` and its failures, in one read.
+    pub async fn sync_state(&self, user_id: &str) -> Result<SyncState, StoreError> {
         let out = self
             .client
             .get_item()
@@ -252,6 +308,91 @@ impl ErpEmployeesTable {
             .consistent_read(true)
             .send()
             .await?;
-        Ok(out.item.as_ref().and_then(EmployeeView::from_item))
+        let Some(item) = out.item else {
+            return Ok(SyncState::default());
+        };
+        Ok(SyncState {
+            view: EmployeeView::from_item(&item),
+            failed_version: item
+                .get("FailedVersion")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok()),
+        })
+    }
+
+    /// Records that the event `event_id`, at `version` of `user_id`, failed for good,
+    /// unless a newer version's failure is recorded already.
+    pub async fn mark_failed(
+        &self,
+        user_id: &str,
+        version: u64,
+        event_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(USER_ID, AttributeValue::S(user_id.to_owned()))
+            .update_expression("SET FailedVersion = :version, FailedEventId = :event, FailedAt = :at")
+            .condition_expression("attribute_not_exists(FailedVersion) OR FailedVersion <= :version")
+            .expression_attribute_values(":version", AttributeValue::N(version.to_string()))
+            .expression_attribute_values(":event", AttributeValue::S(event_id.to_owned()))
+            .expression_attribute_values(
+                ":at",
+                AttributeValue::S(at.format(&Rfc3339).expect("a UTC time of our era formats as RFC 3339")),
+            )
+            .send()
+            .await;
+        super::written(result).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(version: u64) -> EmployeeView {
+        EmployeeView {
+            user_id: "u".to_owned(),
+            version,
+            state: EmployeeState::Active,
+            erp_record_id: "EMP-u".to_owned(),
+            erp_system: "OracleFusion".to_owned(),
+            event_id: "e".to_owned(),
+            synced_at: OffsetDateTime::UNIX_EPOCH,
+            pii_event_ids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_status_compares_the_erps_version_and_failures_with_the_users() {
+        for (view, failed, version, status, case) in [
+            (None, None, 1, SyncStatus::Pending, "nothing applied yet"),
+            (Some(view(2)), None, 2, SyncStatus::Synced, "the latest applied"),
+            (
+                Some(view(3)),
+                Some(2),
+                2,
+                SyncStatus::Synced,
+                "a newer one applied over a failure",
+            ),
+            (Some(view(1)), None, 2, SyncStatus::Pending, "an update on its way"),
+            (Some(view(1)), Some(2), 2, SyncStatus::Failed, "the latest failed"),
+            (
+                Some(view(1)),
+                Some(2),
+                3,
+                SyncStatus::Pending,
+                "an older failure, the latest on its way",
+            ),
+            (None, Some(1), 1, SyncStatus::Failed, "the creation failed"),
+        ] {
+            let state = SyncState {
+                view,
+                failed_version: failed,
+            };
+            assert_eq!(state.status(version), status, "{case}");
+        }
     }
 }

@@ -2,7 +2,7 @@ pub mod employees;
 pub mod processed;
 pub mod users;
 
-pub use employees::{Applied, EmployeeState, EmployeeView, ErpEmployeesTable, Lease, Leased};
+pub use employees::{Applied, EmployeeState, EmployeeView, ErpEmployeesTable, Lease, Leased, SyncState, SyncStatus};
 pub use processed::{Claim, Claimed, ProcessedEvent, ProcessedUsersTable, RecordError, Verdict};
 pub use users::{Changed, Cleared, Current, Inserted, Marked, PendingEvent, Row, StoredUser, UserPage, UsersTable};
 

@@ -87,6 +87,7 @@ pub async fn measure(setup: &Setup<'_>, users: usize, batches: usize, progress: 
     let crm = spec(setup, "crm-api", &proxy, memory_mb).with(&[
         ("USERS_TABLE_NAME", setup.users_table),
         ("EVENTS_QUEUE_URL", setup.queue_url),
+        ("ERP_EMPLOYEES_TABLE_NAME", setup.employees_table),
     ]);
     let (post_ms, post_log, crm_tally) = run(&crm, &proxy, users, events::post_user, |answer| {
         answer["statusCode"] == 201

@@ -46,7 +46,7 @@ pub async fn run_all(world: &World, only: &[&str]) -> (usize, usize) {
             Box::pin(duplicate_deliveries(world)),
         ),
         (
-            "a user's life through the stage: created, changed twice, deleted; the ERP ends deleted at version 4 and no table keeps its name or email",
+            "a user's life through the stage: created, changed twice (GET shows version 3 synced), deleted; the ERP ends deleted at version 4 and no table keeps its name or email",
             Box::pin(lifecycle_through_the_api(world)),
         ),
         (
@@ -383,6 +383,15 @@ async fn lifecycle_through_the_api(world: &World) -> Result<(), String> {
         let status = response.status().as_u16();
         expect(status == 200, || format!("PATCH {patch}: {status}"))?;
     }
+    // The ERP's side, as the API tells it: version 3 synced, once the events are through.
+    let sync = eventually(Duration::from_secs(30), "GET showing version 3 synced", || async {
+        let got = world.call(Method::GET, &user_url, None).await.ok()?;
+        (got.body["sync"]["status"] == "synced").then_some(got.body["sync"].clone())
+    })
+    .await?;
+    expect(sync["erpVersion"] == 3 && sync["erpRecordId"].is_string(), || {
+        format!("sync {sync}")
+    })?;
     let deleted = world.call(Method::DELETE, &user_url, None).await?;
     expect(deleted.status == 204, || {
         format!("DELETE: {} {}", deleted.status, deleted.body)
