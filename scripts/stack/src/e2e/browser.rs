@@ -21,10 +21,12 @@ use crate::smoke::expect;
 const CDN_HOST: &str = "cdn.jsdelivr.net";
 
 /// Every operation the document describes, as Swagger UI renders its summary.
-const OPERATIONS: [(&str, &str); 4] = [
+const OPERATIONS: [(&str, &str); 6] = [
     ("get", "/api/crm"),
     ("post", "/api/crm"),
     ("get", "/api/crm/{id}"),
+    ("patch", "/api/crm/{id}"),
+    ("delete", "/api/crm/{id}"),
     ("post", "/events"),
 ];
 

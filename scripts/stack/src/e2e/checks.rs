@@ -50,7 +50,7 @@ pub async fn run_all(world: &World, only: &[&str]) -> (usize, usize) {
             Box::pin(lifecycle_through_the_api(world)),
         ),
         (
-            "users' lifecycles shuffled and repeated onto the queue end in the newest state; a deleted user's name and email are gone",
+            "users' lifecycles shuffled and repeated onto the queue end in the newest state (GET says synced); a deleted user's name and email are gone",
             Box::pin(shuffled_lifecycles(world)),
         ),
         (
@@ -504,6 +504,44 @@ async fn shuffled_lifecycles(world: &World) -> Result<(), String> {
             || format!("{order:?}: an event neither applied nor superseded"),
         )?;
         if !deleted {
+            // The CRM's row of the user at its newest version, as crm-api would hold it:
+            // the API then tells the ERP has it.
+            let newest_version = (*newest + 1).to_string();
+            let row = HashMap::from([
+                (
+                    "Id".to_owned(),
+                    aws_sdk_dynamodb::types::AttributeValue::S(user_id.clone()),
+                ),
+                (
+                    "Name".to_owned(),
+                    aws_sdk_dynamodb::types::AttributeValue::S("Ada".to_owned()),
+                ),
+                (
+                    "Email".to_owned(),
+                    aws_sdk_dynamodb::types::AttributeValue::S("ada@example.com".to_owned()),
+                ),
+                (
+                    "Version".to_owned(),
+                    aws_sdk_dynamodb::types::AttributeValue::N(newest_version.clone()),
+                ),
+            ]);
+            world
+                .dynamo
+                .put_item()
+                .table_name(&world.outputs.users_table_name)
+                .set_item(Some(row))
+                .send()
+                .await
+                .map_err(|e| format!("seed the CRM row: {e}"))?;
+            let url = world
+                .users_url()
+                .join(&format!("crm/{user_id}"))
+                .map_err(|e| e.to_string())?;
+            let got = world.call(Method::GET, &url, None).await?;
+            expect(
+                got.body["sync"]["status"] == "synced" && got.body["sync"]["erpVersion"].to_string() == newest_version,
+                || format!("{order:?}: GET says {}", got.body),
+            )?;
             let applied = records
                 .iter()
                 .find(|r| s(r, "EventId").as_deref() == newest_event["eventId"].as_str());
