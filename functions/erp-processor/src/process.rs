@@ -176,10 +176,17 @@ impl Processor {
                     tracing::warn!(event_id = %event.event_id, error = %user_sync::errors::chain(&error),
                         "a duplicate delivery was not counted on its record");
                 }
-                // A delivery that recorded the event but died before the view: finish it.
+                // A delivery that recorded the event but died before the view: finish it. A
+                // deletion is finished whole (the ERP call and the erasure are idempotent):
+                // an event applied in between may have brought the record and PII back.
                 let repaired = match view {
                     Some(v) if v.version >= event.version() || v.state == EmployeeState::Deleted => false,
                     _ => {
+                        if event.event_type == EventType::UserDeleted {
+                            self.erp.integrate(event, &erp).await;
+                            let known = view.map(|v| v.pii_event_ids.as_slice()).unwrap_or_default();
+                            self.table.erase(&event.user.id, known).await?;
+                        }
                         self.employees
                             .apply(lease, &self.applied(event, &erp, processed_at))
                             .await?

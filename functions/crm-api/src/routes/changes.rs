@@ -103,7 +103,7 @@ pub async fn update(app: &App, req: &Request, id: &str) -> Result<Response<Body>
     let precondition = if_match(req);
     let correlation_id = correlation_id(req);
     for _ in 0..ATTEMPTS {
-        let (stored, pending) = live(app, id, precondition.as_ref()).await?;
+        let (stored, pending, pending_id) = live(app, id, precondition.as_ref()).await?;
         let Some((name, email)) = patch.apply(&stored.name, &stored.email) else {
             return Ok(answer(&stored));
         };
@@ -120,7 +120,7 @@ pub async fn update(app: &App, req: &Request, id: &str) -> Result<Response<Body>
         };
         let event = EventEnvelope::user_updated(snapshot, user.version, Uuid::new_v4(), now_utc_millis());
         let event = PendingEvent::new(event, &correlation_id);
-        let seen = pending.as_ref().map(|p| p.event.event_id.as_str());
+        let seen = pending_id.as_deref();
         if app.users.update(&user, seen, &event).await? == Changed::Changed {
             deliver(app, pending.unwrap_or(event)).await;
             return Ok(answer(&user));
@@ -173,15 +173,17 @@ pub async fn delete(app: &App, req: &Request, id: &str) -> Result<Response<Body>
     Err(ApiError::ConcurrentChange)
 }
 
-/// The live user `id` and its oldest pending event, if the precondition holds.
+/// The live user `id`, its oldest pending event and that event's id, if the precondition
+/// holds.
 async fn live(
     app: &App,
     id: Uuid,
     precondition: Option<&IfMatch>,
-) -> Result<(StoredUser, Option<PendingEvent>), ApiError> {
+) -> Result<(StoredUser, Option<PendingEvent>, Option<String>), ApiError> {
     let Some(Current {
         row: Row::Live(stored),
         pending,
+        pending_id,
     }) = app.users.current(id).await?
     else {
         return Err(ApiError::NotFound);
@@ -189,7 +191,7 @@ async fn live(
     if precondition.is_some_and(|p| !p.allows(stored.version)) {
         return Err(ApiError::PreconditionFailed);
     }
-    Ok((stored, pending))
+    Ok((stored, pending, pending_id))
 }
 
 fn answer(user: &StoredUser) -> Response<Body> {

@@ -192,6 +192,21 @@ async fn a_deletion_leaves_a_tombstone_without_pii_and_publishes_ids_only() {
         .await;
     assert_eq!(again.status, 204);
     assert!(events(&app).await.is_empty(), "no second UserDeleted");
+    // Nor does a backfill put the user's name and email back into the tombstone.
+    let stale = user_sync::domain::User::new(
+        id.parse().unwrap(),
+        user_sync::domain::NewUser::parse(
+            user_sync::domain::RawField::Text("Ada King"),
+            user_sync::domain::RawField::Text("ada@example.com"),
+        )
+        .unwrap(),
+        user_sync::events::now_utc_millis(),
+        uuid::Uuid::new_v4(),
+    );
+    let event = user_sync::store::PendingEvent::new(user_sync::events::EventEnvelope::user_created(&stale), "backfill");
+    let marked = app.app.users.mark_pending(stale.id, &event).await.unwrap();
+    assert_eq!(marked, user_sync::store::Marked::NotMarked);
+    assert!(!format!("{:?}", app.stored_items().await[0]).contains("Ada"));
 }
 
 #[tokio::test]

@@ -438,3 +438,74 @@ async fn an_event_bound_for_the_dead_letter_queue_marks_its_user_failed() {
         Some(1)
     );
 }
+
+#[tokio::test]
+async fn a_deletion_finished_by_its_redelivery_erases_what_came_in_between() {
+    let app = spawn_app().await;
+    let erp = Arc::new(RecordingErp::default());
+    let processor = processor(&app, erp.clone(), Duration::from_secs(60));
+    let user_id = test_support::unique("user");
+    let events = envelopes(&user_id);
+    processor.process(&events[0]).await.unwrap();
+    // A delivery of the deletion (as version 2) recorded it and died before the view.
+    let mut deletion = events[3].clone();
+    deletion.version = Some(2);
+    let table = ProcessedUsersTable::new(app.dynamo.clone(), &app.config.processed_table);
+    let now = now_utc_millis();
+    let user_sync::store::Claimed::Mine(claim) = table
+        .claim(&deletion, now, now + Duration::from_secs(60))
+        .await
+        .unwrap()
+    else {
+        panic!("a fresh event is claimed")
+    };
+    let erp_record = ErpEmployee::for_user(&user_id, "OracleFusion");
+    let recorded = user_sync::store::ProcessedEvent {
+        event: &deletion,
+        erp: &erp_record,
+        processed_at: now,
+        verdict: user_sync::store::Verdict::Applied,
+    };
+    assert!(table.complete(&claim, &recorded).await.unwrap());
+    // Meanwhile version 1 is re-published (a backfill): applied again, with its PII.
+    let mut again = events[0].clone();
+    again.event_id = format!("backfill-{}", again.event_id);
+    assert_eq!(processor.process(&again).await.unwrap().outcome, Outcome::Applied);
+
+    assert_eq!(processor.process(&deletion).await.unwrap().outcome, Outcome::Duplicate);
+    let view = view(&app, &user_id).await;
+    assert_eq!((view.version, view.state), (2, EmployeeState::Deleted));
+    assert_eq!(
+        erp.applied.lock().unwrap().as_slice(),
+        [1, 1, 2],
+        "the record removed again"
+    );
+    assert_eq!(
+        traces_of_pii(&app, &app.config.processed_table).await,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn a_failure_recorded_during_a_first_lease_outlives_its_release() {
+    let app = spawn_app().await;
+    let user_id = test_support::unique("user");
+    let now = now_utc_millis();
+    let Leased::Mine(lease, None) = employees(&app)
+        .lease(&user_id, now, now + Duration::from_secs(60))
+        .await
+        .unwrap()
+    else {
+        panic!("a new user")
+    };
+    employees(&app).mark_failed(&user_id, 1, "evt-1", now).await.unwrap();
+    employees(&app).release(&lease).await.unwrap();
+    let state = employees(&app).sync_state(&user_id).await.unwrap();
+    assert_eq!((state.view, state.failed_version), (None, Some(1)));
+    // And the lease is gone: the next delivery takes it.
+    let next = employees(&app)
+        .lease(&user_id, now, now + Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(matches!(next, Leased::Mine(..)));
+}

@@ -279,16 +279,30 @@ impl ErpEmployeesTable {
                 .await;
             super::written(result)?;
         } else {
+            // Removed only if nothing else was written to it meanwhile (`mark_failed` writes
+            // without a lease); else just the lease goes.
             let result = self
                 .client
                 .delete_item()
                 .table_name(&self.table)
-                .key(USER_ID, key)
-                .condition_expression("LeaseToken = :token")
-                .expression_attribute_values(":token", token)
+                .key(USER_ID, key.clone())
+                .condition_expression("LeaseToken = :token AND attribute_not_exists(FailedVersion)")
+                .expression_attribute_values(":token", token.clone())
                 .send()
                 .await;
-            super::written(result)?;
+            if !super::written(result)? {
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(USER_ID, key)
+                    .update_expression("REMOVE LeaseToken, LeaseExpiresAt")
+                    .condition_expression("LeaseToken = :token")
+                    .expression_attribute_values(":token", token)
+                    .send()
+                    .await;
+                super::written(result)?;
+            }
         }
         Ok(())
     }

@@ -34,6 +34,9 @@ pub enum Inserted {
 pub struct Current {
     pub row: Row,
     pub pending: Option<PendingEvent>,
+    /// The id of the oldest pending event, as stored (even were it unreadable): what a
+    /// change's write is conditional on.
+    pub pending_id: Option<String>,
 }
 
 /// The outcome of a change conditional on what was read.
@@ -130,7 +133,12 @@ impl UsersTable {
             .contains_key(OUTBOX)
             .then(|| PendingEvent::from_item(&item))
             .flatten();
-        Ok(read_row(item).map(|row| Current { row, pending }))
+        let pending_id = item.get(OUTBOX_EVENT_ID).and_then(|v| v.as_s().ok()).cloned();
+        Ok(read_row(item).map(|row| Current {
+            row,
+            pending,
+            pending_id,
+        }))
     }
 
     /// Stores `user`'s new name and email at `user.version` with its `event`, unless its

@@ -83,8 +83,9 @@ impl UsersTable {
     }
 
     /// Puts `event` in the outbox of an existing user: the same mark `insert` writes, so the
-    /// relay delivers it if nobody else does. Conditional on the user existing and holding
-    /// no other pending event (or this very one), so it never replaces an undelivered event.
+    /// relay delivers it if nobody else does. Conditional on the user existing, not deleted
+    /// (a tombstone never takes back a name and email), and holding no other pending event
+    /// (or this very one), so it never replaces an undelivered event.
     pub async fn mark_pending(&self, user_id: Uuid, event: &PendingEvent) -> Result<Marked, StoreError> {
         let mut request = self
             .client()
@@ -92,7 +93,10 @@ impl UsersTable {
             .table_name(self.table())
             .key("Id", AttributeValue::S(user_id.to_string()))
             .update_expression("SET #outbox = :outbox, #since = :since, #event_id = :event_id, #event = :event, #correlation = :correlation")
-            .condition_expression("attribute_exists(Id) AND (attribute_not_exists(#outbox) OR #event_id = :event_id)");
+            .condition_expression(
+                "attribute_exists(Id) AND attribute_not_exists(DeletedAt) \
+                 AND (attribute_not_exists(#outbox) OR #event_id = :event_id)",
+            );
         request = with_outbox_names(request);
         let mut values = event.attributes();
         for (name, placeholder) in [
@@ -165,7 +169,9 @@ impl UsersTable {
                 .expression_attribute_names("#later", OUTBOX_LATER)
                 .expression_attribute_values(":event_id", AttributeValue::S(event_id.to_owned()))
                 .expression_attribute_values(":count", AttributeValue::N(later.len().to_string()))
-                .condition_expression("#event_id = :event_id AND size(#later) = :count");
+                .condition_expression(
+                    "#event_id = :event_id AND (size(#later) = :count OR attribute_not_exists(#later))",
+                );
             request = match &next {
                 None => request.update_expression("REMOVE #outbox, #since, #event_id, #event, #correlation, #later"),
                 Some(next) => {
