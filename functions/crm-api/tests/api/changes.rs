@@ -220,8 +220,8 @@ async fn a_repeated_create_of_a_deleted_user_is_409() {
     assert_eq!(res.problem(409)["type"], "urn:problem-type:user-deleted");
 }
 
-#[tokio::test]
-async fn changes_made_while_the_queue_is_unreachable_are_pending_in_version_order() {
+/// A user created through an app whose queue is unreachable, and that app.
+async fn created_while_the_queue_is_down() -> (TestApp, crm_api::App, String) {
     let app = spawn_app().await;
     let down = app
         .with_queue_url(&format!("{}-gone", app.config.events_queue_url))
@@ -232,6 +232,12 @@ async fn changes_made_while_the_queue_is_unreachable_are_pending_in_version_orde
     )
     .await;
     let id = res.json()["id"].as_str().unwrap().to_owned();
+    (app, down, id)
+}
+
+#[tokio::test]
+async fn changes_made_while_the_queue_is_unreachable_are_pending_in_version_order() {
+    let (app, down, id) = created_while_the_queue_is_down().await;
     for name in ["Ada B", "Ada C"] {
         assert_eq!(send_to(&down, patch(&id, &json!({"name": name}))).await.status, 200);
     }
@@ -255,16 +261,7 @@ async fn changes_made_while_the_queue_is_unreachable_are_pending_in_version_orde
 
 #[tokio::test]
 async fn a_deletion_while_the_queue_is_unreachable_replaces_what_was_pending() {
-    let app = spawn_app().await;
-    let down = app
-        .with_queue_url(&format!("{}-gone", app.config.events_queue_url))
-        .await;
-    let res = send_to(
-        &down,
-        ApiRequest::post_json("/api/crm", &json!({"name": "Ada", "email": "ada@example.com"})),
-    )
-    .await;
-    let id = res.json()["id"].as_str().unwrap().to_owned();
+    let (app, down, id) = created_while_the_queue_is_down().await;
     send_to(&down, patch(&id, &json!({"name": "Ada B"}))).await;
     assert_eq!(
         send_to(&down, ApiRequest::new("DELETE", &format!("/api/crm/{id}")))

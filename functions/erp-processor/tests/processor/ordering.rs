@@ -64,6 +64,29 @@ async fn traces_of_pii(app: &TestApp, table: &str) -> Vec<String> {
         .collect()
 }
 
+async fn assert_no_pii(app: &TestApp, table: &str) {
+    assert_eq!(traces_of_pii(app, table).await, Vec::<String>::new(), "{table}");
+}
+
+/// Records `event` as processed (claimed and completed) without writing the view: a
+/// delivery that died in between.
+async fn recorded_without_view(app: &TestApp, event: &EventEnvelope) {
+    let table = ProcessedUsersTable::new(app.dynamo.clone(), &app.config.processed_table);
+    let now = now_utc_millis();
+    let user_sync::store::Claimed::Mine(claim) = table.claim(event, now, now + Duration::from_secs(60)).await.unwrap()
+    else {
+        panic!("a fresh event is claimed")
+    };
+    let erp_record = ErpEmployee::for_user(&event.user.id, "OracleFusion");
+    let recorded = user_sync::store::ProcessedEvent {
+        event,
+        erp: &erp_record,
+        processed_at: now,
+        verdict: user_sync::store::Verdict::Applied,
+    };
+    assert!(table.complete(&claim, &recorded).await.unwrap());
+}
+
 /// Delivers the lifecycle's events in `order` (indexes, repeats allowed), each in a batch
 /// of its own, as SQS may hand them to different invocations one after the other.
 async fn deliver_in_order(app: &TestApp, user_id: &str, order: &[usize]) {
@@ -125,14 +148,8 @@ async fn shuffled_and_repeated_deliveries_end_in_the_newest_state() {
             .sum();
         assert_eq!(counted, repeats, "every repeat is counted on its first record");
     }
-    assert_eq!(
-        traces_of_pii(&app, &app.config.processed_table).await,
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        traces_of_pii(&app, &app.config.employees_table).await,
-        Vec::<String>::new()
-    );
+    assert_no_pii(&app, &app.config.processed_table).await;
+    assert_no_pii(&app, &app.config.employees_table).await;
 }
 
 #[tokio::test]
@@ -201,10 +218,7 @@ async fn a_deletion_is_final_and_a_later_event_is_superseded() {
     assert_eq!((view.version, view.state), (4, EmployeeState::Deleted));
     let late = &app.stored_items().await[&format!("late-{user_id}")];
     assert_eq!(s(late, "Status"), "Superseded");
-    assert_eq!(
-        traces_of_pii(&app, &app.config.processed_table).await,
-        Vec::<String>::new()
-    );
+    assert_no_pii(&app, &app.config.processed_table).await;
 }
 
 #[tokio::test]
@@ -238,10 +252,7 @@ async fn a_deletion_erases_records_only_the_index_knows() {
 
     let record = &app.stored_items().await[&format!("original-{user_id}")];
     assert_eq!(s(record, "UserId"), user_id, "the record stays, without PII");
-    assert_eq!(
-        traces_of_pii(&app, &app.config.processed_table).await,
-        Vec::<String>::new()
-    );
+    assert_no_pii(&app, &app.config.processed_table).await;
 }
 
 /// An ERP that records which versions it was given, and how many calls for one user
@@ -270,6 +281,14 @@ fn processor(app: &TestApp, erp: Arc<RecordingErp>, claim_timeout: Duration) -> 
     Processor::new(table, employees(app), erp, "OracleFusion", claim_timeout)
 }
 
+/// A fresh app, and a processor on its tables calling a recording ERP.
+async fn recording() -> (TestApp, Arc<RecordingErp>, Processor) {
+    let app = spawn_app().await;
+    let erp = Arc::new(RecordingErp::default());
+    let processor = processor(&app, erp.clone(), Duration::from_secs(60));
+    (app, erp, processor)
+}
+
 fn envelopes(user_id: &str) -> Vec<EventEnvelope> {
     lifecycle(user_id)
         .iter()
@@ -279,9 +298,7 @@ fn envelopes(user_id: &str) -> Vec<EventEnvelope> {
 
 #[tokio::test]
 async fn concurrent_deliveries_of_one_user_never_overlap_at_the_erp() {
-    let app = spawn_app().await;
-    let erp = Arc::new(RecordingErp::default());
-    let processor = processor(&app, erp.clone(), Duration::from_secs(60));
+    let (app, erp, processor) = recording().await;
     let user_id = test_support::unique("user");
     // Three copies of each event at once; whatever is deferred is retried, as SQS would.
     let mut pending: Vec<EventEnvelope> = envelopes(&user_id)
@@ -320,9 +337,7 @@ async fn concurrent_deliveries_of_one_user_never_overlap_at_the_erp() {
 
 #[tokio::test]
 async fn a_live_lease_defers_the_user_and_an_expired_one_is_taken_over() {
-    let app = spawn_app().await;
-    let erp = Arc::new(RecordingErp::default());
-    let processor = processor(&app, erp.clone(), Duration::from_secs(60));
+    let (app, erp, processor) = recording().await;
     let created = envelopes(&test_support::unique("user")).remove(0);
     let now = now_utc_millis();
     let held = employees(&app)
@@ -350,30 +365,12 @@ async fn a_live_lease_defers_the_user_and_an_expired_one_is_taken_over() {
 
 #[tokio::test]
 async fn a_recorded_event_whose_view_was_not_written_is_finished_by_its_redelivery() {
-    let app = spawn_app().await;
-    let erp = Arc::new(RecordingErp::default());
-    let processor = processor(&app, erp.clone(), Duration::from_secs(60));
+    let (app, erp, processor) = recording().await;
     let user_id = test_support::unique("user");
     let events = envelopes(&user_id);
     processor.process(&events[0]).await.unwrap();
     // A delivery of v2 that completed its record and died before writing the view.
-    let table = ProcessedUsersTable::new(app.dynamo.clone(), &app.config.processed_table);
-    let now = now_utc_millis();
-    let user_sync::store::Claimed::Mine(claim) = table
-        .claim(&events[1], now, now + Duration::from_secs(60))
-        .await
-        .unwrap()
-    else {
-        panic!("a fresh event is claimed")
-    };
-    let erp_record = ErpEmployee::for_user(&user_id, "OracleFusion");
-    let recorded = user_sync::store::ProcessedEvent {
-        event: &events[1],
-        erp: &erp_record,
-        processed_at: now,
-        verdict: user_sync::store::Verdict::Applied,
-    };
-    assert!(table.complete(&claim, &recorded).await.unwrap());
+    recorded_without_view(&app, &events[1]).await;
     assert_eq!(view(&app, &user_id).await.version, 1);
 
     assert_eq!(processor.process(&events[1]).await.unwrap().outcome, Outcome::Duplicate);
@@ -385,9 +382,7 @@ async fn a_recorded_event_whose_view_was_not_written_is_finished_by_its_redelive
 
 #[tokio::test]
 async fn a_state_re_published_under_a_new_event_id_is_applied_again() {
-    let app = spawn_app().await;
-    let erp = Arc::new(RecordingErp::default());
-    let processor = processor(&app, erp.clone(), Duration::from_secs(60));
+    let (app, erp, processor) = recording().await;
     let created = envelopes(&test_support::unique("user")).remove(0);
     assert_eq!(processor.process(&created).await.unwrap().outcome, Outcome::Applied);
     // scripts/backfill: the stored state again, under an id of its own.
@@ -441,32 +436,14 @@ async fn an_event_bound_for_the_dead_letter_queue_marks_its_user_failed() {
 
 #[tokio::test]
 async fn a_deletion_finished_by_its_redelivery_erases_what_came_in_between() {
-    let app = spawn_app().await;
-    let erp = Arc::new(RecordingErp::default());
-    let processor = processor(&app, erp.clone(), Duration::from_secs(60));
+    let (app, erp, processor) = recording().await;
     let user_id = test_support::unique("user");
     let events = envelopes(&user_id);
     processor.process(&events[0]).await.unwrap();
     // A delivery of the deletion (as version 2) recorded it and died before the view.
     let mut deletion = events[3].clone();
     deletion.version = Some(2);
-    let table = ProcessedUsersTable::new(app.dynamo.clone(), &app.config.processed_table);
-    let now = now_utc_millis();
-    let user_sync::store::Claimed::Mine(claim) = table
-        .claim(&deletion, now, now + Duration::from_secs(60))
-        .await
-        .unwrap()
-    else {
-        panic!("a fresh event is claimed")
-    };
-    let erp_record = ErpEmployee::for_user(&user_id, "OracleFusion");
-    let recorded = user_sync::store::ProcessedEvent {
-        event: &deletion,
-        erp: &erp_record,
-        processed_at: now,
-        verdict: user_sync::store::Verdict::Applied,
-    };
-    assert!(table.complete(&claim, &recorded).await.unwrap());
+    recorded_without_view(&app, &deletion).await;
     // Meanwhile version 1 is re-published (a backfill): applied again, with its PII.
     let mut again = events[0].clone();
     again.event_id = format!("backfill-{}", again.event_id);
@@ -480,10 +457,7 @@ async fn a_deletion_finished_by_its_redelivery_erases_what_came_in_between() {
         [1, 1, 2],
         "the record removed again"
     );
-    assert_eq!(
-        traces_of_pii(&app, &app.config.processed_table).await,
-        Vec::<String>::new()
-    );
+    assert_no_pii(&app, &app.config.processed_table).await;
 }
 
 #[tokio::test]

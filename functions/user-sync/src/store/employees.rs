@@ -266,19 +266,7 @@ impl ErpEmployeesTable {
         let token = AttributeValue::S(lease.token.clone());
         // A lease that expired and was taken over is the new holder's to end: a failed
         // condition is fine.
-        if lease.had_view {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key(USER_ID, key)
-                .update_expression("REMOVE LeaseToken, LeaseExpiresAt")
-                .condition_expression("LeaseToken = :token")
-                .expression_attribute_values(":token", token)
-                .send()
-                .await;
-            super::written(result)?;
-        } else {
+        if !lease.had_view {
             // Removed only if nothing else was written to it meanwhile (`mark_failed` writes
             // without a lease); else just the lease goes.
             let result = self
@@ -290,20 +278,21 @@ impl ErpEmployeesTable {
                 .expression_attribute_values(":token", token.clone())
                 .send()
                 .await;
-            if !super::written(result)? {
-                let result = self
-                    .client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key(USER_ID, key)
-                    .update_expression("REMOVE LeaseToken, LeaseExpiresAt")
-                    .condition_expression("LeaseToken = :token")
-                    .expression_attribute_values(":token", token)
-                    .send()
-                    .await;
-                super::written(result)?;
+            if super::written(result)? {
+                return Ok(());
             }
         }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(USER_ID, key)
+            .update_expression("REMOVE LeaseToken, LeaseExpiresAt")
+            .condition_expression("LeaseToken = :token")
+            .expression_attribute_values(":token", token)
+            .send()
+            .await;
+        super::written(result)?;
         Ok(())
     }
 

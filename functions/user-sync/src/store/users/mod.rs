@@ -106,15 +106,10 @@ impl UsersTable {
     /// Reads one user; strongly consistent, so a user just written is always found. A row
     /// that is not a user reads as none.
     pub async fn get(&self, id: Uuid) -> Result<Option<StoredUser>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("Id", AttributeValue::S(id.to_string()))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(out.item.and_then(readable))
+        Ok(self.current(id).await?.and_then(|current| match current.row {
+            Row::Live(user) => Some(user),
+            Row::Deleted { .. } => None,
+        }))
     }
 
     /// The row of `id` (a user or a tombstone) and its oldest pending event, read
