@@ -48,13 +48,10 @@ pub async fn run(client: &SignedClient, endpoints: &Endpoints) -> Result<(), Str
         .users
         .join(&location)
         .map_err(|e| format!("Location {location}: {e}"))?;
-    let (status, mut fetched) = read(client.send(Method::GET, &user_url, None).await?).await?;
-    // One user's answer adds whether the ERP has it yet; the rest is the 201's user.
-    let sync = fetched.as_object_mut().and_then(|f| f.remove("sync"));
-    expect(
-        status == 200 && fetched == user && sync.is_some_and(|s| s["status"].is_string()),
-        || format!("GET {user_url} (the Location): {status} {fetched}"),
-    )?;
+    let (status, fetched) = read(client.send(Method::GET, &user_url, None).await?).await?;
+    expect(status == 200 && is_with_sync(&fetched, &user), || {
+        format!("GET {user_url} (the Location): {status} {fetched}")
+    })?;
     println!("ok  GET {user_url} (Location) -> 200, the same user, with its sync status");
 
     let mut page = Some(endpoints.users.clone());
@@ -144,6 +141,14 @@ pub async fn read(response: reqwest::Response) -> Result<(u16, Value), String> {
     Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
 }
 
+/// Whether `fetched` (one user's `GET`) is `created` (its `201`) plus a sync status: one
+/// user's answer adds whether the ERP has it yet.
+pub fn is_with_sync(fetched: &Value, created: &Value) -> bool {
+    let mut fetched = fetched.clone();
+    let sync = fetched.as_object_mut().and_then(|f| f.remove("sync"));
+    fetched == *created && sync.is_some_and(|s| s["status"].is_string())
+}
+
 pub fn expect(condition: bool, message: impl FnOnce() -> String) -> Result<(), String> {
     if condition {
         Ok(())
@@ -155,6 +160,20 @@ pub fn expect(condition: bool, message: impl FnOnce() -> String) -> Result<(), S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fetched_user_is_the_created_one_with_its_sync_status() {
+        let created = json!({"id": "u", "name": "Ada"});
+        assert!(is_with_sync(
+            &json!({"id": "u", "name": "Ada", "sync": {"status": "pending"}}),
+            &created
+        ));
+        assert!(!is_with_sync(&json!({"id": "u", "name": "Ada"}), &created), "no sync");
+        assert!(!is_with_sync(
+            &json!({"id": "u", "name": "Eve", "sync": {"status": "synced"}}),
+            &created
+        ));
+    }
 
     #[test]
     fn endpoints_under_a_stage_or_the_users_url() {
