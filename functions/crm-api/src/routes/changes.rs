@@ -6,15 +6,14 @@ use http_edge::Problem;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use serde_json::Value;
-use user_sync::domain::{PatchField, RawField, UserPatch};
+use user_sync::domain::UserPatch;
 use user_sync::events::{now_utc_millis, EventEnvelope, UserSnapshot};
 use user_sync::store::{Changed, Current, PendingEvent, Row, StoredUser};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::delivery::deliver;
-use super::users::{json, with_etag, UserResponse};
+use super::users::{json, with_etag, Field, UserResponse};
 use super::SubjectUser;
 use crate::error::ApiError;
 use crate::request::{correlation_id, if_match, json_body, IfMatch};
@@ -32,42 +31,11 @@ pub struct PatchUserRequest {
     /// 1–200 characters after trimming surrounding whitespace, no control characters.
     #[serde(default)]
     #[schema(value_type = String, pattern = r"^[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\u0000-\u001f\u007f-\u009f]{0,198}[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", example = "Ada King")]
-    name: Member,
+    name: Field,
     /// A valid address of at most 254 characters; its domain is stored lowercased.
     #[serde(default)]
     #[schema(value_type = String, format = Email, max_length = 254, example = "ada.king@example.com")]
-    email: Member,
-}
-
-/// A merge patch member before the domain parses it.
-#[derive(Debug, Default)]
-enum Member {
-    #[default]
-    Absent,
-    Null,
-    NotText,
-    Text(String),
-}
-
-impl Member {
-    fn raw(&self) -> PatchField<'_> {
-        match self {
-            Self::Absent => PatchField::Absent,
-            Self::Null => PatchField::Null,
-            Self::NotText => PatchField::Present(RawField::NotText),
-            Self::Text(text) => PatchField::Present(RawField::Text(text)),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Member {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(match Value::deserialize(deserializer)? {
-            Value::Null => Self::Null,
-            Value::String(text) => Self::Text(text),
-            _ => Self::NotText,
-        })
-    }
+    email: Field,
 }
 
 /// Changes a user's name and/or email and publishes its `UserUpdated` event.
@@ -98,7 +66,7 @@ impl<'de> Deserialize<'de> for Member {
 )]
 pub async fn update(app: &App, req: &Request, id: &str) -> Result<Response<Body>, ApiError> {
     let body: PatchUserRequest = json_body(req)?;
-    let patch = UserPatch::parse(body.name.raw(), body.email.raw())?;
+    let patch = UserPatch::parse(body.name.patch(), body.email.patch())?;
     let id = Uuid::try_parse(id).map_err(|_| ApiError::NotFound)?;
     let precondition = if_match(req);
     let correlation_id = correlation_id(req);

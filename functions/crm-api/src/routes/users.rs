@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
-use user_sync::domain::{NewUser, RawField, User};
+use user_sync::domain::{NewUser, PatchField, RawField, User};
 use user_sync::events::{now_utc_millis, EventEnvelope};
 use user_sync::store::{Inserted, PendingEvent, Row, StoredUser, SyncState};
 use utoipa::ToSchema;
@@ -47,11 +47,13 @@ pub struct CreateUserRequest {
     id: serde::de::IgnoredAny,
 }
 
-/// A body field before the domain parses it: absent (or null), not a string, or text.
+/// A body field before the domain parses it: absent, null, not a string, or text. `POST`
+/// reads null as absent; a merge patch (`PATCH`) reads it as "remove", which it refuses.
 #[derive(Debug, Default)]
-enum Field {
+pub(super) enum Field {
     #[default]
     Missing,
+    Null,
     NotText,
     Text(String),
 }
@@ -59,9 +61,18 @@ enum Field {
 impl Field {
     fn raw(&self) -> RawField<'_> {
         match self {
-            Self::Missing => RawField::Missing,
+            Self::Missing | Self::Null => RawField::Missing,
             Self::NotText => RawField::NotText,
             Self::Text(text) => RawField::Text(text),
+        }
+    }
+
+    /// The field as a merge patch member.
+    pub(super) fn patch(&self) -> PatchField<'_> {
+        match self {
+            Self::Missing => PatchField::Absent,
+            Self::Null => PatchField::Null,
+            _ => PatchField::Present(self.raw()),
         }
     }
 }
@@ -69,7 +80,7 @@ impl Field {
 impl<'de> Deserialize<'de> for Field {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(match Value::deserialize(deserializer)? {
-            Value::Null => Self::Missing,
+            Value::Null => Self::Null,
             Value::String(text) => Self::Text(text),
             _ => Self::NotText,
         })

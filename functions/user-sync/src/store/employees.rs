@@ -129,8 +129,8 @@ impl SyncState {
 pub struct Lease {
     user_id: String,
     token: String,
-    /// Whether the item existed before the lease (else `release` removes it again).
-    had_view: bool,
+    /// Whether the item held anything before the lease (else `release` removes it again).
+    had_item: bool,
 }
 
 /// What asking for a user's lease found.
@@ -214,7 +214,7 @@ impl ErpEmployeesTable {
         let lease = Lease {
             user_id: user_id.to_owned(),
             token,
-            had_view: had_item,
+            had_item,
         };
         Ok(Leased::Mine(lease, view))
     }
@@ -245,13 +245,7 @@ impl ErpEmployeesTable {
             .expression_attribute_values(":record", s(applied.erp_record_id))
             .expression_attribute_values(":system", s(applied.erp_system))
             .expression_attribute_values(":event", s(applied.event_id))
-            .expression_attribute_values(
-                ":at",
-                s(&applied
-                    .synced_at
-                    .format(&Rfc3339)
-                    .expect("a UTC time of our era formats as RFC 3339")),
-            )
+            .expression_attribute_values(":at", s(&super::rfc3339(applied.synced_at)))
             .expression_attribute_values(":token", s(&lease.token));
         if applied.state == EmployeeState::Active && applied.holds_pii {
             request =
@@ -266,7 +260,7 @@ impl ErpEmployeesTable {
         let token = AttributeValue::S(lease.token.clone());
         // A lease that expired and was taken over is the new holder's to end: a failed
         // condition is fine.
-        if !lease.had_view {
+        if !lease.had_item {
             // Removed only if nothing else was written to it meanwhile (`mark_failed` writes
             // without a lease); else just the lease goes.
             let result = self
@@ -341,10 +335,7 @@ impl ErpEmployeesTable {
             .condition_expression("attribute_not_exists(FailedVersion) OR FailedVersion <= :version")
             .expression_attribute_values(":version", AttributeValue::N(version.to_string()))
             .expression_attribute_values(":event", AttributeValue::S(event_id.to_owned()))
-            .expression_attribute_values(
-                ":at",
-                AttributeValue::S(at.format(&Rfc3339).expect("a UTC time of our era formats as RFC 3339")),
-            )
+            .expression_attribute_values(":at", AttributeValue::S(super::rfc3339(at)))
             .send()
             .await;
         super::written(result).map(|_| ())

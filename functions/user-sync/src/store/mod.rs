@@ -25,6 +25,12 @@ where
     }
 }
 
+/// `t` as the RFC 3339 text every time attribute of these tables holds.
+pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("a UTC time of our era formats as RFC 3339")
+}
+
 /// A conditional write's outcome: `true` when it was written, `false` when its condition
 /// did not hold (nothing was written); any other failure is an error.
 pub(crate) fn written<O, E, R>(result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>) -> Result<bool, StoreError>

@@ -222,10 +222,7 @@ impl ProcessedUsersTable {
     /// that carries the user's state records the name and email.
     pub async fn complete(&self, claim: &Claim, processed: &ProcessedEvent<'_>) -> Result<bool, RecordError> {
         let s = |v: &str| AttributeValue::S(v.to_owned());
-        let processed_at = processed
-            .processed_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .expect("a UTC time of our era formats as RFC 3339");
+        let processed_at = super::rfc3339(processed.processed_at);
         let mut set = vec![
             "#status = :status",
             "ProcessedAt = :at",
@@ -268,9 +265,7 @@ impl ProcessedUsersTable {
 
     /// Counts a repeated delivery of a recorded event on its record.
     pub async fn note_duplicate(&self, event_id: &str, at: OffsetDateTime) -> Result<(), StoreError> {
-        let at = at
-            .format(&time::format_description::well_known::Rfc3339)
-            .expect("a UTC time of our era formats as RFC 3339");
+        let at = super::rfc3339(at);
         let result = self
             .client
             .update_item()

@@ -146,10 +146,7 @@ impl UsersTable {
         seen: Option<&str>,
         event: &PendingEvent,
     ) -> Result<Changed, StoreError> {
-        let at = event
-            .since
-            .format(&time::format_description::well_known::Rfc3339)
-            .expect("a UTC time of our era formats as RFC 3339");
+        let at = crate::store::rfc3339(event.since);
         let request = self
             .client
             .update_item()
@@ -180,10 +177,7 @@ impl UsersTable {
     /// was pending: every earlier change is superseded by it, and the events holding the
     /// user's name and email leave the table with it.
     pub async fn delete(&self, id: Uuid, version: u64, event: &PendingEvent) -> Result<Changed, StoreError> {
-        let at = event
-            .since
-            .format(&time::format_description::well_known::Rfc3339)
-            .expect("a UTC time of our era formats as RFC 3339");
+        let at = crate::store::rfc3339(event.since);
         let mut request = self
             .client
             .update_item()
