@@ -11,6 +11,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 export interface AlarmsProps {
+  readonly eventsQueue: sqs.IQueue;
   readonly deadLetters: sqs.IQueue;
   /** outbox-relay's on-failure destination: a message is a run that failed. */
   readonly relayFailures: sqs.IQueue;
@@ -19,6 +20,10 @@ export interface AlarmsProps {
   readonly apiStage: apigw.Stage;
   /** Age of the oldest event the outbox relay found pending, as it reports each run. */
   readonly oldestPendingEventAge: cloudwatch.IMetric;
+  /** The share of erp-processor's ERP calls that failed (lib/metrics.ts); alarmed over PERIOD. */
+  readonly erpErrorRate: cloudwatch.Metric;
+  /** The stage's dashboard, named in the descriptions of the alarms it helps explain. */
+  readonly dashboardName: string;
   /** Subscribed to the alarm topic by email when given. */
   readonly alarmEmail?: string;
 }
@@ -28,8 +33,10 @@ const PERIOD = Duration.minutes(5);
 
 /**
  * Anything that means an event or a request was lost or failed: a message in the
- * dead-letter queue or in the relay's failures queue, a function error, a 5XX from the API.
- * Each alarm notifies the topic when it fires and when it recovers.
+ * dead-letter queue or in the relay's failures queue, a function error, a 5XX from the API;
+ * and what means events are late: stuck in the outbox or waiting on the queue, or an ERP
+ * failing its calls. Each alarm notifies the topic when it fires and when it recovers.
+ * None uses metric math (the local emulator rejects alarms with Metrics).
  */
 export class Alarms extends Construct {
   readonly topic: sns.Topic;
@@ -40,9 +47,20 @@ export class Alarms extends Construct {
   readonly functionErrors: Record<string, cloudwatch.Alarm> = {};
   readonly apiServerErrors: cloudwatch.Alarm;
   readonly pendingEventsStale: cloudwatch.Alarm;
+  readonly eventsQueueAgeHigh: cloudwatch.Alarm;
+  readonly erpErrorRateHigh: cloudwatch.Alarm;
 
   /** An event pending longer than this has missed several relay runs. */
   static readonly STALE_PENDING_SECONDS = 300;
+
+  /**
+   * An event on the queue longer than this has waited through several visibility timeouts
+   * (about 3 minutes each) or behind a backlog: the processor or the ERP is not keeping up.
+   */
+  static readonly QUEUE_AGE_HIGH_SECONDS = 600;
+
+  /** The share of ERP calls failing (0-1) above which someone should look: 10%. */
+  static readonly ERP_ERROR_RATE_HIGH = 0.1;
 
   constructor(scope: Construct, id: string, props: AlarmsProps) {
     super(scope, id);
@@ -102,6 +120,18 @@ export class Alarms extends Construct {
     this.pendingEventsStale = this.alarm('PendingEventsStale', props.oldestPendingEventAge,
       'A UserCreated event has been pending in the outbox for over 5 minutes: the relay cannot '
       + 'send to the events queue (see the OutboxRelay logs).', Alarms.STALE_PENDING_SECONDS);
+
+    this.eventsQueueAgeHigh = this.alarm('EventsQueueAgeHigh',
+      props.eventsQueue.metricApproximateAgeOfOldestMessage({ period: PERIOD, statistic: 'Maximum' }),
+      `An event has waited over ${Alarms.QUEUE_AGE_HIGH_SECONDS / 60} minutes in the events queue: `
+      + 'erp-processor or the ERP is not keeping up, or failing (see the dashboard '
+      + `${props.dashboardName}).`, Alarms.QUEUE_AGE_HIGH_SECONDS);
+
+    // Average over 5 minutes of one 0-or-1 datum per call: the error rate, as a plain metric.
+    this.erpErrorRateHigh = this.alarm('ErpErrorRateHigh', props.erpErrorRate.with({ period: PERIOD }),
+      `More than ${Alarms.ERP_ERROR_RATE_HIGH * 100}% of erp-processor's ERP calls failed over 5 minutes `
+      + '(see the ErpProcessor logs, "ERP call failed", and the dashboard '
+      + `${props.dashboardName}).`, Alarms.ERP_ERROR_RATE_HIGH);
   }
 
   /** Fires when the metric is above `threshold` for one period; no data means all is well. */

@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
@@ -11,9 +12,9 @@ import { skipCheckov } from './checkov';
 import { MAX_RECEIVE_COUNT, safeQueue } from './event-queue';
 
 /**
- * Records of one SQS batch that erp-processor handles at once (its `BATCH_CONCURRENCY`).
- * The event source's batch size is the same number, so a batch is one concurrent wave
- * and the ERP sees at most `maxConcurrency x BATCH_CONCURRENCY` calls in flight.
+ * Records of one SQS batch that erp-processor handles at once (its `BATCH_CONCURRENCY`) by
+ * default, and at most: it is the event source's batch size, so by default a batch is one
+ * concurrent wave. Context `batchConcurrency` lowers it to spare the ERP.
  */
 export const BATCH_CONCURRENCY = 10;
 
@@ -83,12 +84,26 @@ export interface FunctionsProps {
   readonly erpProcessedUsersTable: dynamodb.ITable;
   readonly erpEmployeesTable: dynamodb.ITable;
   readonly eventsQueue: sqs.IQueue;
-  /** CloudWatch namespace of the relay's metrics (one per stage). */
+  /** CloudWatch namespace of the functions' metrics (one per stage, lib/metrics.ts). */
   readonly metricsNamespace: string;
+  /**
+   * Records of a batch erp-processor handles at once (`BATCH_CONCURRENCY`): the ERP sees at
+   * most maxConcurrency x this many calls from the queue in flight.
+   */
+  readonly batchConcurrency: number;
+  /** The ERP erp-processor calls, and the secret of its token; unset: the simulated ERP. */
+  readonly erp?: ErpEndpoint;
   /** erp-processor's timeout: PROCESSOR_TIMEOUT, or shorter for the local tests' queue. */
   readonly processorTimeout: Duration;
   /** Replaces OUTBOX_GRACE_SECONDS (local tests only). */
   readonly outboxGrace?: Duration;
+}
+
+/** A real ERP: context `erpEndpointUrl`, with the bearer token erp-processor sends it. */
+export interface ErpEndpoint {
+  readonly endpointUrl: string;
+  /** Only its ARN reaches the function, which reads the token at cold start. */
+  readonly credentials: secretsmanager.ISecret;
 }
 
 interface RustLambdaProps {
@@ -128,6 +143,7 @@ export class Functions extends Construct {
         USERS_TABLE_NAME: props.usersTable.tableName,
         EVENTS_QUEUE_URL: props.eventsQueue.queueUrl,
         ERP_EMPLOYEES_TABLE_NAME: props.erpEmployeesTable.tableName,
+        METRICS_NAMESPACE: props.metricsNamespace,
       },
     });
     skipCheckov(this.crmApi, {
@@ -145,13 +161,20 @@ export class Functions extends Construct {
         ERP_PROCESSED_TABLE_NAME: props.erpProcessedUsersTable.tableName,
         ERP_EMPLOYEES_TABLE_NAME: props.erpEmployeesTable.tableName,
         ERP_SYSTEM_NAME,
-        BATCH_CONCURRENCY: String(BATCH_CONCURRENCY),
+        BATCH_CONCURRENCY: String(props.batchConcurrency),
         // A delivery's claim on an event outlives the invocation that took it (its timeout,
         // plus a margin for clocks), so only a dead invocation's claim is ever taken over.
         CLAIM_TIMEOUT_SECONDS: String(props.processorTimeout.toSeconds() + CLAIM_MARGIN_SECONDS),
         // The events queue's redrive policy: a record failing on that receive goes to the
         // dead-letter queue, and the processor marks its user's sync status failed.
         MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
+        METRICS_NAMESPACE: props.metricsNamespace,
+        // The secret's ARN, never its value: that would be readable by anyone who may read the
+        // function's configuration.
+        ...props.erp && {
+          ERP_ENDPOINT_URL: props.erp.endpointUrl,
+          ERP_CREDENTIALS_SECRET_ARN: props.erp.credentials.secretArn,
+        },
       },
     });
     skipCheckov(this.erpProcessor, {
@@ -246,8 +269,8 @@ export class Functions extends Construct {
       ...p.asyncInvoke,
     });
     skipCheckov(fn, {
-      CKV_AWS_117: 'Calls only public AWS endpoints (DynamoDB; SQS from crm-api and outbox-relay) over '
-        + 'TLS with SigV4; nothing it reaches is in a VPC, which would add NAT or endpoints to pay for.',
+      CKV_AWS_117: 'Calls only public endpoints over TLS: AWS ones with SigV4 (DynamoDB, SQS, Secrets '
+        + 'Manager) and an https ERP; nothing it reaches is in a VPC, which would add NAT to pay for.',
       CKV_AWS_173: 'Its variables are resource names or URLs and plain settings, no secret; Lambda '
         + 'encrypts them at rest with its AWS managed key anyway.',
     });

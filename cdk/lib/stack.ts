@@ -1,15 +1,18 @@
 import * as path from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { Alarms } from './alarms';
+import { Dashboard } from './dashboard';
+import { erpCredentialsSecret } from './erp-credentials';
 import { EventQueue } from './event-queue';
 import { BATCH_CONCURRENCY, Functions, PROCESSOR_TIMEOUT, RELAY_SCHEDULE_MINUTES } from './functions';
+import { CrmErpMetrics, metricsNamespace } from './metrics';
 import { RestApi } from './rest-api';
 import { Tables } from './tables';
 
@@ -20,6 +23,17 @@ export interface CrmErpConfig {
   readonly architecture: lambda.Architecture;
   /** Most erp-processor instances the queue drives at once: protects the ERP. */
   readonly maxConcurrency: number;
+  /**
+   * Records of a batch each erp-processor instance handles at once (1 to BATCH_CONCURRENCY,
+   * the batch size). The ERP sees at most maxConcurrency x batchConcurrency calls from the
+   * queue in flight (output ErpConcurrencyCeiling); POST /events adds the API's, throttled.
+   */
+  readonly batchConcurrency: number;
+  /**
+   * The ERP erp-processor calls, with a bearer token from the ErpCredentials secret: https,
+   * or http to a loopback host (a local fake ERP). Unset: the processor simulates the ERP.
+   */
+  readonly erpEndpointUrl?: string;
   readonly alarmEmail?: string;
   /**
    * Overrides the events queue's visibility timeout (6x the processor's timeout). For the
@@ -68,6 +82,17 @@ export function configFromContext(scope: Construct): CrmErpConfig {
     throw new Error(`context maxConcurrency=${rawConcurrency}: use an integer from 2 to 1000`);
   }
 
+  const rawBatch = get('batchConcurrency') ?? BATCH_CONCURRENCY;
+  const batchConcurrency = Number(rawBatch);
+  // More workers than a batch has records would have nothing to do.
+  if (!Number.isInteger(batchConcurrency) || batchConcurrency < 1 || batchConcurrency > BATCH_CONCURRENCY) {
+    throw new Error(`context batchConcurrency=${rawBatch}: use an integer from 1 to ${BATCH_CONCURRENCY}`);
+  }
+
+  const rawErpUrl = get('erpEndpointUrl');
+  const erpEndpointUrl = rawErpUrl === undefined || rawErpUrl === '' ? undefined : String(rawErpUrl);
+  if (erpEndpointUrl !== undefined) checkErpEndpointUrl(erpEndpointUrl);
+
   const email = get('alarmEmail');
   const alarmEmail = email === undefined || email === '' ? undefined : String(email);
   if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(alarmEmail)) {
@@ -87,7 +112,36 @@ export function configFromContext(scope: Construct): CrmErpConfig {
   const queueVisibilityTimeout = seconds('queueVisibilitySeconds', 1, 43_200);
   const outboxGrace = seconds('outboxGraceSeconds', 0, 3_600);
 
-  return { stage, architecture, maxConcurrency, alarmEmail, queueVisibilityTimeout, outboxGrace };
+  return {
+    stage, architecture, maxConcurrency, batchConcurrency, erpEndpointUrl, alarmEmail,
+    queueVisibilityTimeout, outboxGrace,
+  };
+}
+
+/** Hosts an http ERP may be on: this machine only, where nobody else can read the token. */
+function isLoopback(hostname: string): boolean {
+  // URL has already normalized the host: IPv4 in dotted decimal (127.1 is 127.0.0.1), IPv6
+  // compressed and bracketed, names lowercased.
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/** The bearer token must not travel in clear text, but to a local fake ERP. */
+function checkErpEndpointUrl(raw: string): void {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`context erpEndpointUrl=${raw}: not a URL`);
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+    throw new Error(`context erpEndpointUrl=${raw}: use https, or http only to a loopback host `
+      + '(127.0.0.0/8, ::1, localhost)');
+  }
+  // The URL is a plain environment variable; the token has its secret.
+  if (url.username !== '' || url.password !== '') {
+    throw new Error(`context erpEndpointUrl=${raw}: no credentials in the URL (the token goes in `
+      + 'the ErpCredentials secret)');
+  }
 }
 
 /**
@@ -96,9 +150,6 @@ export function configFromContext(scope: Construct): CrmErpConfig {
  * queue drives fewer, fuller invocations.
  */
 export const EVENT_BATCHING_WINDOW = Duration.seconds(1);
-
-/** The relay's metric of the oldest pending event (see functions/outbox-relay/src/metrics.rs). */
-export const OLDEST_PENDING_EVENT_AGE = 'OldestPendingEventAgeSeconds';
 
 export interface CrmErpStackProps extends StackProps, CrmErpConfig {
   /** The Cargo workspace manifest; defaults to the repository's `Cargo.toml`. */
@@ -112,7 +163,10 @@ export class CrmErpStack extends Stack {
   readonly functions: Functions;
   readonly restApi: RestApi;
   readonly alarms: Alarms;
+  readonly dashboard: Dashboard;
   readonly relaySchedule: events.Rule;
+  /** The ERP's bearer token, when context erpEndpointUrl is set. */
+  readonly erpCredentials?: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: CrmErpStackProps) {
     super(scope, id, props);
@@ -132,9 +186,17 @@ export class CrmErpStack extends Stack {
       deadLettersRemovalPolicy: keepData,
       visibilityTimeout: props.queueVisibilityTimeout,
     });
-    const metricsNamespace = `CrmErp/${props.stage}`;
+    const metrics = new CrmErpMetrics(metricsNamespace(props.stage));
+    // The secret outlives the stack outside dev, as the data does: its value was put in by hand.
+    const erp = props.erpEndpointUrl === undefined ? undefined : {
+      endpointUrl: props.erpEndpointUrl,
+      credentials: erpCredentialsSecret(this, keepData),
+    };
+    this.erpCredentials = erp?.credentials;
     this.functions = new Functions(this, 'Functions', {
-      metricsNamespace,
+      metricsNamespace: metrics.namespace,
+      batchConcurrency: props.batchConcurrency,
+      erp,
       manifestPath: props.manifestPath ?? path.join(__dirname, '..', '..', 'Cargo.toml'),
       architecture: props.architecture,
       logRemovalPolicy: keepData,
@@ -208,9 +270,13 @@ export class CrmErpStack extends Stack {
       actions: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
       resourceArns: [this.tables.erpEmployees.tableArn],
     });
+    // GetSecretValue (and DescribeSecret) on the ERP's token: erp-processor alone calls the ERP.
+    this.erpCredentials?.grantRead(erpProcessor);
     // Also grants the poller's receive, delete and visibility calls on the queue.
     erpProcessor.addEventSource(new SqsEventSource(this.events.queue, {
-      // One batch is one concurrent wave of erp-processor's BATCH_CONCURRENCY workers.
+      // Always BATCH_CONCURRENCY records: by default one concurrent wave of erp-processor's
+      // workers; with a lower batchConcurrency, the batch's records queue for its workers. So
+      // at most maxConcurrency x batchConcurrency ERP calls are in flight from the queue.
       batchSize: BATCH_CONCURRENCY,
       maxBatchingWindow: EVENT_BATCHING_WINDOW,
       // A failed record is retried alone; the rest of its batch is deleted.
@@ -224,17 +290,24 @@ export class CrmErpStack extends Stack {
       logRemovalPolicy: keepData,
     });
 
+    const oldestPendingEventAge = metrics.oldestPendingEventAge();
+    // Named like the stack, so an operator finds the stage's dashboard, and alarms can name it.
+    const dashboardName = stackName(props.stage);
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName,
+      metrics,
+      eventsQueue: this.events.queue,
+      deadLetters: this.events.deadLetters,
+      oldestPendingEventAge,
+    });
     this.alarms = new Alarms(this, 'Alarms', {
+      eventsQueue: this.events.queue,
       deadLetters: this.events.deadLetters,
       relayFailures: this.functions.relayFailures,
       functions: { CrmApi: crmApi, ErpProcessor: erpProcessor, OutboxRelay: outboxRelay },
-      oldestPendingEventAge: new cloudwatch.Metric({
-        namespace: metricsNamespace,
-        metricName: OLDEST_PENDING_EVENT_AGE,
-        dimensionsMap: { Service: 'outbox-relay' },
-        statistic: 'Maximum',
-        period: Duration.minutes(1),
-      }),
+      oldestPendingEventAge,
+      erpErrorRate: metrics.erpErrorRate(),
+      dashboardName,
       apiStage: this.restApi.api.deploymentStage,
       alarmEmail: props.alarmEmail,
     });
@@ -251,5 +324,12 @@ export class CrmErpStack extends Stack {
     output('EventsQueueUrl', this.events.queue.queueUrl, 'SQS queue of UserCreated events');
     output('DeadLetterQueueUrl', this.events.deadLetters.queueUrl,
       'SQS dead-letter queue of events that failed 5 deliveries');
+    output('ErpConcurrencyCeiling', String(props.maxConcurrency * props.batchConcurrency),
+      'Most ERP calls in flight from the events queue: maxConcurrency x batchConcurrency');
+    output('DashboardName', this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the stage');
+    if (this.erpCredentials) {
+      output('ErpCredentialsSecretArn', this.erpCredentials.secretArn,
+        'Secrets Manager secret of the ERP\'s bearer token: put the real token in it');
+    }
   }
 }

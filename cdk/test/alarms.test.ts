@@ -1,4 +1,5 @@
 import { Template } from 'aws-cdk-lib/assertions';
+import { Alarms } from '../lib/alarms';
 import { arnOf, logicalId, ref, testStack } from './helpers';
 
 describe('alarms', () => {
@@ -49,6 +50,47 @@ describe('alarms', () => {
         { Name: 'Stage', Value: ref(stack.restApi.api.deploymentStage) },
       ]),
     });
+  });
+
+  test('fires when an event has waited over 10 minutes in the events queue', () => {
+    expect(Alarms.QUEUE_AGE_HIGH_SECONDS).toBe(600);
+    const props = alarm(alarms.eventsQueueAgeHigh);
+    expect(props).toMatchObject({
+      ...firesOnAnything,
+      Threshold: 600,
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Statistic: 'Maximum',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.events.queue), 'QueueName'] } }],
+    });
+    expect(props.AlarmDescription).toMatch(/not keeping up.*dashboard CrmErp-dev/);
+  });
+
+  test('fires when over 10% of the ERP calls failed in 5 minutes (the average of 0-or-1 datums)', () => {
+    expect(Alarms.ERP_ERROR_RATE_HIGH).toBe(0.1);
+    const props = alarm(alarms.erpErrorRateHigh);
+    expect(props).toMatchObject({
+      ...firesOnAnything,
+      Threshold: 0.1,
+      Namespace: 'CrmErp/dev',
+      MetricName: 'ErpCallFailed',
+      Statistic: 'Average',
+      Dimensions: [{ Name: 'Service', Value: 'erp-processor' }],
+    });
+    expect(props.AlarmDescription).toMatch(/More than 10% of .*ERP calls failed.*"ERP call failed"/);
+  });
+
+  test('no alarm uses metric math (the local emulator rejects Metrics): each names one metric', () => {
+    const all = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(all).toHaveLength(9);
+    for (const a of all) {
+      expect(a.Properties.Metrics).toBeUndefined();
+      expect(a.Properties).toEqual(expect.objectContaining({
+        Namespace: expect.any(String),
+        MetricName: expect.any(String),
+        Statistic: expect.any(String),
+      }));
+    }
   });
 
   test('every alarm notifies the topic when it fires and when it recovers', () => {

@@ -33,6 +33,8 @@ const idsOf = (skips: Record<string, Skip[]>) =>
 
 describe('checkov skips', () => {
   const skips = skipsOf(testStack());
+  // scripts/checkov scans the dev defaults; this is what it would find with an ERP.
+  const withErp = skipsOf(testStack({ erpEndpointUrl: 'https://erp.example.com' }));
 
   test('skips only these checks, on these resources', () => {
     const lambdaBoundElsewhere = ['CKV_AWS_115', 'CKV_AWS_116', 'CKV_AWS_117', 'CKV_AWS_173'];
@@ -60,8 +62,19 @@ describe('checkov skips', () => {
     });
   });
 
-  test('each skip names its check once per resource, with a one-line reason', () => {
-    for (const [resource, list] of Object.entries(skips)) {
+  test('an ERP endpoint adds only its secret\'s skip', () => {
+    expect(idsOf(withErp)).toEqual({
+      ...idsOf(skips),
+      // customer managed KMS key
+      'AWS::SecretsManager::Secret ErpCredentials': ['CKV_AWS_149'],
+    });
+  });
+
+  test.each([
+    ['without an ERP endpoint', skips],
+    ['with an ERP endpoint', withErp],
+  ])('each skip names its check once per resource, with a one-line reason (%s)', (_case, all) => {
+    for (const [resource, list] of Object.entries(all)) {
       expect(new Set(list.map(s => s.id)).size).toBe(list.length);
       for (const { id, comment } of list) {
         expect([resource, id, comment.length > 60 && comment.length <= 200 && !comment.includes('\n')])
@@ -70,8 +83,11 @@ describe('checkov skips', () => {
     }
   });
 
-  test('no stage or setting adds or drops a skip', () => {
-    const prod = testStack({ stage: 'prod', architecture: lambda.Architecture.X86_64, alarmEmail: 'ops@example.com' });
+  test('no stage or other setting adds or drops a skip', () => {
+    const prod = testStack({
+      stage: 'prod', architecture: lambda.Architecture.X86_64, alarmEmail: 'ops@example.com', batchConcurrency: 2,
+    });
     expect(skipsOf(prod)).toEqual(skips);
+    expect(skipsOf(testStack({ stage: 'prod', erpEndpointUrl: 'https://erp.example.com' }))).toEqual(withErp);
   });
 });

@@ -25,15 +25,18 @@ describe('functions', () => {
     expect(res[logicalId(x86.functions.erpProcessor)].Properties.Architectures).toEqual(['x86_64']);
   });
 
-  test('crm-api gets the Users table name, the events queue URL and the ERP view\'s table, nothing else', () => {
+  test('crm-api gets the Users table name, the events queue URL, the ERP view\'s table and its metrics '
+    + 'namespace, nothing else', () => {
     expect(crmApi.Environment.Variables).toEqual({
       USERS_TABLE_NAME: ref(stack.tables.users),
       EVENTS_QUEUE_URL: ref(stack.events.queue),
       ERP_EMPLOYEES_TABLE_NAME: ref(stack.tables.erpEmployees),
+      METRICS_NAMESPACE: 'CrmErp/dev',
     });
   });
 
-  test('erp-processor gets its table names, the ERP system name, its batch concurrency and claim timeout', () => {
+  test('erp-processor gets its table names, the ERP system name, its batch concurrency, claim timeout '
+    + 'and metrics namespace; without erpEndpointUrl, no ERP endpoint', () => {
     expect(ERP_SYSTEM_NAME).toBe('OracleFusion');
     expect(processor.Environment.Variables).toEqual({
       ERP_PROCESSED_TABLE_NAME: ref(stack.tables.erpProcessedUsers),
@@ -43,8 +46,17 @@ describe('functions', () => {
       // Longer than the function may run: a live invocation never loses its claim.
       CLAIM_TIMEOUT_SECONDS: '35',
       MAX_RECEIVE_COUNT: '5',
+      METRICS_NAMESPACE: 'CrmErp/dev',
     });
     expect(processor.Timeout).toBe(PROCESSOR_TIMEOUT.toSeconds());
+  });
+
+  test('every function\'s metrics namespace is the stage\'s', () => {
+    const prod = testStack({ stage: 'prod' });
+    const res = Template.fromStack(prod).toJSON().Resources;
+    for (const fn of [prod.functions.crmApi, prod.functions.erpProcessor, prod.functions.outboxRelay]) {
+      expect(res[logicalId(fn)].Properties.Environment.Variables.METRICS_NAMESPACE).toBe('CrmErp/prod');
+    }
   });
 
   test.each([

@@ -4,6 +4,7 @@ import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { IConstruct } from 'constructs';
+import { BATCH_CONCURRENCY } from '../lib/functions';
 import { CrmErpStack, CrmErpStackProps, DEFAULT_MAX_CONCURRENCY } from '../lib/stack';
 
 /** cdk.json's feature flags, so tests synthesize what `cdk synth` does. */
@@ -22,6 +23,7 @@ export function testStack(overrides: Partial<CrmErpStackProps> = {}, app = testA
     stage: 'dev',
     architecture: lambda.Architecture.ARM_64,
     maxConcurrency: DEFAULT_MAX_CONCURRENCY,
+    batchConcurrency: BATCH_CONCURRENCY,
     ...overrides,
   });
 }

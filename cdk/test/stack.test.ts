@@ -109,6 +109,19 @@ describe('stack wiring', () => {
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 25 } });
   });
 
+  test('context batchConcurrency sets the processor\'s workers; batches stay 10 records', () => {
+    const app = testApp({ maxConcurrency: '25', batchConcurrency: '3' });
+    const s = testStack(configFromContext(app), app);
+    const t = Template.fromStack(s);
+    const processor = t.toJSON().Resources[logicalId(s.functions.erpProcessor)].Properties;
+    expect(processor.Environment.Variables.BATCH_CONCURRENCY).toBe('3');
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 10,
+      ScalingConfig: { MaximumConcurrency: 25 },
+    });
+    expect(t.toJSON().Outputs.ErpConcurrencyCeiling.Value).toBe('75');
+  });
+
   test('outputs the two endpoints, every table name and both queue URLs', () => {
     const apiUrl = (suffix: string) => ({
       'Fn::Join': ['', [
@@ -125,14 +138,22 @@ describe('stack wiring', () => {
     expect(outputs.EventsQueueUrl.Value).toEqual(ref(stack.events.queue));
     expect(outputs.DeadLetterQueueUrl.Value).toEqual(ref(stack.events.deadLetters));
   });
+
+  test('outputs the dashboard\'s name and the ceiling of ERP calls in flight (10 x 10)', () => {
+    const outputs = template.toJSON().Outputs;
+    expect(outputs.DashboardName.Value).toEqual(ref(stack.dashboard.dashboard));
+    expect(outputs.ErpConcurrencyCeiling.Value).toBe('100');
+  });
 });
 
 describe('context', () => {
-  test('defaults: stage dev, ARM64, max concurrency 10, no alarm email', () => {
+  test('defaults: stage dev, ARM64, max concurrency 10, batch concurrency 10, no ERP, no alarm email', () => {
     expect(configFromContext(testApp())).toEqual({
       stage: 'dev',
       architecture: lambda.Architecture.ARM_64,
       maxConcurrency: 10,
+      batchConcurrency: 10,
+      erpEndpointUrl: undefined,
       alarmEmail: undefined,
       queueVisibilityTimeout: undefined,
       outboxGrace: undefined,
@@ -142,7 +163,8 @@ describe('context', () => {
   test('reads every key, as the CLI passes them (strings)', () => {
     const app = testApp({
       stage: 'prod', architecture: 'x86_64', maxConcurrency: '50', alarmEmail: 'ops@example.com',
-      queueVisibilitySeconds: '2', outboxGraceSeconds: '0',
+      queueVisibilitySeconds: '2', outboxGraceSeconds: '0', batchConcurrency: '1',
+      erpEndpointUrl: 'https://erp.example.com/api/v1',
     });
     const config = configFromContext(app);
     expect({
@@ -153,6 +175,8 @@ describe('context', () => {
       stage: 'prod',
       architecture: lambda.Architecture.X86_64,
       maxConcurrency: 50,
+      batchConcurrency: 1,
+      erpEndpointUrl: 'https://erp.example.com/api/v1',
       alarmEmail: 'ops@example.com',
       queueVisibilityTimeout: 2,
       outboxGrace: 0,
@@ -179,8 +203,35 @@ describe('context', () => {
     [{ alarmEmail: 'ops' }, /alarmEmail=ops/],
     [{ queueVisibilitySeconds: '0' }, /queueVisibilitySeconds=0: use a whole number of seconds from 1 to 43200/],
     [{ outboxGraceSeconds: '1.5' }, /outboxGraceSeconds=1.5/],
+    [{ batchConcurrency: '0' }, /batchConcurrency=0: use an integer from 1 to 10/],
+    [{ batchConcurrency: '11' }, /batchConcurrency=11/],
+    [{ batchConcurrency: '2.5' }, /batchConcurrency=2.5/],
+    [{ erpEndpointUrl: 'erp.example.com' }, /erpEndpointUrl=erp.example.com: not a URL/],
+    [{ erpEndpointUrl: 'http://erp.example.com' },
+      /erpEndpointUrl=http:\/\/erp.example.com: use https, or http only to a loopback host/],
+    [{ erpEndpointUrl: 'http://127.0.0.1.example.com' }, /use https, or http only to a loopback host/],
+    [{ erpEndpointUrl: 'http://localhost.example.com' }, /use https, or http only to a loopback host/],
+    [{ erpEndpointUrl: 'http://10.0.0.1:8080' }, /use https, or http only to a loopback host/],
+    [{ erpEndpointUrl: 'ftp://127.0.0.1' }, /use https, or http only to a loopback host/],
+    [{ erpEndpointUrl: 'https://user:token@erp.example.com' }, /no credentials in the URL/],
   ])('rejects %j with a clear message', (context, message) => {
     expect(() => configFromContext(testApp(context))).toThrow(message);
+  });
+
+  test.each([
+    'https://erp.example.com',
+    'https://erp.example.com:8443/api/v1',
+    'http://127.0.0.1:8080',
+    'http://127.10.20.30/erp',
+    'http://localhost:3000',
+    'http://LOCALHOST:3000',
+    'http://[::1]:9000',
+  ])('takes erpEndpointUrl=%s as it is (https, or http to a loopback host)', url => {
+    expect(configFromContext(testApp({ erpEndpointUrl: url })).erpEndpointUrl).toBe(url);
+  });
+
+  test('an empty erpEndpointUrl is no ERP', () => {
+    expect(configFromContext(testApp({ erpEndpointUrl: '' })).erpEndpointUrl).toBeUndefined();
   });
 
   test('the stack is named after the stage', () => {

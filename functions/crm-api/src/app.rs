@@ -10,6 +10,7 @@ pub struct App {
     pub events: EventPublisher,
     /// The ERP side's view of each user, read only (a user's sync status).
     pub employees: ErpEmployeesTable,
+    pub metrics_namespace: String,
 }
 
 impl App {
@@ -19,6 +20,7 @@ impl App {
             employees: ErpEmployeesTable::new(dynamo.clone(), &config.employees_table),
             users: UsersTable::new(dynamo, &config.users_table),
             events: EventPublisher::new(aws_sdk_sqs::Client::new(aws), &config.events_queue_url),
+            metrics_namespace: config.metrics_namespace.clone(),
         }
     }
 }

@@ -9,6 +9,8 @@ pub struct CrmApiConfig {
     pub events_queue_url: String,
     /// `ERP_EMPLOYEES_TABLE_NAME`: the ERP's view of each user, read for its sync status.
     pub employees_table: String,
+    /// `METRICS_NAMESPACE` (default `CrmErp`): the CloudWatch namespace of its metrics.
+    pub metrics_namespace: String,
 }
 
 impl CrmApiConfig {
@@ -21,6 +23,7 @@ impl CrmApiConfig {
             users_table: required(&lookup, "USERS_TABLE_NAME")?,
             events_queue_url: required(&lookup, "EVENTS_QUEUE_URL")?,
             employees_table: required(&lookup, "ERP_EMPLOYEES_TABLE_NAME")?,
+            metrics_namespace: user_sync::metrics::namespace_from(&lookup),
         })
     }
 }

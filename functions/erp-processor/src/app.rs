@@ -1,10 +1,11 @@
-use crate::config::ErpProcessorConfig;
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
 use user_sync::store::{ErpEmployeesTable, ProcessedUsersTable};
 
-use std::sync::Arc;
-
-use crate::process::{Processor, SimulatedErp};
+use crate::config::{ErpConnector, ErpProcessorConfig};
+use crate::erp::{credentials, CallLog, Erp, HttpErp, HttpErpSettings, SimulatedErp};
+use crate::process::Processor;
 
 /// What every invocation needs, built once at cold start and borrowed by each invocation.
 #[derive(Debug, Clone)]
@@ -14,23 +15,80 @@ pub struct App {
     pub batch_concurrency: usize,
     /// The receive on which a failing record moves to the dead-letter queue.
     pub max_receive_count: u32,
+    /// The ERP calls of the running invocation, for its metrics.
+    pub erp_calls: Arc<CallLog>,
+    pub metrics_namespace: String,
+    /// How long the ERP calls may take when the invocation's deadline is unknown.
+    pub erp_fallback_budget: std::time::Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Credentials(#[from] credentials::CredentialsError),
+    #[error("the ERP's HTTP client could not be built")]
+    Client(#[from] reqwest::Error),
 }
 
 impl App {
-    pub fn new(aws: &SdkConfig, config: &ErpProcessorConfig) -> Self {
+    /// With the HTTP connector, reads the ERP's token from Secrets Manager: a cold start
+    /// that cannot fails, and SQS keeps the events until one can.
+    pub async fn new(aws: &SdkConfig, config: &ErpProcessorConfig) -> Result<Self, StartError> {
+        let erp_calls = Arc::new(CallLog::default());
+        let (erp, erp_fallback_budget): (Arc<dyn Erp>, _) = match &config.erp {
+            ErpConnector::Simulated { latency } => (
+                Arc::new(SimulatedErp {
+                    latency: *latency,
+                    calls: erp_calls.clone(),
+                }),
+                *latency + std::time::Duration::from_secs(1),
+            ),
+            ErpConnector::Http {
+                endpoint,
+                credentials_secret_arn,
+                call_timeout,
+                max_attempts,
+            } => {
+                let token = credentials::read_token(aws, credentials_secret_arn).await?;
+                let settings = HttpErpSettings {
+                    endpoint: endpoint.clone(),
+                    call_timeout: *call_timeout,
+                    max_attempts: *max_attempts,
+                };
+                let fallback = *call_timeout * *max_attempts;
+                (Arc::new(HttpErp::new(settings, token, erp_calls.clone())?), fallback)
+            }
+        };
+        Ok(Self::with_erp(aws, config, erp, erp_calls, erp_fallback_budget))
+    }
+
+    /// With a given ERP adapter (tests bring their own).
+    pub fn with_erp(
+        aws: &SdkConfig,
+        config: &ErpProcessorConfig,
+        erp: Arc<dyn Erp>,
+        erp_calls: Arc<CallLog>,
+        erp_fallback_budget: std::time::Duration,
+    ) -> Self {
         let dynamo = aws_sdk_dynamodb::Client::new(aws);
         Self {
             processor: Processor::new(
                 ProcessedUsersTable::new(dynamo.clone(), &config.processed_table),
                 ErpEmployeesTable::new(dynamo, &config.employees_table),
-                Arc::new(SimulatedErp {
-                    latency: config.erp_latency,
-                }),
+                erp,
                 &config.erp_system,
                 config.claim_timeout,
             ),
             batch_concurrency: config.batch_concurrency,
             max_receive_count: config.max_receive_count,
+            erp_calls,
+            metrics_namespace: config.metrics_namespace.clone(),
+            erp_fallback_budget,
         }
+    }
+
+    /// The ERP budget of an invocation with this deadline (ms since the epoch).
+    pub fn erp_budget(&self, deadline_ms: u64) -> crate::erp::Budget {
+        crate::erp::Budget::from_deadline(deadline_ms, std::time::SystemTime::now(), self.erp_fallback_budget)
     }
 }

@@ -6,7 +6,9 @@ use futures::stream::{self, StreamExt};
 use user_sync::events::{EnvelopeError, EventEnvelope};
 use user_sync::store::RecordError;
 
-use crate::process::ProcessError;
+use crate::erp::{Budget, ErpError};
+use crate::metrics::Tally;
+use crate::process::{Outcome, ProcessError};
 use tracing::Instrument;
 
 use crate::App;
@@ -26,6 +28,17 @@ enum RecordFailure {
     InProgress,
     #[error("transient: recording the event failed")]
     Store(#[from] RecordError),
+    #[error("permanent: {0}")]
+    ErpRefused(ErpError),
+    #[error("transient: {0}")]
+    ErpUnavailable(ErpError),
+}
+
+impl RecordFailure {
+    /// Fails again on every receive, until the dead-letter queue.
+    fn is_permanent(&self) -> bool {
+        matches!(self, Self::Invalid(_) | Self::Conflict | Self::ErpRefused(_))
+    }
 }
 
 impl From<ProcessError> for RecordFailure {
@@ -35,6 +48,8 @@ impl From<ProcessError> for RecordFailure {
             ProcessError::Store(e) => Self::Store(RecordError::Store(e)),
             ProcessError::InProgress => Self::InProgress,
             ProcessError::Conflict => Self::Conflict,
+            ProcessError::Erp(e) if e.is_permanent() => Self::ErpRefused(e),
+            ProcessError::Erp(e) => Self::ErpUnavailable(e),
         }
     }
 }
@@ -48,8 +63,18 @@ pub struct Batch(pub(crate) Vec<(String, SqsMessage)>);
 /// copy finds the event done, and an older version that came later in the batch is applied
 /// before the newer one instead of superseded by it. A problem that hits the whole batch (the table is
 /// missing, DynamoDB is down) fails each record on its own, so every record is reported.
-pub async fn handle(app: &App, batch: Batch) -> SqsBatchResponse {
+/// Every ERP call of the batch ends within `budget`. One metrics line per batch.
+pub async fn handle(app: &App, batch: Batch, budget: Budget) -> SqsBatchResponse {
     let total = batch.0.len();
+    let tally = std::sync::Mutex::new(Tally::default());
+    let tally = &tally;
+    let count = |result: &Result<Outcome, RecordFailure>| {
+        let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match result {
+            Ok(outcome) => tally.count(*outcome),
+            Err(failure) => tally.count_failure(failure.is_permanent()),
+        }
+    };
     let mut failed: Vec<(usize, String)> = stream::iter(same_user_groups(batch))
         .map(|group| async move {
             let mut failed = Vec::new();
@@ -64,12 +89,14 @@ pub async fn handle(app: &App, batch: Batch) -> SqsBatchResponse {
                     .as_ref()
                     .ok()
                     .map(|e| (e.user.id.clone(), e.version(), e.event_id.clone()));
-                if let Err(failure) = process_record(app, event).instrument(span.clone()).await {
+                let result = process_record(app, event, budget).instrument(span.clone()).await;
+                count(&result);
+                if let Err(failure) = result {
                     span.in_scope(|| log_failure(&failure));
-                    // Bound for the dead-letter queue: the user's sync status says so.
-                    if let (Some((user_id, version, event_id)), true) =
-                        (user, last_receive || matches!(failure, RecordFailure::Conflict))
-                    {
+                    // Bound for the dead-letter queue: the user's sync status says so. An
+                    // event refused for good (a conflict, the ERP's 4xx) is marked at once.
+                    let refused = matches!(failure, RecordFailure::Conflict | RecordFailure::ErpRefused(_));
+                    if let (Some((user_id, version, event_id)), true) = (user, last_receive || refused) {
                         mark_failed(app, &user_id, version, &event_id).instrument(span).await;
                     }
                     failed.push((index, message_id));
@@ -83,6 +110,8 @@ pub async fn handle(app: &App, batch: Batch) -> SqsBatchResponse {
         .await;
     failed.sort_unstable_by_key(|(index, _)| *index);
     tracing::info!(records = total, failed = failed.len(), "batch processed");
+    let tally = *tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    crate::metrics::emit(&app.metrics_namespace, &tally, &app.erp_calls.drain());
     let mut response = SqsBatchResponse::default();
     response.set_failures(failed.into_iter().map(|(_, message_id)| message_id));
     response
@@ -114,9 +143,13 @@ fn same_user_groups(batch: Batch) -> Vec<Vec<Parsed>> {
     groups
 }
 
-async fn process_record(app: &App, event: Result<EventEnvelope, EnvelopeError>) -> Result<(), RecordFailure> {
+async fn process_record(
+    app: &App,
+    event: Result<EventEnvelope, EnvelopeError>,
+    budget: Budget,
+) -> Result<Outcome, RecordFailure> {
     let event = event?;
-    let processed = app.processor.process(&event).await?;
+    let processed = app.processor.process(&event, budget).await?;
     tracing::info!(
         event_id = %event.event_id,
         user_id = %event.user.id,
@@ -126,7 +159,7 @@ async fn process_record(app: &App, event: Result<EventEnvelope, EnvelopeError>) 
         outcome = processed.outcome.as_str(),
         "event processed"
     );
-    Ok(())
+    Ok(processed.outcome)
 }
 
 /// How often SQS has handed this record over, this time included (1 when it does not say).
@@ -154,10 +187,14 @@ async fn mark_failed(app: &App, user_id: &str, version: u64, event_id: &str) {
 /// The reason only, never the body: it holds a name and an email.
 fn log_failure(failure: &RecordFailure) {
     match failure {
-        RecordFailure::Invalid(_) | RecordFailure::Conflict => tracing::warn!(reason = %failure, "record rejected"),
+        RecordFailure::Invalid(_) | RecordFailure::Conflict | RecordFailure::ErpRefused(_) => {
+            tracing::warn!(reason = %failure, "record rejected")
+        }
         // Expected when deliveries of one event overlap: the retry finds it done.
         RecordFailure::InProgress => tracing::info!(reason = %failure, "record deferred"),
-        RecordFailure::Store(_) => tracing::error!(reason = %error_chain(failure), "record failed"),
+        RecordFailure::Store(_) | RecordFailure::ErpUnavailable(_) => {
+            tracing::error!(reason = %error_chain(failure), "record failed")
+        }
     }
 }
 

@@ -1,6 +1,79 @@
 //! What `erp-processor` reads from its environment at cold start.
 
+use std::time::Duration;
+
+use url::Url;
 use user_sync::config::{env_lookup, parsed_or, required, ConfigError};
+
+/// The ERP adapter and its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErpConnector {
+    /// The original's simulation. `ERP_LATENCY_MS` (default 0): its latency per event, for
+    /// benchmarks only (the original slept 100 ms per event).
+    Simulated { latency: Duration },
+    /// `ERP_ENDPOINT_URL`: https, or http to a loopback address only (a local fake ERP).
+    Http {
+        endpoint: Url,
+        /// `ERP_CREDENTIALS_SECRET_ARN` (required with an endpoint): the bearer token's secret.
+        credentials_secret_arn: String,
+        /// `ERP_CALL_TIMEOUT_MS` (default 5000, at least 1): one attempt's timeout.
+        call_timeout: Duration,
+        /// `ERP_MAX_ATTEMPTS` (default 3, 1–10): attempts per delivery.
+        max_attempts: u32,
+    },
+}
+
+impl ErpConnector {
+    pub const DEFAULT_CALL_TIMEOUT_MS: u64 = 5000;
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
+    fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let Some(raw) = lookup("ERP_ENDPOINT_URL").filter(|v| !v.trim().is_empty()) else {
+            return Ok(Self::Simulated {
+                latency: Duration::from_millis(parsed_or(lookup, "ERP_LATENCY_MS", 0u64)?),
+            });
+        };
+        let invalid = |name: &'static str, reason: &str| ConfigError::Invalid {
+            name,
+            reason: reason.to_owned(),
+        };
+        let endpoint = Url::parse(raw.trim()).map_err(|e| invalid("ERP_ENDPOINT_URL", &e.to_string()))?;
+        if !endpoint_allowed(&endpoint) {
+            return Err(invalid(
+                "ERP_ENDPOINT_URL",
+                "must be https (http only to a loopback address)",
+            ));
+        }
+        let call_timeout: u64 = parsed_or(lookup, "ERP_CALL_TIMEOUT_MS", Self::DEFAULT_CALL_TIMEOUT_MS)?;
+        if call_timeout == 0 {
+            return Err(invalid("ERP_CALL_TIMEOUT_MS", "must be at least 1"));
+        }
+        let max_attempts: u32 = parsed_or(lookup, "ERP_MAX_ATTEMPTS", Self::DEFAULT_MAX_ATTEMPTS)?;
+        if !(1..=10).contains(&max_attempts) {
+            return Err(invalid("ERP_MAX_ATTEMPTS", "must be between 1 and 10"));
+        }
+        Ok(Self::Http {
+            endpoint,
+            credentials_secret_arn: required(lookup, "ERP_CREDENTIALS_SECRET_ARN")?,
+            call_timeout: Duration::from_millis(call_timeout),
+            max_attempts,
+        })
+    }
+}
+
+/// https anywhere; http only where nothing crosses a network (a fake ERP on this host).
+pub fn endpoint_allowed(url: &Url) -> bool {
+    match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            None => false,
+        },
+        _ => false,
+    }
+}
 
 /// What `erp-processor` needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,9 +88,11 @@ pub struct ErpProcessorConfig {
     /// `BATCH_CONCURRENCY` (default 10, 1–100): how many records of one SQS batch are in
     /// flight at once. Bounds the DynamoDB writes a batch bursts into the table.
     pub batch_concurrency: usize,
-    /// `ERP_LATENCY_MS` (default 0): a simulated ERP call latency per event, for benchmarks
-    /// only (the original slept 100 ms per event). Production leaves it unset.
-    pub erp_latency: std::time::Duration,
+    /// Which ERP the events go to: `ERP_ENDPOINT_URL` and what goes with it, else the
+    /// simulated one.
+    pub erp: ErpConnector,
+    /// `METRICS_NAMESPACE` (default `CrmErp`): the CloudWatch namespace of its metrics.
+    pub metrics_namespace: String,
     /// `CLAIM_TIMEOUT_SECONDS` (default 60, at least 1): how long a delivery's claim on an
     /// event holds before another delivery may take it over. Longer than the function's
     /// timeout, so only a dead invocation's claim expires (the CDK app sets it so).
@@ -67,7 +142,8 @@ impl ErpProcessorConfig {
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| user_sync::domain::erp::DEFAULT_ERP_SYSTEM.to_owned()),
             batch_concurrency,
-            erp_latency: std::time::Duration::from_millis(parsed_or(&lookup, "ERP_LATENCY_MS", 0u64)?),
+            erp: ErpConnector::from_lookup(&lookup)?,
+            metrics_namespace: user_sync::metrics::namespace_from(&lookup),
             claim_timeout: std::time::Duration::from_secs(claim_timeout),
             max_receive_count: parsed_or(&lookup, "MAX_RECEIVE_COUNT", Self::DEFAULT_MAX_RECEIVE_COUNT)?.max(1),
         })
@@ -93,7 +169,10 @@ mod tests {
                 employees_table: "ErpEmployees".to_owned(),
                 erp_system: "OracleFusion".to_owned(),
                 batch_concurrency: 10,
-                erp_latency: std::time::Duration::ZERO,
+                erp: ErpConnector::Simulated {
+                    latency: Duration::ZERO
+                },
+                metrics_namespace: "CrmErp".to_owned(),
                 claim_timeout: std::time::Duration::from_secs(60),
                 max_receive_count: 5,
             }
@@ -114,7 +193,12 @@ mod tests {
         let config = ErpProcessorConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(config.erp_system, "PeopleSoft");
         assert_eq!(config.batch_concurrency, 100);
-        assert_eq!(config.erp_latency, std::time::Duration::from_millis(100));
+        assert_eq!(
+            config.erp,
+            ErpConnector::Simulated {
+                latency: Duration::from_millis(100)
+            }
+        );
         assert_eq!(config.claim_timeout, std::time::Duration::from_secs(35));
         assert_eq!(config.max_receive_count, 3);
     }
@@ -158,6 +242,77 @@ mod tests {
             let result = ErpProcessorConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string()));
             assert_eq!(result, Err(expected), "{name}={value}");
         }
+    }
+
+    #[test]
+    fn an_endpoint_brings_the_http_connector() {
+        let vars = HashMap::from([
+            ("ERP_PROCESSED_TABLE_NAME", "T"),
+            ("ERP_EMPLOYEES_TABLE_NAME", "E"),
+            ("ERP_ENDPOINT_URL", "https://erp.example.com/api/"),
+            (
+                "ERP_CREDENTIALS_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:1:secret:erp",
+            ),
+            ("ERP_LATENCY_MS", "100"),
+            ("ERP_MAX_ATTEMPTS", "4"),
+        ]);
+        let config = ErpProcessorConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(
+            config.erp,
+            ErpConnector::Http {
+                endpoint: Url::parse("https://erp.example.com/api/").unwrap(),
+                credentials_secret_arn: "arn:aws:secretsmanager:us-east-1:1:secret:erp".to_owned(),
+                call_timeout: Duration::from_millis(5000),
+                max_attempts: 4,
+            }
+        );
+    }
+
+    #[test]
+    fn plain_http_only_to_this_host_and_never_without_the_secret() {
+        for (url, allowed) in [
+            ("http://127.0.0.1:8080", true),
+            ("http://localhost:8080/erp", true),
+            ("http://[::1]:8080", true),
+            ("http://erp.example.com", false),
+            ("http://10.0.0.1", false),
+            ("ftp://127.0.0.1", false),
+        ] {
+            assert_eq!(endpoint_allowed(&Url::parse(url).unwrap()), allowed, "{url}");
+        }
+        let lookup = |extra: &'static [(&'static str, &'static str)]| {
+            let mut vars = HashMap::from([("ERP_PROCESSED_TABLE_NAME", "T"), ("ERP_EMPLOYEES_TABLE_NAME", "E")]);
+            vars.extend(extra.iter().copied());
+            ErpProcessorConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string()))
+        };
+        assert_eq!(
+            lookup(&[("ERP_ENDPOINT_URL", "http://erp.example.com")]),
+            Err(invalid(
+                "ERP_ENDPOINT_URL",
+                "must be https (http only to a loopback address)"
+            ))
+        );
+        assert_eq!(
+            lookup(&[("ERP_ENDPOINT_URL", "https://erp.example.com")]),
+            Err(ConfigError::Missing("ERP_CREDENTIALS_SECRET_ARN"))
+        );
+        assert_eq!(
+            lookup(&[
+                ("ERP_ENDPOINT_URL", "https://e"),
+                ("ERP_CREDENTIALS_SECRET_ARN", "a"),
+                ("ERP_MAX_ATTEMPTS", "0")
+            ]),
+            Err(invalid("ERP_MAX_ATTEMPTS", "must be between 1 and 10"))
+        );
+        assert_eq!(
+            lookup(&[
+                ("ERP_ENDPOINT_URL", "https://e"),
+                ("ERP_CREDENTIALS_SECRET_ARN", "a"),
+                ("ERP_CALL_TIMEOUT_MS", "0")
+            ]),
+            Err(invalid("ERP_CALL_TIMEOUT_MS", "must be at least 1"))
+        );
     }
 
     fn invalid(name: &'static str, reason: &str) -> ConfigError {

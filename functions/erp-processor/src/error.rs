@@ -7,6 +7,7 @@ use user_sync::domain::FieldError;
 use user_sync::events::EnvelopeError;
 use user_sync::store::RecordError;
 
+use crate::erp::ErpError;
 use crate::process::ProcessError;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,10 @@ pub enum ApiError {
     Conflict,
     #[error("another delivery of the event is being processed")]
     InProgress,
+    #[error(transparent)]
+    ErpRefused(ErpError),
+    #[error(transparent)]
+    ErpUnavailable(ErpError),
 }
 
 impl From<ProcessError> for ApiError {
@@ -39,6 +44,8 @@ impl From<ProcessError> for ApiError {
             ProcessError::Store(e) => Self::Store(RecordError::Store(e)),
             ProcessError::InProgress => Self::InProgress,
             ProcessError::Conflict => Self::Conflict,
+            ProcessError::Erp(e) if e.is_permanent() => Self::ErpRefused(e),
+            ProcessError::Erp(e) => Self::ErpUnavailable(e),
         }
     }
 }
@@ -52,7 +59,9 @@ impl ProblemError for ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict | Self::InProgress => StatusCode::CONFLICT,
-            Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            // The event is valid but the ERP will not take it as it is: the client's to fix.
+            Self::ErpRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Store(_) | Self::ErpUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -68,6 +77,8 @@ impl ProblemError for ApiError {
             Self::Envelope(EnvelopeError::Invalid(_)) => Some("validation-error"),
             Self::Conflict => Some("event-id-conflict"),
             Self::InProgress => Some("event-in-progress"),
+            Self::ErpRefused(_) => Some("erp-refused"),
+            Self::ErpUnavailable(_) => Some("erp-unavailable"),
             _ => None,
         }
     }
@@ -88,6 +99,13 @@ impl ProblemError for ApiError {
                                a new event needs a new eventId."
                 .to_owned(),
             Self::InProgress => "Another delivery of this event is being processed; retry shortly.".to_owned(),
+            // The ERP's reason is for the operator's log: it may echo the record's fields.
+            Self::ErpRefused(ErpError::Refused { status, .. }) => {
+                format!("The ERP refused the event (HTTP {status}); nothing was recorded.")
+            }
+            Self::ErpRefused(_) | Self::ErpUnavailable(_) => {
+                "The ERP is unavailable; nothing was recorded, retry later.".to_owned()
+            }
             Self::UnreadableBody(_)
             | Self::Envelope(EnvelopeError::Empty | EnvelopeError::Json(_) | EnvelopeError::NotAnObject)
             | Self::PayloadTooLarge { .. }

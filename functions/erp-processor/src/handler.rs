@@ -48,7 +48,7 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Invoc
     let LambdaEvent { payload, context } = event;
     // Of the triggers this function has, only SQS sends `Records`.
     let result = if payload.get("Records").is_some() {
-        sqs_batch(app, &payload).await
+        sqs_batch(app, &payload, context.deadline).await
     } else {
         match LambdaRequest::deserialize(&payload) {
             Ok(mut request) => {
@@ -75,10 +75,11 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Invoc
     result
 }
 
-async fn sqs_batch(app: &App, payload: &Value) -> Result<Value, InvocationError> {
+async fn sqs_batch(app: &App, payload: &Value, deadline_ms: u64) -> Result<Value, InvocationError> {
     let event = SqsEvent::deserialize(payload).map_err(|e| InvocationError::MalformedSqsEvent(position(&e)))?;
     let batch = identified(event, payload)?;
-    Ok(serde_json::to_value(batch::handle(app, batch).await).expect("a batch response serializes"))
+    let response = batch::handle(app, batch, app.erp_budget(deadline_ms)).await;
+    Ok(serde_json::to_value(response).expect("a batch response serializes"))
 }
 
 /// `lambda_http` panics on a body flagged base64 that does not decode (and a release build

@@ -5,8 +5,10 @@
 pub mod app;
 pub mod batch;
 pub mod config;
+pub mod erp;
 pub mod error;
 pub mod handler;
+pub mod metrics;
 pub mod openapi;
 pub mod process;
 pub mod routes;

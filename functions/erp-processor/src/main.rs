@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     let config = ErpProcessorConfig::from_env()?;
     // With bundled roots: reading the system's certificate store was most of init.
     let aws = user_sync::aws::load_config().await;
-    let app = App::new(&aws, &config);
+    let app = App::new(&aws, &config).await?;
     let prime = async {
         let table = ProcessedUsersTable::new(aws_sdk_dynamodb::Client::new(&aws), &config.processed_table);
         table.prime().await

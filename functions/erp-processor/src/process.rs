@@ -15,7 +15,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use time::OffsetDateTime;
 use user_sync::domain::ErpEmployee;
 use user_sync::events::{now_utc_millis, EventEnvelope, EventType};
@@ -24,41 +23,7 @@ use user_sync::store::{
     ProcessedUsersTable, RecordError, StoreError, Verdict,
 };
 
-/// The ERP side of processing: creates or updates the user's employee record from a
-/// `UserCreated` or `UserUpdated`, removes it for a `UserDeleted`.
-pub trait Erp: Send + Sync + std::fmt::Debug {
-    fn integrate<'a>(&'a self, event: &'a EventEnvelope, employee: &'a ErpEmployee) -> BoxFuture<'a, ()>;
-}
-
-/// The original's simulation: it logged the mapping after a 100 ms sleep. We log ids only
-/// (never the name or email) and sleep only when a benchmark asks for it.
-#[derive(Debug, Clone)]
-pub struct SimulatedErp {
-    pub latency: Duration,
-}
-
-impl Erp for SimulatedErp {
-    fn integrate<'a>(&'a self, event: &'a EventEnvelope, employee: &'a ErpEmployee) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            if !self.latency.is_zero() {
-                tokio::time::sleep(self.latency).await;
-            }
-            let action = if event.event_type == EventType::UserDeleted {
-                "ERP employee record removed"
-            } else {
-                "user mapped to ERP employee record"
-            };
-            tracing::info!(
-                event_id = %event.event_id,
-                user_id = %employee.user_id,
-                version = event.version(),
-                erp_record_id = %employee.record_id,
-                erp_system = %employee.system,
-                "{action}"
-            );
-        })
-    }
-}
+use crate::erp::{Budget, Erp, ErpError};
 
 #[derive(Debug, Clone)]
 pub struct Processor {
@@ -111,6 +76,9 @@ pub enum ProcessError {
     /// The event id was processed with another payload: not a redelivery of this event.
     #[error("the event id is recorded with a different payload")]
     Conflict,
+    /// The ERP did not take the event; nothing was recorded, so a redelivery tries again.
+    #[error(transparent)]
+    Erp(#[from] ErpError),
 }
 
 impl Processor {
@@ -137,7 +105,8 @@ impl Processor {
         &self.employees
     }
 
-    pub async fn process(&self, event: &EventEnvelope) -> Result<Processed, ProcessError> {
+    /// Processes `event`; its ERP call (with retries) ends within `budget`.
+    pub async fn process(&self, event: &EventEnvelope, budget: Budget) -> Result<Processed, ProcessError> {
         let now = now_utc_millis();
         let (lease, view) = match self
             .employees
@@ -147,7 +116,7 @@ impl Processor {
             Leased::Mine(lease, view) => (lease, view),
             Leased::Busy => return Err(ProcessError::InProgress),
         };
-        let result = self.process_leased(event, &lease, view.as_ref(), now).await;
+        let result = self.process_leased(event, &lease, view.as_ref(), now, budget).await;
         // Applied ends the lease with its write; anything else ends it here. A release that
         // fails only delays the user's next event until the lease expires.
         if !matches!(result, Ok((_, true))) {
@@ -167,6 +136,7 @@ impl Processor {
         lease: &Lease,
         view: Option<&EmployeeView>,
         now: OffsetDateTime,
+        budget: Budget,
     ) -> Result<(Processed, bool), ProcessError> {
         let erp = ErpEmployee::for_user(&event.user.id, &self.erp_system);
         let claim = match self.table.claim(event, now, now + self.claim_timeout).await? {
@@ -183,7 +153,7 @@ impl Processor {
                     Some(v) if v.version >= event.version() || v.state == EmployeeState::Deleted => false,
                     _ => {
                         if event.event_type == EventType::UserDeleted {
-                            self.erp.integrate(event, &erp).await;
+                            self.erp.integrate(event, &erp, budget).await?;
                             let known = view.map(|v| v.pii_event_ids.as_slice()).unwrap_or_default();
                             self.table.erase(&event.user.id, known).await?;
                         }
@@ -207,14 +177,21 @@ impl Processor {
         let superseded_by = view
             .filter(|v| v.version > event.version() || v.state == EmployeeState::Deleted)
             .map(|v| v.version);
+        if superseded_by.is_none() {
+            if let Err(error) = self.erp.integrate(event, &erp, budget).await {
+                // Unclaimed, the redelivery (or the client's retry) tries the ERP again at once.
+                if let Err(abandon) = self.table.abandon(&claim).await {
+                    tracing::warn!(event_id = %event.event_id, error = %user_sync::errors::chain(&abandon),
+                        "the claim was not given up; the next delivery waits for it to expire");
+                }
+                return Err(error.into());
+            }
+        }
         if event.event_type == EventType::UserDeleted && superseded_by.is_none() {
-            self.erp.integrate(event, &erp).await;
             let known = view.map(|v| v.pii_event_ids.as_slice()).unwrap_or_default();
             let erased = self.table.erase(&event.user.id, known).await?;
             tracing::info!(event_id = %event.event_id, user_id = %event.user.id, records = erased,
                 "the user's name and email erased from the audit trail");
-        } else if superseded_by.is_none() {
-            self.erp.integrate(event, &erp).await;
         }
         let processed_at = now_utc_millis();
         let verdict = superseded_by.map_or(Verdict::Applied, |erp_version| Verdict::Superseded { erp_version });

@@ -8,7 +8,7 @@ use std::time::Instant;
 use http_edge::request::{body_bytes, has_json_body, route_path};
 use http_edge::{Problem, ProblemError};
 use lambda_http::http::{header, Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use user_sync::events::EventEnvelope;
@@ -56,10 +56,26 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
         (true, &Method::POST) => post_event(app, &req).await,
         (true, _) => Err(ApiError::MethodNotAllowed { allow: EVENTS_ALLOW }),
     };
+    let mut tally = crate::metrics::Tally::default();
     let (response, event) = match result {
-        Ok((event, processed)) => (processed_response(&event, &processed), Some((event, processed))),
-        Err(error) => (error.to_response(), None),
+        Ok((event, processed)) => {
+            tally.count(processed.outcome);
+            (processed_response(&event, &processed), Some((event, processed)))
+        }
+        Err(error) => {
+            if !matches!(error, ApiError::NotFound | ApiError::MethodNotAllowed { .. }) {
+                tally.count_failure(!matches!(
+                    error,
+                    ApiError::Store(_) | ApiError::InProgress | ApiError::ErpUnavailable(_)
+                ));
+            }
+            if let ApiError::ErpRefused(reason) | ApiError::ErpUnavailable(reason) = &error {
+                tracing::warn!(reason = %reason, "the ERP did not take the posted event");
+            }
+            (error.to_response(), None)
+        }
     };
+    crate::metrics::emit(&app.metrics_namespace, &tally, &app.erp_calls.drain());
     tracing::info!(
         method = %req.method(),
         route = if on_events { EVENTS_PATH } else { "unmatched" },
@@ -86,7 +102,8 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
         (status = 409, description = "The eventId was processed with another payload, or another delivery of it or of its user's events is in progress (retry)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 256 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Content type is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The audit trail is unavailable; nothing was recorded, retry", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The ERP refused the event (a 4xx of its own, type erp-refused); nothing was recorded", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The audit trail or the ERP is unavailable (type erp-unavailable); nothing was recorded, retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn post_event(app: &App, req: &Request) -> Result<(EventEnvelope, Processed), ApiError> {
@@ -102,7 +119,8 @@ pub async fn post_event(app: &App, req: &Request) -> Result<(EventEnvelope, Proc
     }
     let body = std::str::from_utf8(bytes).map_err(|_| ApiError::UnreadableBody("the body is not UTF-8 text"))?;
     let event = EventEnvelope::parse(body)?;
-    let processed = app.processor.process(&event).await?;
+    let deadline = req.lambda_context_ref().map_or(0, |context| context.deadline);
+    let processed = app.processor.process(&event, app.erp_budget(deadline)).await?;
     Ok((event, processed))
 }
 

@@ -38,9 +38,7 @@ impl OutboxRelayConfig {
             events_queue_url: required(&lookup, "EVENTS_QUEUE_URL")?,
             grace: std::time::Duration::from_secs(parsed_or(&lookup, "OUTBOX_GRACE_SECONDS", 30u64)?),
             max_events_per_run,
-            metrics_namespace: lookup("METRICS_NAMESPACE")
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| "CrmErp".to_owned()),
+            metrics_namespace: user_sync::metrics::namespace_from(&lookup),
         })
     }
 }

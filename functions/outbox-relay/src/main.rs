@@ -23,7 +23,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| async move {
         let now = now_utc_millis();
         let report: RelayReport = relay.run(now).await?;
-        println!("{}", metrics::emf(namespace, &report, now));
+        metrics::emit(namespace, &report, now);
         tracing::info!(
             pending = report.pending,
             sent = report.sent,

@@ -1,35 +1,26 @@
-//! The relay's CloudWatch metrics, as an Embedded Metric Format (EMF) line on stdout:
-//! Lambda ships stdout to CloudWatch Logs, which extracts the metrics, so the function
-//! needs no `cloudwatch:PutMetricData` permission and no API call on its path.
+//! The relay's CloudWatch metrics, one EMF line per run (`user_sync::metrics`).
 
-use serde_json::{json, Value};
 use time::OffsetDateTime;
+use user_sync::metrics::{MetricLine, Unit};
 
 use crate::RelayReport;
 
 pub const OLDEST_PENDING_AGE: &str = "OldestPendingEventAgeSeconds";
 pub const SERVICE_DIMENSION: (&str, &str) = ("Service", "outbox-relay");
 
-pub fn emf(namespace: &str, report: &RelayReport, at: OffsetDateTime) -> Value {
+pub fn emf(namespace: &str, report: &RelayReport) -> MetricLine {
     let (dimension, service) = SERVICE_DIMENSION;
-    json!({
-        "_aws": {
-            "Timestamp": at.unix_timestamp_nanos() / 1_000_000,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [[dimension]],
-                "Metrics": [
-                    {"Name": OLDEST_PENDING_AGE, "Unit": "Seconds"},
-                    {"Name": "EventsRelayed", "Unit": "Count"},
-                    {"Name": "EventsFailed", "Unit": "Count"}
-                ]
-            }]
-        },
-        dimension: service,
-        OLDEST_PENDING_AGE: report.oldest_pending_age_seconds,
-        "EventsRelayed": report.sent,
-        "EventsFailed": report.failed
-    })
+    MetricLine::new(namespace)
+        .dimension(dimension, service)
+        .dimension_set(&[dimension])
+        .value(OLDEST_PENDING_AGE, Unit::Seconds, report.oldest_pending_age_seconds)
+        .value("EventsRelayed", Unit::Count, report.sent as f64)
+        .value("EventsFailed", Unit::Count, report.failed as f64)
+}
+
+/// Prints the run's line on stdout.
+pub fn emit(namespace: &str, report: &RelayReport, at: OffsetDateTime) {
+    emf(namespace, report).emit(at);
 }
 
 #[cfg(test)]
@@ -44,14 +35,19 @@ mod tests {
             oldest_pending_age_seconds: 42.5,
             ..Default::default()
         };
-        let doc = emf("CrmErp/test", &report, OffsetDateTime::UNIX_EPOCH);
+        let docs = emf("CrmErp/test", &report).documents(OffsetDateTime::UNIX_EPOCH);
+        let doc = &docs[0];
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], "CrmErp/test");
-        for metric in directive["Metrics"].as_array().unwrap() {
-            assert!(doc[metric["Name"].as_str().unwrap()].is_number(), "{metric}");
-        }
+        let names: Vec<&str> = directive["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, [OLDEST_PENDING_AGE, "EventsRelayed", "EventsFailed"]);
         assert_eq!(doc["Service"], "outbox-relay");
         assert_eq!(doc[OLDEST_PENDING_AGE], 42.5);
-        assert_eq!(doc["_aws"]["Timestamp"], 0);
+        assert_eq!(doc["EventsRelayed"], 3.0);
     }
 }

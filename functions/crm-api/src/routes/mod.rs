@@ -91,6 +91,14 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
         user_id = response.extensions().get::<SubjectUser>().map(|u| u.0.to_string()),
         "request"
     );
+    crate::metrics::request(
+        &app.metrics_namespace,
+        req.method(),
+        route.map(Route::template),
+        response.status(),
+        started.elapsed(),
+    )
+    .emit(time::OffsetDateTime::now_utc());
     Ok(response)
 }
 

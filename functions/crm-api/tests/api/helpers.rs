@@ -25,6 +25,7 @@ pub async fn spawn_app() -> TestApp {
         users_table: create_users_table(&dynamo).await,
         events_queue_url: create_queue(&sqs, "events").await,
         employees_table: create_employees_table(&dynamo).await,
+        metrics_namespace: "CrmErp/test".to_owned(),
     };
     TestApp {
         app: App::new(&aws, &config),

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use erp_processor::process::{Erp, Outcome, ProcessError, Processor};
+use erp_processor::erp::{Budget, Erp, ErpError};
+use erp_processor::process::{Outcome, ProcessError, Processor};
 use futures::future::{join_all, BoxFuture};
 use serde_json::json;
 use user_sync::domain::ErpEmployee;
@@ -23,10 +24,16 @@ struct CountingErp {
 }
 
 impl Erp for CountingErp {
-    fn integrate<'a>(&'a self, _event: &'a EventEnvelope, _employee: &'a ErpEmployee) -> BoxFuture<'a, ()> {
+    fn integrate<'a>(
+        &'a self,
+        _event: &'a EventEnvelope,
+        _employee: &'a ErpEmployee,
+        _budget: Budget,
+    ) -> BoxFuture<'a, Result<(), ErpError>> {
         Box::pin(async move {
             self.calls.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(self.latency).await;
+            Ok(())
         })
     }
 }
@@ -59,7 +66,7 @@ fn envelope(event_id: &str, user_id: &str) -> EventEnvelope {
 async fn concurrent_duplicate_deliveries_make_one_erp_call() {
     let (processor, erp, _, app) = processor(Duration::from_millis(300), Duration::from_secs(60)).await;
     let event = envelope("evt-concurrent", "0a1b2c3d-concurrent");
-    let outcomes = join_all((0..8).map(|_| processor.process(&event))).await;
+    let outcomes = join_all((0..8).map(|_| processor.process(&event, budget()))).await;
 
     assert_eq!(
         erp.calls.load(Ordering::SeqCst),
@@ -77,7 +84,7 @@ async fn concurrent_duplicate_deliveries_make_one_erp_call() {
     assert_eq!((done, waiting), (1, 7), "{outcomes:?}");
 
     // Once completed, every redelivery is a duplicate that calls nothing.
-    let again = processor.process(&event).await.unwrap();
+    let again = processor.process(&event, budget()).await.unwrap();
     assert_eq!(again.outcome, Outcome::Duplicate);
     assert_eq!(erp.calls.load(Ordering::SeqCst), 1);
     let items = app.stored_items().await;
@@ -97,7 +104,7 @@ async fn an_expired_claim_is_taken_over_and_a_live_one_is_not() {
     assert!(matches!(claimed, Claimed::Mine(_)));
     tokio::time::sleep(Duration::from_millis(20)).await;
 
-    let processed = processor.process(&event).await.unwrap();
+    let processed = processor.process(&event, budget()).await.unwrap();
     assert_eq!(processed.outcome, Outcome::Applied);
     assert_eq!(erp.calls.load(Ordering::SeqCst), 1);
     assert_eq!(s(&app.stored_items().await["evt-abandoned"], "Status"), "Processed");
@@ -106,7 +113,10 @@ async fn an_expired_claim_is_taken_over_and_a_live_one_is_not() {
     let now = now_utc_millis();
     let held = table.claim(&live, now, now + Duration::from_secs(60)).await.unwrap();
     assert!(matches!(held, Claimed::Mine(_)));
-    assert!(matches!(processor.process(&live).await, Err(ProcessError::InProgress)));
+    assert!(matches!(
+        processor.process(&live, budget()).await,
+        Err(ProcessError::InProgress)
+    ));
     assert_eq!(
         erp.calls.load(Ordering::SeqCst),
         1,
@@ -118,15 +128,20 @@ async fn an_expired_claim_is_taken_over_and_a_live_one_is_not() {
 async fn the_same_event_id_with_another_payload_is_a_conflict() {
     let (processor, erp, _, app) = processor(Duration::ZERO, Duration::from_secs(60)).await;
     processor
-        .process(&envelope("evt-reused", "0a1b2c3d-first"))
+        .process(&envelope("evt-reused", "0a1b2c3d-first"), budget())
         .await
         .unwrap();
     let mut other = event("evt-reused", "0a1b2c3d-first");
     other["user"]["email"] = json!("someone.else@example.com");
     let other = EventEnvelope::parse(&other.to_string()).unwrap();
-    assert!(matches!(processor.process(&other).await, Err(ProcessError::Conflict)));
     assert!(matches!(
-        processor.process(&envelope("evt-reused", "0a1b2c3d-second")).await,
+        processor.process(&other, budget()).await,
+        Err(ProcessError::Conflict)
+    ));
+    assert!(matches!(
+        processor
+            .process(&envelope("evt-reused", "0a1b2c3d-second"), budget())
+            .await,
         Err(ProcessError::Conflict)
     ));
     assert_eq!(erp.calls.load(Ordering::SeqCst), 1);
@@ -136,4 +151,8 @@ async fn the_same_event_id_with_another_payload_is_a_conflict() {
         "0a1b2c3d-first",
         "the record keeps the first event"
     );
+}
+
+fn budget() -> Budget {
+    Budget::lasting(Duration::from_secs(30))
 }

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use erp_processor::config::ErpProcessorConfig;
+use erp_processor::config::{ErpConnector, ErpProcessorConfig};
 use erp_processor::{handle, App, InvocationError};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -31,13 +31,16 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ErpProcessorConfig)) -> Test
         employees_table: create_employees_table(&dynamo).await,
         erp_system: "OracleFusion".to_owned(),
         batch_concurrency: ErpProcessorConfig::DEFAULT_BATCH_CONCURRENCY,
-        erp_latency: Duration::ZERO,
+        erp: ErpConnector::Simulated {
+            latency: Duration::ZERO,
+        },
+        metrics_namespace: "CrmErp/test".to_owned(),
         claim_timeout: Duration::from_secs(ErpProcessorConfig::DEFAULT_CLAIM_TIMEOUT_SECONDS),
         max_receive_count: ErpProcessorConfig::DEFAULT_MAX_RECEIVE_COUNT,
     };
     tweak(&mut config);
     TestApp {
-        app: App::new(&aws, &config),
+        app: App::new(&aws, &config).await.expect("the simulated ERP needs nothing"),
         dynamo,
         config,
     }
@@ -51,12 +54,15 @@ pub async fn spawn_app_without_table() -> TestApp {
         employees_table: unique("Missing"),
         erp_system: "OracleFusion".to_owned(),
         batch_concurrency: ErpProcessorConfig::DEFAULT_BATCH_CONCURRENCY,
-        erp_latency: Duration::ZERO,
+        erp: ErpConnector::Simulated {
+            latency: Duration::ZERO,
+        },
+        metrics_namespace: "CrmErp/test".to_owned(),
         claim_timeout: Duration::from_secs(ErpProcessorConfig::DEFAULT_CLAIM_TIMEOUT_SECONDS),
         max_receive_count: ErpProcessorConfig::DEFAULT_MAX_RECEIVE_COUNT,
     };
     TestApp {
-        app: App::new(&aws, &config),
+        app: App::new(&aws, &config).await.expect("the simulated ERP needs nothing"),
         dynamo: aws_sdk_dynamodb::Client::new(&aws),
         config,
     }

@@ -3,6 +3,7 @@ mod helpers;
 
 mod claims;
 mod dispatch;
+mod http_erp;
 mod ordering;
 mod post_events;
 mod sqs_batch;

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use erp_processor::process::{Erp, Outcome, ProcessError, Processor};
+use erp_processor::erp::{Budget, Erp, ErpError};
+use erp_processor::process::{Outcome, ProcessError, Processor};
 use futures::future::{join_all, BoxFuture};
 use serde_json::{json, Value};
 use user_sync::domain::ErpEmployee;
@@ -265,13 +266,19 @@ struct RecordingErp {
 }
 
 impl Erp for RecordingErp {
-    fn integrate<'a>(&'a self, event: &'a EventEnvelope, _employee: &'a ErpEmployee) -> BoxFuture<'a, ()> {
+    fn integrate<'a>(
+        &'a self,
+        event: &'a EventEnvelope,
+        _employee: &'a ErpEmployee,
+        _budget: Budget,
+    ) -> BoxFuture<'a, Result<(), ErpError>> {
         Box::pin(async move {
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.most_in_flight.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(50)).await;
             self.applied.lock().unwrap().push(event.version());
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            Ok(())
         })
     }
 }
@@ -306,7 +313,7 @@ async fn concurrent_deliveries_of_one_user_never_overlap_at_the_erp() {
         .flat_map(|e| [e.clone(), e.clone(), e])
         .collect();
     for _ in 0..20 {
-        let outcomes = join_all(pending.iter().map(|e| processor.process(e))).await;
+        let outcomes = join_all(pending.iter().map(|e| processor.process(e, budget()))).await;
         pending = pending
             .into_iter()
             .zip(outcomes)
@@ -346,7 +353,7 @@ async fn a_live_lease_defers_the_user_and_an_expired_one_is_taken_over() {
         .unwrap();
     assert!(matches!(held, Leased::Mine(_, None)));
     assert!(matches!(
-        processor.process(&created).await,
+        processor.process(&created, budget()).await,
         Err(ProcessError::InProgress)
     ));
     assert!(erp.applied.lock().unwrap().is_empty());
@@ -359,7 +366,10 @@ async fn a_live_lease_defers_the_user_and_an_expired_one_is_taken_over() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    assert_eq!(processor.process(&other).await.unwrap().outcome, Outcome::Applied);
+    assert_eq!(
+        processor.process(&other, budget()).await.unwrap().outcome,
+        Outcome::Applied
+    );
     assert_eq!(view(&app, &other.user.id).await.version, 1);
 }
 
@@ -368,12 +378,15 @@ async fn a_recorded_event_whose_view_was_not_written_is_finished_by_its_redelive
     let (app, erp, processor) = recording().await;
     let user_id = test_support::unique("user");
     let events = envelopes(&user_id);
-    processor.process(&events[0]).await.unwrap();
+    processor.process(&events[0], budget()).await.unwrap();
     // A delivery of v2 that completed its record and died before writing the view.
     recorded_without_view(&app, &events[1]).await;
     assert_eq!(view(&app, &user_id).await.version, 1);
 
-    assert_eq!(processor.process(&events[1]).await.unwrap().outcome, Outcome::Duplicate);
+    assert_eq!(
+        processor.process(&events[1], budget()).await.unwrap().outcome,
+        Outcome::Duplicate
+    );
     let view = view(&app, &user_id).await;
     assert_eq!((view.version, view.event_id.as_str()), (2, events[1].event_id.as_str()));
     assert!(view.pii_event_ids.contains(&events[1].event_id), "listed for erasure");
@@ -384,11 +397,17 @@ async fn a_recorded_event_whose_view_was_not_written_is_finished_by_its_redelive
 async fn a_state_re_published_under_a_new_event_id_is_applied_again() {
     let (app, erp, processor) = recording().await;
     let created = envelopes(&test_support::unique("user")).remove(0);
-    assert_eq!(processor.process(&created).await.unwrap().outcome, Outcome::Applied);
+    assert_eq!(
+        processor.process(&created, budget()).await.unwrap().outcome,
+        Outcome::Applied
+    );
     // scripts/backfill: the stored state again, under an id of its own.
     let mut again = created.clone();
     again.event_id = format!("backfill-{}", created.event_id);
-    assert_eq!(processor.process(&again).await.unwrap().outcome, Outcome::Applied);
+    assert_eq!(
+        processor.process(&again, budget()).await.unwrap().outcome,
+        Outcome::Applied
+    );
     assert_eq!(erp.applied.lock().unwrap().as_slice(), [1, 1]);
     assert_eq!(view(&app, &created.user.id).await.event_id, again.event_id);
 }
@@ -439,7 +458,7 @@ async fn a_deletion_finished_by_its_redelivery_erases_what_came_in_between() {
     let (app, erp, processor) = recording().await;
     let user_id = test_support::unique("user");
     let events = envelopes(&user_id);
-    processor.process(&events[0]).await.unwrap();
+    processor.process(&events[0], budget()).await.unwrap();
     // A delivery of the deletion (as version 2) recorded it and died before the view.
     let mut deletion = events[3].clone();
     deletion.version = Some(2);
@@ -447,9 +466,15 @@ async fn a_deletion_finished_by_its_redelivery_erases_what_came_in_between() {
     // Meanwhile version 1 is re-published (a backfill): applied again, with its PII.
     let mut again = events[0].clone();
     again.event_id = format!("backfill-{}", again.event_id);
-    assert_eq!(processor.process(&again).await.unwrap().outcome, Outcome::Applied);
+    assert_eq!(
+        processor.process(&again, budget()).await.unwrap().outcome,
+        Outcome::Applied
+    );
 
-    assert_eq!(processor.process(&deletion).await.unwrap().outcome, Outcome::Duplicate);
+    assert_eq!(
+        processor.process(&deletion, budget()).await.unwrap().outcome,
+        Outcome::Duplicate
+    );
     let view = view(&app, &user_id).await;
     assert_eq!((view.version, view.state), (2, EmployeeState::Deleted));
     assert_eq!(
@@ -482,4 +507,8 @@ async fn a_failure_recorded_during_a_first_lease_outlives_its_release() {
         .await
         .unwrap();
     assert!(matches!(next, Leased::Mine(..)));
+}
+
+fn budget() -> Budget {
+    Budget::lasting(Duration::from_secs(30))
 }

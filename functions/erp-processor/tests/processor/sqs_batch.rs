@@ -110,7 +110,7 @@ async fn a_batch_of_100_is_processed_concurrently_within_the_bound() {
     let latency = Duration::from_millis(100);
     let app = spawn_app_with(|c| {
         c.batch_concurrency = 25;
-        c.erp_latency = latency;
+        c.erp = erp_processor::config::ErpConnector::Simulated { latency };
     })
     .await;
     let records: Vec<(String, Option<String>)> = (0..100)

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use crm_api::config::CrmApiConfig;
-use erp_processor::config::ErpProcessorConfig;
+use erp_processor::config::{ErpConnector, ErpProcessorConfig};
 use lambda_runtime::{Context, LambdaEvent};
 use outbox_relay::{Relay, RelayReport};
 use serde_json::{json, Value};
@@ -32,6 +32,7 @@ pub async fn spawn_stack() -> Stack {
         users_table: create_users_table(&dynamo).await,
         events_queue_url: create_queue(&sqs, "events").await,
         employees_table: employees_table.clone(),
+        metrics_namespace: "CrmErp/test".to_owned(),
     };
     let processed_table = create_processed_table(&dynamo).await;
     let erp_config = ErpProcessorConfig {
@@ -39,13 +40,18 @@ pub async fn spawn_stack() -> Stack {
         employees_table,
         erp_system: "OracleFusion".to_owned(),
         batch_concurrency: 10,
-        erp_latency: Duration::ZERO,
+        erp: ErpConnector::Simulated {
+            latency: Duration::ZERO,
+        },
+        metrics_namespace: "CrmErp/test".to_owned(),
         claim_timeout: Duration::from_secs(ErpProcessorConfig::DEFAULT_CLAIM_TIMEOUT_SECONDS),
         max_receive_count: ErpProcessorConfig::DEFAULT_MAX_RECEIVE_COUNT,
     };
     Stack {
         crm: crm_api::App::new(&aws, &crm_config),
-        erp: erp_processor::App::new(&aws, &erp_config),
+        erp: erp_processor::App::new(&aws, &erp_config)
+            .await
+            .expect("the simulated ERP needs nothing"),
         users: UsersTable::new(dynamo.clone(), &crm_config.users_table),
         dynamo,
         sqs,

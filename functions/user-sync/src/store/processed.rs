@@ -263,6 +263,22 @@ impl ProcessedUsersTable {
         Ok(super::written(request.update_expression(expression).send().await)?)
     }
 
+    /// Gives the claim up after a failed side effect, so the next delivery claims the
+    /// event at once instead of waiting out the claim's expiry. `false` when the claim was
+    /// no longer this delivery's (it expired and another took it over).
+    pub async fn abandon(&self, claim: &Claim) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("EventId", AttributeValue::S(claim.event_id.clone()))
+            .condition_expression("ClaimToken = :token")
+            .expression_attribute_values(":token", AttributeValue::S(claim.token.clone()))
+            .send()
+            .await;
+        super::written(result)
+    }
+
     /// Counts a repeated delivery of a recorded event on its record.
     pub async fn note_duplicate(&self, event_id: &str, at: OffsetDateTime) -> Result<(), StoreError> {
         let at = super::rfc3339(at);

@@ -1,0 +1,100 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+
+/** The CloudWatch namespace of a stage's custom metrics: every function's `METRICS_NAMESPACE`. */
+export function metricsNamespace(stage: string): string {
+  return `CrmErp/${stage}`;
+}
+
+/** The `Service` dimension of every custom metric: the binary that emits it. */
+export const SERVICE = {
+  crmApi: 'crm-api',
+  erpProcessor: 'erp-processor',
+  outboxRelay: 'outbox-relay',
+} as const;
+
+/** The `StatusClass` dimension of crm-api's `Requests`. */
+export const STATUS_CLASSES = ['2xx', '4xx', '5xx'] as const;
+export type StatusClass = typeof STATUS_CLASSES[number];
+
+/** crm-api's metrics: a count per response, by status class, and each request's latency. */
+export const CRM_API_REQUESTS = 'Requests';
+export const CRM_API_LATENCY = 'Latency';
+
+/** erp-processor's counts of its events' outcomes, one datum of each per invocation. */
+export const ERP_PROCESSOR_OUTCOMES = [
+  'EventsApplied',
+  'EventsDuplicate',
+  'EventsSuperseded',
+  'EventsFailedPermanently',
+  'EventsFailedTransiently',
+] as const;
+export type ErpProcessorOutcome = typeof ERP_PROCESSOR_OUTCOMES[number];
+
+/** erp-processor's metrics of each ERP call: its latency, and 1 if it failed, 0 if not. */
+export const ERP_CALL_LATENCY = 'ErpCallLatency';
+export const ERP_CALL_FAILED = 'ErpCallFailed';
+
+/** outbox-relay's metric of the oldest pending event, each run (see functions/outbox-relay/src/metrics.rs). */
+export const OLDEST_PENDING_EVENT_AGE = 'OldestPendingEventAgeSeconds';
+
+/** The dashboard's resolution; alarms take a metric `with` their own period. */
+export const METRIC_PERIOD = Duration.minutes(1);
+
+/**
+ * The custom metrics the functions emit, by the exact names and dimensions the Rust code
+ * publishes them with: the dashboard and the alarms both read them from here, so a name
+ * changes in one place (and in the function's metrics code). No metric has a label: CDK
+ * renders an alarm on a labelled metric as metric math (Metrics), which the local emulator
+ * rejects; the dashboard labels its lines itself.
+ */
+export class CrmErpMetrics {
+  constructor(readonly namespace: string) {}
+
+  /** crm-api's responses of one status class. */
+  apiRequests(statusClass: StatusClass): cloudwatch.Metric {
+    return this.metric(CRM_API_REQUESTS, { Service: SERVICE.crmApi, StatusClass: statusClass }, 'Sum');
+  }
+
+  /** crm-api's request latency at a percentile (`p50`, `p90`, `p99`). */
+  apiLatency(percentile: string): cloudwatch.Metric {
+    return this.metric(CRM_API_LATENCY, { Service: SERVICE.crmApi }, percentile, cloudwatch.Unit.MILLISECONDS);
+  }
+
+  /** erp-processor's events with one outcome. */
+  processorEvents(outcome: ErpProcessorOutcome): cloudwatch.Metric {
+    return this.metric(outcome, { Service: SERVICE.erpProcessor }, 'Sum');
+  }
+
+  /** The ERP's latency as erp-processor sees it, at a percentile. */
+  erpCallLatency(percentile: string): cloudwatch.Metric {
+    return this.metric(ERP_CALL_LATENCY, { Service: SERVICE.erpProcessor }, percentile,
+      cloudwatch.Unit.MILLISECONDS);
+  }
+
+  /** ERP calls made: one latency datum each. */
+  erpCalls(): cloudwatch.Metric {
+    return this.metric(ERP_CALL_LATENCY, { Service: SERVICE.erpProcessor }, 'SampleCount');
+  }
+
+  /**
+   * The share of ERP calls that failed (0-1): each call emits one datum, 1 if it failed and
+   * 0 if not, so their average is the error rate, with no metric math.
+   */
+  erpErrorRate(): cloudwatch.Metric {
+    return this.metric(ERP_CALL_FAILED, { Service: SERVICE.erpProcessor }, 'Average');
+  }
+
+  /** Age of the oldest event outbox-relay found pending, as it reports each run. */
+  oldestPendingEventAge(): cloudwatch.Metric {
+    return this.metric(OLDEST_PENDING_EVENT_AGE, { Service: SERVICE.outboxRelay }, 'Maximum');
+  }
+
+  private metric(
+    metricName: string, dimensionsMap: Record<string, string>, statistic: string, unit?: cloudwatch.Unit,
+  ): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: this.namespace, metricName, dimensionsMap, statistic, unit, period: METRIC_PERIOD,
+    });
+  }
+}

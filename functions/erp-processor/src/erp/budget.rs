@@ -1,0 +1,75 @@
+//! How long the ERP calls of an invocation may take: until the invocation's deadline, less
+//! what completing the records needs afterwards.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What is kept back from the deadline for the writes after the ERP call (the audit
+/// record and the ERP view: a few DynamoDB round trips).
+pub const RESERVE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    until: Instant,
+}
+
+impl Budget {
+    /// Ends `RESERVE` before `deadline_ms` (milliseconds since the epoch, as the runtime
+    /// gives it). A deadline that is not in the future is unknown, not passed: `cargo lambda
+    /// watch` sends a constant 600000 (1970). Then the budget is `fallback` from now.
+    pub fn from_deadline(deadline_ms: u64, now: SystemTime, fallback: Duration) -> Self {
+        let started = Instant::now();
+        let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let deadline = Duration::from_millis(deadline_ms);
+        let until = match deadline.checked_sub(since_epoch) {
+            Some(left) if !left.is_zero() => started + left.saturating_sub(RESERVE),
+            _ => started + fallback,
+        };
+        Self { until }
+    }
+
+    /// `length` from now.
+    pub fn lasting(length: Duration) -> Self {
+        Self {
+            until: Instant::now() + length,
+        }
+    }
+
+    pub fn remaining(&self) -> Duration {
+        self.until.saturating_duration_since(Instant::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FALLBACK: Duration = Duration::from_secs(9);
+
+    #[test]
+    fn a_future_deadline_less_the_reserve() {
+        let now = SystemTime::now();
+        let deadline = now.duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(30);
+        let budget = Budget::from_deadline(deadline.as_millis() as u64, now, FALLBACK);
+        let left = budget.remaining();
+        assert!(
+            left <= Duration::from_secs(28) && left > Duration::from_secs(27),
+            "{left:?}"
+        );
+    }
+
+    #[test]
+    fn a_deadline_closer_than_the_reserve_leaves_nothing() {
+        let now = SystemTime::now();
+        let deadline = now.duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(1);
+        let budget = Budget::from_deadline(deadline.as_millis() as u64, now, FALLBACK);
+        assert_eq!(budget.remaining(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_deadline_in_the_past_is_unknown() {
+        // What cargo lambda watch sends.
+        let budget = Budget::from_deadline(600_000, SystemTime::now(), FALLBACK);
+        let left = budget.remaining();
+        assert!(left <= FALLBACK && left > Duration::from_secs(8), "{left:?}");
+    }
+}

@@ -1,0 +1,190 @@
+//! The HTTP connector: the employee record as JSON over HTTPS, one resource per user.
+//!
+//! - `UserCreated`, `UserUpdated`: `PUT {ERP_ENDPOINT_URL}/employees/{userId}` with the
+//!   user's whole state (an upsert: an update that arrives before its create creates it).
+//! - `UserDeleted`: `DELETE {ERP_ENDPOINT_URL}/employees/{userId}`; a 404 is done.
+//!
+//! Every call carries `Authorization: Bearer <token>` (from Secrets Manager) and
+//! `Idempotency-Key: <eventId>`, so a repeated call of one event is the ERP's to absorb.
+//! Each attempt has its own timeout; failed attempts are retried with jittered backoff
+//! (or after the ERP's `Retry-After`) while the invocation's budget allows.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::future::BoxFuture;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use serde::Serialize;
+use url::Url;
+use user_sync::domain::ErpEmployee;
+use user_sync::events::{EventEnvelope, EventType};
+
+use super::credentials::Token;
+use super::retry::{backoff, classify};
+use super::{Budget, CallLog, Erp, ErpError};
+
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpErpSettings {
+    /// The ERP's base URL (`ERP_ENDPOINT_URL`), checked by the configuration.
+    pub endpoint: Url,
+    /// How long one attempt may take (`ERP_CALL_TIMEOUT_MS`).
+    pub call_timeout: Duration,
+    /// Attempts per delivery (`ERP_MAX_ATTEMPTS`); SQS redelivers after the last.
+    pub max_attempts: u32,
+}
+
+/// The employee record as the ERP receives it. `name` and `email` are absent for a deletion.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EmployeeRecord<'a> {
+    employee_id: &'a str,
+    user_id: &'a str,
+    name: Option<&'a str>,
+    email: Option<&'a str>,
+    version: u64,
+    event_id: &'a str,
+    #[serde(with = "time::serde::rfc3339")]
+    changed_at: time::OffsetDateTime,
+}
+
+pub struct HttpErp {
+    client: reqwest::Client,
+    settings: HttpErpSettings,
+    token: Token,
+    calls: Arc<CallLog>,
+}
+
+impl std::fmt::Debug for HttpErp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpErp")
+            .field("settings", &self.settings)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpErp {
+    pub fn new(settings: HttpErpSettings, token: Token, calls: Arc<CallLog>) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(settings.call_timeout)
+            .user_agent(concat!("crm-erp-processor/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            client,
+            settings,
+            token,
+            calls,
+        })
+    }
+
+    /// `{endpoint}/employees/{userId}`, the id as one path segment whatever it holds.
+    pub fn record_url(&self, user_id: &str) -> Url {
+        let mut url = self.settings.endpoint.clone();
+        url.path_segments_mut()
+            .expect("the configuration admits only http(s) URLs, which have a path")
+            .pop_if_empty()
+            .extend(["employees", user_id]);
+        url
+    }
+
+    async fn attempt(&self, event: &EventEnvelope, employee: &ErpEmployee, timeout: Duration) -> Result<(), ErpError> {
+        let url = self.record_url(&event.user.id);
+        let deleting = event.event_type == EventType::UserDeleted;
+        let request = if deleting {
+            self.client.delete(url)
+        } else {
+            let record = EmployeeRecord {
+                employee_id: &employee.record_id,
+                user_id: &event.user.id,
+                name: event.user.name.as_deref(),
+                email: event.user.email.as_deref(),
+                version: event.version(),
+                event_id: &event.event_id,
+                changed_at: event.timestamp,
+            };
+            self.client
+                .put(url)
+                .header(CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(&record).expect("a record always serializes"))
+        };
+        let response = request
+            .header(AUTHORIZATION, format!("Bearer {}", self.token.expose()))
+            .header(IDEMPOTENCY_KEY, &event.event_id)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| unavailable(&e, timeout))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.bytes().await.map_err(|e| unavailable(&e, timeout))?;
+        classify(status, retry_after.as_deref(), &body, deleting, SystemTime::now())
+    }
+}
+
+impl Erp for HttpErp {
+    fn integrate<'a>(
+        &'a self,
+        event: &'a EventEnvelope,
+        employee: &'a ErpEmployee,
+        budget: Budget,
+    ) -> BoxFuture<'a, Result<(), ErpError>> {
+        Box::pin(async move {
+            let mut attempt = 1;
+            loop {
+                let left = budget.remaining();
+                if left.is_zero() {
+                    return Err(ErpError::Unavailable {
+                        reason: "no time left in the invocation for an ERP call".to_owned(),
+                        retry_after: None,
+                    });
+                }
+                let started = Instant::now();
+                let result = self
+                    .attempt(event, employee, self.settings.call_timeout.min(left))
+                    .await;
+                self.calls.record(started.elapsed(), result.is_err());
+                let error = match result {
+                    Ok(()) => {
+                        tracing::info!(event_id = %event.event_id, user_id = %event.user.id, version = event.version(),
+                            attempt, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "ERP call succeeded");
+                        return Ok(());
+                    }
+                    Err(error) => error,
+                };
+                tracing::warn!(event_id = %event.event_id, user_id = %event.user.id, attempt,
+                    permanent = error.is_permanent(), reason = %error, "ERP call failed");
+                let ErpError::Unavailable { retry_after, .. } = &error else {
+                    return Err(error);
+                };
+                let wait = retry_after.unwrap_or_else(|| backoff(attempt, fastrand::f64()));
+                // A wait past the budget is SQS's to make: its redelivery comes later anyway.
+                if attempt >= self.settings.max_attempts || wait >= budget.remaining() {
+                    return Err(error);
+                }
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+        })
+    }
+}
+
+/// A request that got no answer; reqwest's text names the URL (no secret in it) and cause.
+fn unavailable(error: &reqwest::Error, timeout: Duration) -> ErpError {
+    let reason = if error.is_timeout() {
+        format!("no answer within {} ms", timeout.as_millis())
+    } else if error.is_connect() {
+        format!("cannot connect: {}", user_sync::errors::chain(error))
+    } else {
+        user_sync::errors::chain(error)
+    };
+    ErpError::Unavailable {
+        reason,
+        retry_after: None,
+    }
+}

@@ -1,0 +1,54 @@
+//! The ERP side of processing, behind one trait: the simulated ERP (the default, the
+//! original's behaviour) or the HTTP connector (`ERP_ENDPOINT_URL`). Both report each call
+//! to a `CallLog`, which the handler turns into the ERP call metrics of its invocation.
+
+mod budget;
+mod calls;
+pub mod credentials;
+mod http;
+mod retry;
+mod simulated;
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use user_sync::domain::ErpEmployee;
+use user_sync::events::EventEnvelope;
+
+pub use budget::Budget;
+pub use calls::{CallLog, CallSample};
+pub use http::{HttpErp, HttpErpSettings};
+pub use simulated::SimulatedErp;
+
+/// Creates or updates the user's employee record from a `UserCreated` or `UserUpdated`,
+/// removes it for a `UserDeleted`, within `budget`. Each must be idempotent per event id:
+/// a delivery that dies after the call and before its record repeats it.
+pub trait Erp: Send + Sync + std::fmt::Debug {
+    fn integrate<'a>(
+        &'a self,
+        event: &'a EventEnvelope,
+        employee: &'a ErpEmployee,
+        budget: Budget,
+    ) -> BoxFuture<'a, Result<(), ErpError>>;
+}
+
+/// Why the ERP did not take an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ErpError {
+    /// A 4xx other than 408 and 429: this event will never be taken as it is.
+    #[error("the ERP refused the event (HTTP {status}): {reason}")]
+    Refused { status: u16, reason: String },
+    /// A 5xx, 408, 429, a timeout or no connection, on every attempt the budget allowed:
+    /// a later delivery may succeed. `retry_after` is the ERP's own hint, when it gave one.
+    #[error("the ERP is unavailable: {reason}")]
+    Unavailable {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+impl ErpError {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Refused { .. })
+    }
+}

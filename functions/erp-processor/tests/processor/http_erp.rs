@@ -1,0 +1,253 @@
+//! The HTTP connector against the fake ERP (test-support), through the processor and the
+//! SQS handler with real tables: what reaches the ERP, what is retried and how, and what a
+//! failure leaves behind.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use erp_processor::erp::credentials::Token;
+use erp_processor::erp::{Budget, CallLog, ErpError, HttpErp, HttpErpSettings};
+use erp_processor::process::{Outcome, ProcessError};
+use erp_processor::App;
+use serde_json::json;
+use test_support::fake_erp::{Behaviour, FakeErp};
+use user_sync::events::EventEnvelope;
+use user_sync::store::ErpEmployeesTable;
+
+use crate::helpers::{event, spawn_app, TestApp};
+
+const TOKEN: &str = "test-token-4f9a";
+
+struct Connected {
+    app: TestApp,
+    erp: FakeErp,
+    calls: Arc<CallLog>,
+}
+
+async fn connected(call_timeout: Duration, max_attempts: u32) -> Connected {
+    let erp = FakeErp::start().await.unwrap();
+    erp.require_token(TOKEN);
+    let mut app = spawn_app().await;
+    let calls = Arc::new(CallLog::default());
+    let settings = HttpErpSettings {
+        endpoint: url::Url::parse(&erp.url()).unwrap(),
+        call_timeout,
+        max_attempts,
+    };
+    let http = HttpErp::new(settings, Token::new(TOKEN), calls.clone()).unwrap();
+    let aws = test_support::emulator().sdk_config().await;
+    app.app = App::with_erp(
+        &aws,
+        &app.config,
+        Arc::new(http),
+        calls.clone(),
+        Duration::from_secs(10),
+    );
+    Connected { app, erp, calls }
+}
+
+fn envelope(value: serde_json::Value) -> EventEnvelope {
+    EventEnvelope::parse(&value.to_string()).unwrap()
+}
+
+fn budget() -> Budget {
+    Budget::lasting(Duration::from_secs(20))
+}
+
+#[tokio::test]
+async fn each_change_reaches_the_erp_once_with_its_key_and_the_token() {
+    let c = connected(Duration::from_secs(2), 3).await;
+    let user_id = test_support::unique("user");
+    let created = event("evt-http-created", &user_id);
+    assert!(c.app.send_batch(&[("m-1", Some(created.to_string()))]).await.is_empty());
+    // A redelivery and a repeat within one batch: the claim absorbs both.
+    assert!(c
+        .app
+        .send_batch(&[("m-2", Some(created.to_string())), ("m-3", Some(created.to_string()))])
+        .await
+        .is_empty());
+    let record = c.erp.employee(&user_id).expect("the ERP holds the employee");
+    assert_eq!(record["userId"], user_id);
+    assert_eq!(record["name"], "Grace Hopper");
+    assert_eq!(record["email"], "grace.hopper@example.com");
+    assert_eq!(record["version"], 1);
+    assert_eq!(record["eventId"], "evt-http-created");
+    assert!(record["employeeId"].as_str().unwrap().starts_with("EMP-"));
+
+    let deleted = json!({"eventId": "evt-http-deleted", "eventType": "UserDeleted", "version": 2,
+                         "timestamp": "2026-03-02T09:16:00Z", "user": {"id": user_id}});
+    assert!(c.app.send_batch(&[("m-4", Some(deleted.to_string()))]).await.is_empty());
+    assert_eq!(c.erp.employee(&user_id), None);
+
+    let calls = c.erp.calls_for(&user_id);
+    let seen: Vec<(&str, Option<&str>, Option<u16>)> = calls
+        .iter()
+        .map(|call| (call.method.as_str(), call.idempotency_key.as_deref(), call.status))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("PUT", Some("evt-http-created"), Some(201)),
+            ("DELETE", Some("evt-http-deleted"), Some(204))
+        ]
+    );
+    assert!(calls
+        .iter()
+        .all(|call| call.authorization.as_deref() == Some(&format!("Bearer {TOKEN}"))));
+    assert_eq!(
+        c.calls.drain().len(),
+        0,
+        "the handler drained the calls into its metrics"
+    );
+}
+
+#[tokio::test]
+async fn transient_answers_are_retried_and_retry_after_is_honoured() {
+    let c = connected(Duration::from_secs(2), 3).await;
+    let user_id = test_support::unique("user");
+    c.erp.fail_next(2, 503, None);
+    let processed = c
+        .app
+        .app
+        .processor
+        .process(&envelope(event("evt-retried", &user_id)), budget())
+        .await
+        .unwrap();
+    assert_eq!(processed.outcome, Outcome::Applied);
+    let statuses: Vec<Option<u16>> = c.erp.calls_for(&user_id).iter().map(|call| call.status).collect();
+    assert_eq!(statuses, [Some(503), Some(503), Some(201)]);
+    assert_eq!(c.erp.applied().get("evt-retried"), Some(&1));
+    let samples = c.calls.drain();
+    assert_eq!(
+        samples.iter().map(|s| s.failed).collect::<Vec<_>>(),
+        [true, true, false]
+    );
+
+    let other = test_support::unique("user");
+    c.erp.fail_next(1, 429, Some("1"));
+    let started = Instant::now();
+    let processed = c
+        .app
+        .app
+        .processor
+        .process(&envelope(event("evt-throttled", &other)), budget())
+        .await
+        .unwrap();
+    assert_eq!(processed.outcome, Outcome::Applied);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited as Retry-After said"
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_is_not_retried_marks_the_user_failed_and_leaves_the_event_unclaimed() {
+    let c = connected(Duration::from_secs(2), 3).await;
+    let user_id = test_support::unique("user");
+    c.erp.set_for_user(
+        &user_id,
+        Behaviour::Status {
+            status: 400,
+            retry_after: None,
+        },
+    );
+    let created = event("evt-refused", &user_id);
+    assert_eq!(c.app.send_batch(&[("m-1", Some(created.to_string()))]).await, ["m-1"]);
+    assert_eq!(c.erp.calls_for(&user_id).len(), 1, "a 4xx is final: no retry");
+    let employees = ErpEmployeesTable::new(c.app.dynamo.clone(), &c.app.config.employees_table);
+    assert_eq!(employees.sync_state(&user_id).await.unwrap().failed_version, Some(1));
+    assert!(
+        !c.app.stored_items().await.contains_key("evt-refused"),
+        "no claim left behind"
+    );
+
+    // Once the ERP takes it, the next delivery goes through at once.
+    c.erp.set_for_user(&user_id, Behaviour::Healthy);
+    assert!(c.app.send_batch(&[("m-1", Some(created.to_string()))]).await.is_empty());
+    assert_eq!(c.erp.applied().get("evt-refused"), Some(&1));
+}
+
+#[tokio::test]
+async fn timeouts_and_outages_fail_within_the_budget_and_the_next_delivery_succeeds() {
+    let c = connected(Duration::from_millis(300), 2).await;
+    let processor = &c.app.app.processor;
+    let user_id = test_support::unique("user");
+    let created = envelope(event("evt-outage", &user_id));
+
+    c.erp.set(Behaviour::Hang);
+    let started = Instant::now();
+    let error = processor.process(&created, budget()).await.unwrap_err();
+    assert!(
+        matches!(&error, ProcessError::Erp(ErpError::Unavailable { reason, .. }) if reason.contains("no answer within 300 ms")),
+        "{error:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+
+    c.erp.set(Behaviour::Down);
+    assert!(matches!(
+        processor.process(&created, budget()).await,
+        Err(ProcessError::Erp(ErpError::Unavailable { .. }))
+    ));
+
+    // An ERP that always fails: the budget, not the attempts, ends the retries.
+    c.erp.set(Behaviour::Status {
+        status: 500,
+        retry_after: Some("30".to_owned()),
+    });
+    let started = Instant::now();
+    assert!(matches!(
+        processor
+            .process(&created, Budget::lasting(Duration::from_secs(2)))
+            .await,
+        Err(ProcessError::Erp(ErpError::Unavailable {
+            retry_after: Some(_),
+            ..
+        }))
+    ));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a wait past the budget is SQS's"
+    );
+
+    c.erp.set(Behaviour::Healthy);
+    let processed = processor.process(&created, budget()).await.unwrap();
+    assert_eq!(processed.outcome, Outcome::Applied);
+    assert_eq!(c.erp.applied().get("evt-outage"), Some(&1));
+}
+
+#[tokio::test]
+async fn posted_events_answer_the_erp_failure() {
+    let c = connected(Duration::from_millis(300), 1).await;
+    let user_id = test_support::unique("user");
+    c.erp.set_for_user(
+        &user_id,
+        Behaviour::Status {
+            status: 422,
+            retry_after: None,
+        },
+    );
+    let refused = c
+        .app
+        .post_events(&event("evt-post-refused", &user_id).to_string())
+        .await;
+    let problem = refused.problem(422);
+    assert_eq!(problem["type"], "urn:problem-type:erp-refused");
+    assert_eq!(
+        problem["detail"],
+        "The ERP refused the event (HTTP 422); nothing was recorded."
+    );
+
+    c.erp.set_for_user(&user_id, Behaviour::Down);
+    let unavailable = c
+        .app
+        .post_events(&event("evt-post-refused", &user_id).to_string())
+        .await;
+    assert_eq!(unavailable.problem(503)["type"], "urn:problem-type:erp-unavailable");
+
+    c.erp.set_for_user(&user_id, Behaviour::Healthy);
+    let ok = c
+        .app
+        .post_events(&event("evt-post-refused", &user_id).to_string())
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+}
