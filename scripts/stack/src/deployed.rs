@@ -17,6 +17,11 @@ pub struct Outputs {
     pub erp_employees_table_name: String,
     pub events_queue_url: String,
     pub dead_letter_queue_url: String,
+    /// With `-c erpEndpointUrl` only: the secret holding the ERP's bearer token.
+    #[serde(default)]
+    pub erp_credentials_secret_arn: Option<String>,
+    #[serde(default)]
+    pub dashboard_name: Option<String>,
 }
 
 impl Outputs {

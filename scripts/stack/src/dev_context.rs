@@ -1,6 +1,7 @@
 //! The stack name and CDK context `scripts/dev` deploys with: stage `dev`, this host's
 //! architecture (MiniStack runs the functions as local processes), and the optional
-//! shortened timings of the `LOCAL_*` variables (the e2e suite's).
+//! shortened timings of the `LOCAL_*` variables (the e2e suite's), and the ERP to call
+//! (`LOCAL_ERP_ENDPOINT_URL`: the e2e suite's fake ERP).
 
 /// One argument per element: the stack, then `-c KEY=VALUE` pairs.
 pub fn dev_context(arch: &str, lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
@@ -12,6 +13,7 @@ pub fn dev_context(arch: &str, lookup: impl Fn(&str) -> Option<String>) -> Vec<S
     for (var, key) in [
         ("LOCAL_QUEUE_VISIBILITY_SECONDS", "queueVisibilitySeconds"),
         ("LOCAL_OUTBOX_GRACE_SECONDS", "outboxGraceSeconds"),
+        ("LOCAL_ERP_ENDPOINT_URL", "erpEndpointUrl"),
     ] {
         if let Some(value) = lookup(var).filter(|v| !v.trim().is_empty()) {
             context(format!("{key}={}", value.trim()));
@@ -30,7 +32,11 @@ mod tests {
             dev_context("x86_64", |_| None),
             ["CrmErp-dev", "-c", "stage=dev", "-c", "architecture=x86_64"]
         );
-        let lookup = |k: &str| (k == "LOCAL_OUTBOX_GRACE_SECONDS").then(|| " 2 ".to_owned());
+        let lookup = |k: &str| match k {
+            "LOCAL_OUTBOX_GRACE_SECONDS" => Some(" 2 ".to_owned()),
+            "LOCAL_ERP_ENDPOINT_URL" => Some("http://127.0.0.1:9/erp".to_owned()),
+            _ => None,
+        };
         assert_eq!(
             dev_context("aarch64", lookup),
             [
@@ -40,7 +46,9 @@ mod tests {
                 "-c",
                 "architecture=arm64",
                 "-c",
-                "outboxGraceSeconds=2"
+                "outboxGraceSeconds=2",
+                "-c",
+                "erpEndpointUrl=http://127.0.0.1:9/erp"
             ]
         );
     }

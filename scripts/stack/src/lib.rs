@@ -4,6 +4,8 @@
 
 pub mod backfill;
 pub mod deployed;
+pub mod functions;
+pub mod metrics;
 pub mod redrive;
 pub mod signed;
 

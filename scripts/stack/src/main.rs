@@ -13,6 +13,8 @@
 //!                                   back to the events queue
 //! stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)   re-publish users
 //!                                   through the outbox
+//! stack metrics [MINUTES]           the dashboard's figures from the functions' EMF log
+//!                                   lines of the last MINUTES (default 60)
 //! stack watch-env OUTPUTS           `cargo lambda watch`'s environment, for the deployed
 //!                                   local tables and queue
 //! ```
@@ -33,7 +35,7 @@ use std::process::ExitCode;
 use stack::{outputs_for_this_environment, SignedClient};
 
 const USAGE: &str =
-    "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack local-context | stack emulator-ready URL PID | stack watch-env OUTPUTS | stack redrive --outputs FILE (list | move (--all | ID…)) | stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)";
+    "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack local-context | stack emulator-ready URL PID | stack metrics [MINUTES] | stack watch-env OUTPUTS | stack redrive --outputs FILE (list | move (--all | ID…)) | stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -67,6 +69,8 @@ async fn main() -> ExitCode {
         ["watch-env", file] => {
             outputs_for_this_environment(&PathBuf::from(file)).map(|o| print!("{}", hello::watch_env(&o)))
         }
+        ["metrics"] => print_metrics("60").await,
+        ["metrics", minutes] => print_metrics(minutes).await,
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -81,4 +85,21 @@ async fn main() -> ExitCode {
 async fn smoke_at(endpoints: &smoke::Endpoints) -> Result<(), String> {
     let client = SignedClient::from_env().await?;
     smoke::run(&client, endpoints).await
+}
+
+async fn print_metrics(minutes: &str) -> Result<(), String> {
+    let minutes: i64 = minutes
+        .parse()
+        .ok()
+        .filter(|m| *m > 0)
+        .ok_or_else(|| format!("MINUTES must be a positive number, not {minutes:?}"))?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let figures = stack::metrics::gather(&aws, now_ms - minutes * 60_000).await?;
+    if figures.0.is_empty() {
+        println!("no metrics in the functions' logs of the last {minutes} minutes");
+    } else {
+        print!("{}", figures.render());
+    }
+    Ok(())
 }

@@ -13,7 +13,7 @@ use tokio::time::sleep;
 use stack::LocalUrlForm;
 
 use super::world::{s, World};
-use super::{browser, watch, SETTINGS};
+use super::{browser, erp, watch, SETTINGS};
 use crate::smoke::{expect, is_with_sync, next_page};
 
 type Check<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>;
@@ -52,6 +52,22 @@ pub async fn run_all(world: &World, only: &[&str]) -> (usize, usize) {
         (
             "users' lifecycles shuffled and repeated onto the queue end in the newest state (GET says synced); a deleted user's name and email are gone",
             Box::pin(shuffled_lifecycles(world)),
+        ),
+        (
+            "the ERP connector: each change reaches the fake ERP once per idempotency key through 503s, a 429 with Retry-After and repeated deliveries, with the secret's token, which no environment holds",
+            Box::pin(erp::once_per_key(world)),
+        ),
+        (
+            "an ERP outage: nothing reaches it or is lost while it is down, the backlog drains once it is back, none dead-lettered",
+            Box::pin(erp::outage(world)),
+        ),
+        (
+            "a 400 from the ERP sends the event to the DLQ, its reason in erp-processor's log, the user's sync failed",
+            Box::pin(erp::refusal_goes_to_the_dlq(world)),
+        ),
+        (
+            "scripts/metrics prints the run's figures from the EMF lines: requests, outcomes, ERP calls and errors",
+            Box::pin(erp::metrics(world)),
         ),
         (
             "queue unreachable for crm-api: 50 users reach the ERP once, by the relay's schedule",
@@ -132,7 +148,7 @@ where
     }
 }
 
-fn user_id(body: &Value) -> Result<String, String> {
+pub(super) fn user_id(body: &Value) -> Result<String, String> {
     body["id"]
         .as_str()
         .map(str::to_owned)
@@ -859,7 +875,7 @@ async fn redrive_after_the_fix(world: &World) -> Result<(), String> {
 
 /// Runs a script as a client of this stack; its output is the failure's reason, and its
 /// standard output the result.
-async fn run_script(world: &World, script: &str, args: &[&str]) -> Result<String, String> {
+pub(super) async fn run_script(world: &World, script: &str, args: &[&str]) -> Result<String, String> {
     let out = tokio::process::Command::new(world.root.join(script))
         .args(args)
         .envs(world.client_env())

@@ -21,6 +21,12 @@ pub struct Settings {
     pub outbox_grace_s: u64,
 }
 
+/// What the suite connects the stack to.
+pub struct Peers<'a> {
+    /// The fake ERP's base URL (`-c erpEndpointUrl`).
+    pub erp_endpoint_url: &'a str,
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -29,7 +35,7 @@ pub fn free_port() -> u16 {
 }
 
 impl DevStack {
-    pub async fn start(root: &Path, settings: &Settings) -> Result<Self, String> {
+    pub async fn start(root: &Path, settings: &Settings, peers: &Peers<'_>) -> Result<Self, String> {
         let port = free_port();
         let state = root.join("target/e2e");
         let ready = state.join("ready");
@@ -55,6 +61,7 @@ impl DevStack {
                 settings.visibility_timeout_s.to_string(),
             )
             .env("LOCAL_OUTBOX_GRACE_SECONDS", settings.outbox_grace_s.to_string())
+            .env("LOCAL_ERP_ENDPOINT_URL", peers.erp_endpoint_url)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(append()?)

@@ -7,6 +7,7 @@
 mod browser;
 mod checks;
 mod dev;
+mod erp;
 mod proxy;
 mod watch;
 mod world;
@@ -15,8 +16,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use dev::{DevStack, Settings};
+use dev::{DevStack, Peers, Settings};
 use stack::Outputs;
+use test_support::fake_erp::FakeErp;
 
 /// Short local timings (`-c queueVisibilitySeconds`, `-c outboxGraceSeconds`), so retries
 /// and redrive happen within seconds and the relay takes any event pending for 2 s.
@@ -30,9 +32,22 @@ pub async fn main(only: &[&str]) -> ExitCode {
         .join("../..")
         .canonicalize()
         .expect("the workspace root exists");
+    // Started first: the stack is deployed pointing at it (`-c erpEndpointUrl`).
+    let erp = match FakeErp::start().await {
+        Ok(erp) => erp,
+        Err(e) => {
+            eprintln!("e2e: cannot start the fake ERP: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("e2e: the fake ERP listens at {}", erp.url());
     println!("e2e: starting scripts/dev (log: target/e2e.dev.log)");
     let started = Instant::now();
-    let mut dev = match DevStack::start(&root, &SETTINGS).await {
+    let erp_url = erp.url();
+    let peers = Peers {
+        erp_endpoint_url: &erp_url,
+    };
+    let mut dev = match DevStack::start(&root, &SETTINGS, &peers).await {
         Ok(dev) => dev,
         Err(e) => {
             eprintln!("e2e: {e}");
@@ -40,7 +55,7 @@ pub async fn main(only: &[&str]) -> ExitCode {
         }
     };
     println!("e2e: stack deployed in {:.0} s", started.elapsed().as_secs_f64());
-    let (passed, failed) = match prepare(&root, &dev).await {
+    let (passed, failed) = match prepare(&root, &dev, erp).await {
         Ok(world) => checks::run_all(&world, only).await,
         Err(e) => {
             eprintln!("e2e: {e}");
@@ -60,11 +75,11 @@ pub async fn main(only: &[&str]) -> ExitCode {
     }
 }
 
-async fn prepare(root: &std::path::Path, dev: &DevStack) -> Result<world::World, String> {
+async fn prepare(root: &std::path::Path, dev: &DevStack, erp: FakeErp) -> Result<world::World, String> {
     let emulator = url::Url::parse(&format!("http://127.0.0.1:{}", dev.port)).expect("a valid URL");
     let outputs = Outputs::read(&dev.outputs_file())?;
     let proxy = proxy::FaultProxy::start(([127, 0, 0, 1], dev.port).into())
         .await
         .map_err(|e| format!("cannot start the fault proxy: {e}"))?;
-    world::World::new(root, outputs, emulator, proxy).await
+    world::World::new(root, outputs, emulator, proxy, erp).await
 }

@@ -12,6 +12,7 @@ use stack::{LocalUrlForm, Outputs, SignedClient};
 
 use super::proxy::FaultProxy;
 use crate::smoke::{header, read};
+use test_support::fake_erp::FakeErp;
 
 pub use test_support::Item;
 
@@ -29,6 +30,9 @@ pub struct World {
     pub sqs: aws_sdk_sqs::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub proxy: FaultProxy,
+    /// The ERP the stack is deployed against.
+    pub erp: FakeErp,
+    pub aws: aws_config::SdkConfig,
 }
 
 /// An answer: status, `Location` and `Link` headers, JSON body.
@@ -45,10 +49,13 @@ impl World {
         outputs: Outputs,
         emulator: Url,
         proxy: FaultProxy,
+        erp: FakeErp,
     ) -> Result<Self, String> {
         let credentials = Credentials::new(KEY, KEY, None, None, "e2e");
         // As scripts/dev deployed it: the emulator's endpoint, dummy credentials.
         let aws = test_support::sdk_config_for(emulator.as_str()).await;
+        // The token the CDK app generated: the fake ERP takes no call without it.
+        erp.require_token(&erp_token(&aws, &outputs).await?);
         Ok(Self {
             root: root.to_owned(),
             outputs,
@@ -58,6 +65,8 @@ impl World {
             sqs: aws_sdk_sqs::Client::new(&aws),
             lambda: aws_sdk_lambda::Client::new(&aws),
             proxy,
+            erp,
+            aws,
         })
     }
 
@@ -160,28 +169,16 @@ impl World {
 
     /// The deployed function built from `binary` (the template tags each with it).
     pub async fn function_named(&self, binary: &str) -> Result<String, String> {
-        let functions = self
-            .lambda
-            .list_functions()
-            .send()
-            .await
-            .map_err(|e| format!("list functions: {e}"))?;
-        for function in functions.functions() {
-            let (Some(name), Some(arn)) = (function.function_name(), function.function_arn()) else {
-                continue;
-            };
-            let tags = self
-                .lambda
-                .list_tags()
-                .resource(arn)
-                .send()
-                .await
-                .map_err(|e| format!("tags of {name}: {e}"))?;
-            if tags.tags().and_then(|t| t.get("binary")).map(String::as_str) == Some(binary) {
-                return Ok(name.to_owned());
-            }
-        }
-        Err(format!("no deployed function is tagged binary={binary}"))
+        stack::functions::named(&self.lambda, binary).await
+    }
+
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::new(&self.aws)
+    }
+
+    /// The ERP's bearer token, as the CDK app generated it into the secret.
+    pub async fn erp_token(&self) -> Result<String, String> {
+        erp_token(&self.aws, &self.outputs).await
     }
 
     /// Adds (`Some`) or removes (`None`) one variable of a function's environment.
@@ -214,6 +211,24 @@ impl World {
             .map_err(|e| format!("update {function}: {e}"))?;
         Ok(())
     }
+}
+
+async fn erp_token(aws: &aws_config::SdkConfig, outputs: &Outputs) -> Result<String, String> {
+    let secret = outputs
+        .erp_credentials_secret_arn
+        .clone()
+        .ok_or("the stack has no ERP credentials secret: was it deployed with -c erpEndpointUrl?")?;
+    let value = aws_sdk_secretsmanager::Client::new(aws)
+        .get_secret_value()
+        .secret_id(&secret)
+        .send()
+        .await
+        .map_err(|e| format!("read {secret}: {e}"))?;
+    value
+        .secret_string()
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .and_then(|v| v["token"].as_str().map(str::to_owned))
+        .ok_or_else(|| "the ERP credentials secret holds no token".to_owned())
 }
 
 pub use test_support::text as s;
