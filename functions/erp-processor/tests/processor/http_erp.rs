@@ -216,6 +216,27 @@ async fn timeouts_and_outages_fail_within_the_budget_and_the_next_delivery_succe
 }
 
 #[tokio::test]
+async fn a_slow_erp_inside_the_timeout_is_waited_for_and_measured() {
+    let c = connected(Duration::from_secs(2), 1).await;
+    c.erp.set(Behaviour::Slow(Duration::from_millis(300)));
+    let user_id = test_support::unique("user");
+    let processed = c
+        .app
+        .app
+        .processor
+        .process(&envelope(event("evt-slow", &user_id)), budget())
+        .await
+        .unwrap();
+    assert_eq!(processed.outcome, Outcome::Applied);
+    let samples = c.calls.drain();
+    assert_eq!(samples.len(), 1);
+    assert!(
+        !samples[0].failed && samples[0].latency >= Duration::from_millis(300),
+        "{samples:?}"
+    );
+}
+
+#[tokio::test]
 async fn posted_events_answer_the_erp_failure() {
     let c = connected(Duration::from_millis(300), 1).await;
     let user_id = test_support::unique("user");
