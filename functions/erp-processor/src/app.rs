@@ -4,7 +4,7 @@ use aws_config::SdkConfig;
 use user_sync::store::{ErpEmployeesTable, ProcessedUsersTable};
 
 use crate::config::{ErpConnector, ErpProcessorConfig};
-use crate::erp::{credentials, CallLog, Erp, HttpErp, HttpErpSettings, SimulatedErp};
+use crate::erp::{credentials, Budget, CallLog, Erp, HttpErp, HttpErpSettings, SimulatedErp, RESERVE};
 use crate::process::Processor;
 
 /// What every invocation needs, built once at cold start and borrowed by each invocation.
@@ -21,6 +21,9 @@ pub struct App {
     /// How long the ERP calls may take when the invocation's deadline is unknown.
     pub erp_fallback_budget: std::time::Duration,
 }
+
+/// API Gateway's integration timeout (29 s) less the writes after the ERP call.
+pub const MAX_REQUEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(25);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -50,13 +53,20 @@ impl App {
                 max_attempts,
             } => {
                 let token = credentials::read_token(aws, credentials_secret_arn).await?;
+                let source = credentials::TokenSource {
+                    aws: aws.clone(),
+                    arn: credentials_secret_arn.clone(),
+                };
                 let settings = HttpErpSettings {
                     endpoint: endpoint.clone(),
                     call_timeout: *call_timeout,
                     max_attempts: *max_attempts,
                 };
-                let fallback = *call_timeout * *max_attempts;
-                (Arc::new(HttpErp::new(settings, token, erp_calls.clone())?), fallback)
+                // Never past the claim: a delivery still calling the ERP after its claim
+                // expired would see another delivery call it too.
+                let fallback = (*call_timeout * *max_attempts).min(config.claim_timeout.saturating_sub(RESERVE));
+                let http = HttpErp::new(settings, token, Some(source), erp_calls.clone())?;
+                (Arc::new(http), fallback)
             }
         };
         Ok(Self::with_erp(aws, config, erp, erp_calls, erp_fallback_budget))
@@ -88,7 +98,13 @@ impl App {
     }
 
     /// The ERP budget of an invocation with this deadline (ms since the epoch).
-    pub fn erp_budget(&self, deadline_ms: u64) -> crate::erp::Budget {
-        crate::erp::Budget::from_deadline(deadline_ms, std::time::SystemTime::now(), self.erp_fallback_budget)
+    pub fn erp_budget(&self, deadline_ms: u64) -> Budget {
+        Budget::from_deadline(deadline_ms, std::time::SystemTime::now(), self.erp_fallback_budget)
+    }
+
+    /// The ERP budget of a `POST /events` request: within API Gateway's 29 s integration
+    /// timeout too, so the client gets the answer rather than a 504.
+    pub fn erp_budget_for_request(&self, deadline_ms: u64) -> Budget {
+        self.erp_budget(deadline_ms).at_most(MAX_REQUEST_BUDGET)
     }
 }

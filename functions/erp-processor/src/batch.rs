@@ -68,10 +68,12 @@ pub async fn handle(app: &App, batch: Batch, budget: Budget) -> SqsBatchResponse
     let total = batch.0.len();
     let tally = std::sync::Mutex::new(Tally::default());
     let tally = &tally;
-    let count = |result: &Result<Outcome, RecordFailure>| {
+    // A permanent failure fails every receive alike: it counts once, on the first.
+    let count = |result: &Result<Outcome, RecordFailure>, receive: u32| {
         let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match result {
             Ok(outcome) => tally.count(*outcome),
+            Err(failure) if failure.is_permanent() && receive > 1 => {}
             Err(failure) => tally.count_failure(failure.is_permanent()),
         }
     };
@@ -84,13 +86,14 @@ pub async fn handle(app: &App, batch: Batch, budget: Budget) -> SqsBatchResponse
                     message_id = %message_id,
                     correlation_id = correlation_id(&record),
                 );
-                let last_receive = receive_count(&record) >= app.max_receive_count;
+                let receive = receive_count(&record);
+                let last_receive = receive >= app.max_receive_count;
                 let user = event
                     .as_ref()
                     .ok()
                     .map(|e| (e.user.id.clone(), e.version(), e.event_id.clone()));
                 let result = process_record(app, event, budget).instrument(span.clone()).await;
-                count(&result);
+                count(&result, receive);
                 if let Err(failure) = result {
                     span.in_scope(|| log_failure(&failure));
                     // Bound for the dead-letter queue: the user's sync status says so. An

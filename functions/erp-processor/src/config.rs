@@ -38,6 +38,12 @@ impl ErpConnector {
             reason: reason.to_owned(),
         };
         let endpoint = Url::parse(raw.trim()).map_err(|e| invalid("ERP_ENDPOINT_URL", &e.to_string()))?;
+        if !endpoint.username().is_empty() || endpoint.password().is_some() {
+            return Err(invalid(
+                "ERP_ENDPOINT_URL",
+                "must not hold credentials (the token is in ERP_CREDENTIALS_SECRET_ARN's secret)",
+            ));
+        }
         if !endpoint_allowed(&endpoint) {
             return Err(invalid(
                 "ERP_ENDPOINT_URL",
@@ -296,6 +302,16 @@ mod tests {
         assert_eq!(
             lookup(&[("ERP_ENDPOINT_URL", "https://erp.example.com")]),
             Err(ConfigError::Missing("ERP_CREDENTIALS_SECRET_ARN"))
+        );
+        assert_eq!(
+            lookup(&[
+                ("ERP_ENDPOINT_URL", "https://user:pw@erp.example.com"),
+                ("ERP_CREDENTIALS_SECRET_ARN", "a")
+            ]),
+            Err(invalid(
+                "ERP_ENDPOINT_URL",
+                "must not hold credentials (the token is in ERP_CREDENTIALS_SECRET_ARN's secret)"
+            ))
         );
         assert_eq!(
             lookup(&[

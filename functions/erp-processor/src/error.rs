@@ -103,6 +103,9 @@ impl ProblemError for ApiError {
             Self::ErpRefused(ErpError::Refused { status, .. }) => {
                 format!("The ERP refused the event (HTTP {status}); nothing was recorded.")
             }
+            Self::ErpRefused(error @ ErpError::Unsendable(_)) => {
+                format!("{}.", user_sync::errors::sentence(&error.to_string()))
+            }
             Self::ErpRefused(_) | Self::ErpUnavailable(_) => {
                 "The ERP is unavailable; nothing was recorded, retry later.".to_owned()
             }

@@ -120,7 +120,10 @@ pub async fn post_event(app: &App, req: &Request) -> Result<(EventEnvelope, Proc
     let body = std::str::from_utf8(bytes).map_err(|_| ApiError::UnreadableBody("the body is not UTF-8 text"))?;
     let event = EventEnvelope::parse(body)?;
     let deadline = req.lambda_context_ref().map_or(0, |context| context.deadline);
-    let processed = app.processor.process(&event, app.erp_budget(deadline)).await?;
+    let processed = app
+        .processor
+        .process(&event, app.erp_budget_for_request(deadline))
+        .await?;
     Ok((event, processed))
 }
 

@@ -204,6 +204,13 @@ impl FakeErp {
                 call.status = Some(status);
                 self.lock().calls.push(call);
                 let mut response = reply(status, r#"{"detail":"the fake ERP was told to fail"}"#);
+                // A redirect names somewhere else on this server: a client that follows it
+                // shows up as a second call.
+                if (300..400).contains(&status) {
+                    response
+                        .headers_mut()
+                        .insert("location", "/erp/elsewhere".parse().expect("a header value"));
+                }
                 if let Some(after) = retry_after {
                     response
                         .headers_mut()

@@ -34,6 +34,13 @@ impl Budget {
         }
     }
 
+    /// This budget, or `length` from now if that ends sooner.
+    pub fn at_most(self, length: Duration) -> Self {
+        Self {
+            until: self.until.min(Instant::now() + length),
+        }
+    }
+
     pub fn remaining(&self) -> Duration {
         self.until.saturating_duration_since(Instant::now())
     }
@@ -63,6 +70,14 @@ mod tests {
         let deadline = now.duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(1);
         let budget = Budget::from_deadline(deadline.as_millis() as u64, now, FALLBACK);
         assert_eq!(budget.remaining(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_cap_ends_it_sooner_never_later() {
+        let long = Budget::lasting(Duration::from_secs(60)).at_most(Duration::from_secs(5));
+        assert!(long.remaining() <= Duration::from_secs(5));
+        let short = Budget::lasting(Duration::from_secs(1)).at_most(Duration::from_secs(5));
+        assert!(short.remaining() <= Duration::from_secs(1));
     }
 
     #[test]

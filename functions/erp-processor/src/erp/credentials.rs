@@ -3,6 +3,21 @@
 
 use aws_config::SdkConfig;
 
+/// Where the token is read from again, when the ERP says it is no longer valid.
+#[derive(Clone)]
+pub struct TokenSource {
+    pub aws: SdkConfig,
+    pub arn: String,
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSource")
+            .field("arn", &self.arn)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A secret that never prints.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token(String);

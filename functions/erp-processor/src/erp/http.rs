@@ -19,7 +19,7 @@ use url::Url;
 use user_sync::domain::ErpEmployee;
 use user_sync::events::{EventEnvelope, EventType};
 
-use super::credentials::Token;
+use super::credentials::{Token, TokenSource};
 use super::retry::{backoff, classify};
 use super::{Budget, CallLog, Erp, ErpError};
 
@@ -52,7 +52,9 @@ struct EmployeeRecord<'a> {
 pub struct HttpErp {
     client: reqwest::Client,
     settings: HttpErpSettings,
-    token: Token,
+    token: std::sync::RwLock<Token>,
+    /// Where the token came from, read again when the ERP answers 401 (it was rotated).
+    source: Option<TokenSource>,
     calls: Arc<CallLog>,
 }
 
@@ -60,37 +62,80 @@ impl std::fmt::Debug for HttpErp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpErp")
             .field("settings", &self.settings)
-            .field("token", &self.token)
+            .field("source", &self.source)
             .finish_non_exhaustive()
     }
 }
 
 impl HttpErp {
-    pub fn new(settings: HttpErpSettings, token: Token, calls: Arc<CallLog>) -> Result<Self, reqwest::Error> {
+    /// `source`: the secret `token` was read from, read again on a 401.
+    pub fn new(
+        settings: HttpErpSettings,
+        token: Token,
+        source: Option<TokenSource>,
+        calls: Arc<CallLog>,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(settings.call_timeout)
+            // A redirect would carry the record (name, email) to a URL nobody configured,
+            // possibly in clear text: it is an answer, not a hop.
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(settings.endpoint.scheme() == "https")
             .user_agent(concat!("crm-erp-processor/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {
             client,
             settings,
-            token,
+            token: std::sync::RwLock::new(token),
+            source,
             calls,
         })
     }
 
-    /// `{endpoint}/employees/{userId}`, the id as one path segment whatever it holds.
-    pub fn record_url(&self, user_id: &str) -> Url {
+    fn token(&self) -> Token {
+        self.token
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// After a 401: the secret's value now, when it differs from the token sent.
+    async fn rotated_token(&self) -> Option<Token> {
+        let source = self.source.as_ref()?;
+        match super::credentials::read_token(&source.aws, &source.arn).await {
+            Ok(token) if token != self.token() => {
+                *self.token.write().unwrap_or_else(std::sync::PoisonError::into_inner) = token.clone();
+                tracing::info!("the ERP credentials secret holds a new token; retrying with it");
+                Some(token)
+            }
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(error = %user_sync::errors::chain(&error), "the ERP credentials secret could not be read again");
+                None
+            }
+        }
+    }
+
+    /// `{endpoint}/employees/{userId}`, the id as one path segment whatever it holds. An id
+    /// that is a dot segment (`.`, `..`, or their percent-encodings) would name another
+    /// resource (the collection, its parent): refused.
+    pub fn record_url(&self, user_id: &str) -> Result<Url, ErpError> {
+        let dots = user_id.to_ascii_lowercase().replace("%2e", ".");
+        if dots == "." || dots == ".." {
+            return Err(ErpError::Unsendable(
+                "a user id of \".\" or \"..\" names no record in a URL",
+            ));
+        }
         let mut url = self.settings.endpoint.clone();
         url.path_segments_mut()
             .expect("the configuration admits only http(s) URLs, which have a path")
             .pop_if_empty()
             .extend(["employees", user_id]);
-        url
+        Ok(url)
     }
 
     async fn attempt(&self, event: &EventEnvelope, employee: &ErpEmployee, timeout: Duration) -> Result<(), ErpError> {
-        let url = self.record_url(&event.user.id);
+        let url = self.record_url(&event.user.id)?;
         let deleting = event.event_type == EventType::UserDeleted;
         let request = if deleting {
             self.client.delete(url)
@@ -109,8 +154,11 @@ impl HttpErp {
                 .header(CONTENT_TYPE, "application/json")
                 .body(serde_json::to_vec(&record).expect("a record always serializes"))
         };
+        let mut authorization = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", self.token().expose()))
+            .expect("a token is checked to be visible ASCII");
+        authorization.set_sensitive(true);
         let response = request
-            .header(AUTHORIZATION, format!("Bearer {}", self.token.expose()))
+            .header(AUTHORIZATION, authorization)
             .header(IDEMPOTENCY_KEY, &event.event_id)
             .timeout(timeout)
             .send()
@@ -159,8 +207,17 @@ impl Erp for HttpErp {
                 };
                 tracing::warn!(event_id = %event.event_id, user_id = %event.user.id, attempt,
                     permanent = error.is_permanent(), reason = %error, "ERP call failed");
-                let ErpError::Unavailable { retry_after, .. } = &error else {
-                    return Err(error);
+                let retry_after = match &error {
+                    // A token rotated at the ERP and in the secret since this instance
+                    // started: once with the new one (it counts as an attempt).
+                    ErpError::Refused { status: 401, .. }
+                        if attempt < self.settings.max_attempts && self.rotated_token().await.is_some() =>
+                    {
+                        attempt += 1;
+                        continue;
+                    }
+                    ErpError::Unavailable { retry_after, .. } => *retry_after,
+                    _ => return Err(error),
                 };
                 let wait = retry_after.unwrap_or_else(|| backoff(attempt, fastrand::f64()));
                 // A wait past the budget is SQS's to make: its redelivery comes later anyway.

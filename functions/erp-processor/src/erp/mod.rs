@@ -15,8 +15,9 @@ use futures::future::BoxFuture;
 use user_sync::domain::ErpEmployee;
 use user_sync::events::EventEnvelope;
 
-pub use budget::Budget;
+pub use budget::{Budget, RESERVE};
 pub use calls::{CallLog, CallSample};
+pub use credentials::TokenSource;
 pub use http::{HttpErp, HttpErpSettings};
 pub use simulated::SimulatedErp;
 
@@ -35,9 +36,13 @@ pub trait Erp: Send + Sync + std::fmt::Debug {
 /// Why the ERP did not take an event.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ErpError {
-    /// A 4xx other than 408 and 429: this event will never be taken as it is.
+    /// A 4xx other than 408 and 429 (or a redirect, which is not followed): this event will
+    /// never be taken as it is.
     #[error("the ERP refused the event (HTTP {status}): {reason}")]
     Refused { status: u16, reason: String },
+    /// The event cannot be put into a request at all.
+    #[error("the event cannot be sent to the ERP: {0}")]
+    Unsendable(&'static str),
     /// A 5xx, 408, 429, a timeout or no connection, on every attempt the budget allowed:
     /// a later delivery may succeed. `retry_after` is the ERP's own hint, when it gave one.
     #[error("the ERP is unavailable: {reason}")]
@@ -49,6 +54,6 @@ pub enum ErpError {
 
 impl ErpError {
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::Refused { .. })
+        matches!(self, Self::Refused { .. } | Self::Unsendable(_))
     }
 }

@@ -57,7 +57,8 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 }
 
 /// The ERP's own words: a problem document's `detail` or `title`, a `message` or `error`
-/// field, else the start of the body.
+/// field, else the start of the body; any word with an `@` masked, since an ERP may quote
+/// the record it refused (the log must not hold the email).
 fn reason(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let from_json = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|json| {
@@ -65,12 +66,19 @@ fn reason(body: &[u8]) -> String {
             .iter()
             .find_map(|key| json.get(key).and_then(|v| v.as_str()).map(str::to_owned))
     });
-    let reason = from_json.unwrap_or_else(|| text.trim().to_owned());
+    let reason = mask_emails(&from_json.unwrap_or_else(|| text.trim().to_owned()));
     if reason.is_empty() {
         "no reason given".to_owned()
     } else {
         truncate(&reason)
     }
+}
+
+fn mask_emails(text: &str) -> String {
+    text.split(' ')
+        .map(|word| if word.contains('@') { "[email]" } else { word })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn quoted(body: &[u8]) -> String {
@@ -133,6 +141,11 @@ mod tests {
                 status: 400,
                 reason: "email domain not allowed".to_owned()
             })
+        );
+        let quoting = br#"{"message":"ada@example.com is taken"}"#;
+        assert_eq!(
+            classify(409, None, quoting, false, now()).unwrap_err().to_string(),
+            "the ERP refused the event (HTTP 409): [email] is taken"
         );
         let text = classify(422, None, b"  no such department \n", false, now()).unwrap_err();
         assert_eq!(

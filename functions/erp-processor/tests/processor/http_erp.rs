@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use erp_processor::erp::credentials::Token;
-use erp_processor::erp::{Budget, CallLog, ErpError, HttpErp, HttpErpSettings};
+use erp_processor::erp::{Budget, CallLog, ErpError, HttpErp, HttpErpSettings, TokenSource};
 use erp_processor::process::{Outcome, ProcessError};
 use erp_processor::App;
 use serde_json::json;
@@ -34,7 +34,7 @@ async fn connected(call_timeout: Duration, max_attempts: u32) -> Connected {
         call_timeout,
         max_attempts,
     };
-    let http = HttpErp::new(settings, Token::new(TOKEN), calls.clone()).unwrap();
+    let http = HttpErp::new(settings, Token::new(TOKEN), None, calls.clone()).unwrap();
     let aws = test_support::emulator().sdk_config().await;
     app.app = App::with_erp(
         &aws,
@@ -213,6 +213,82 @@ async fn timeouts_and_outages_fail_within_the_budget_and_the_next_delivery_succe
     let processed = processor.process(&created, budget()).await.unwrap();
     assert_eq!(processed.outcome, Outcome::Applied);
     assert_eq!(c.erp.applied().get("evt-outage"), Some(&1));
+}
+
+#[tokio::test]
+async fn a_token_rotated_in_the_secret_is_read_again_on_a_401() {
+    let erp = FakeErp::start().await.unwrap();
+    erp.require_token("rotated-token");
+    let aws = test_support::emulator().sdk_config().await;
+    let arn = aws_sdk_secretsmanager::Client::new(&aws)
+        .create_secret()
+        .name(test_support::unique("erp-token"))
+        .secret_string(r#"{"token":"rotated-token"}"#)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let settings = HttpErpSettings {
+        endpoint: url::Url::parse(&erp.url()).unwrap(),
+        call_timeout: Duration::from_secs(2),
+        max_attempts: 3,
+    };
+    let source = TokenSource { aws: aws.clone(), arn };
+    let calls = Arc::new(CallLog::default());
+    let http = HttpErp::new(settings, Token::new("expired-token"), Some(source), calls.clone()).unwrap();
+    let mut app = spawn_app().await;
+    app.app = App::with_erp(&aws, &app.config, Arc::new(http), calls, Duration::from_secs(10));
+    let user_id = test_support::unique("user");
+    let processed = app
+        .app
+        .processor
+        .process(&envelope(event("evt-rotated", &user_id)), budget())
+        .await
+        .unwrap();
+    assert_eq!(processed.outcome, Outcome::Applied);
+    let statuses: Vec<Option<u16>> = erp.calls_for(&user_id).iter().map(|c| c.status).collect();
+    assert_eq!(statuses, [Some(401), Some(201)]);
+}
+
+#[tokio::test]
+async fn a_redirect_is_a_refusal_never_followed_and_a_dot_segment_id_never_sent() {
+    let c = connected(Duration::from_secs(2), 3).await;
+    let user_id = test_support::unique("user");
+    c.erp.set_for_user(
+        &user_id,
+        Behaviour::Status {
+            status: 307,
+            retry_after: None,
+        },
+    );
+    let error = c
+        .app
+        .app
+        .processor
+        .process(&envelope(event("evt-redirected", &user_id)), budget())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ProcessError::Erp(ErpError::Refused { status: 307, .. })),
+        "{error:?}"
+    );
+    assert_eq!(c.erp.calls().len(), 1, "the redirect was not followed");
+
+    for id in ["..", ".", "%2E%2e"] {
+        let error = c
+            .app
+            .app
+            .processor
+            .process(&envelope(event(&format!("evt-dots-{}", id.len()), id)), budget())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ProcessError::Erp(ErpError::Unsendable(_))),
+            "{id}: {error:?}"
+        );
+    }
+    assert_eq!(c.erp.calls().len(), 1, "nothing sent for a dot-segment id");
 }
 
 #[tokio::test]

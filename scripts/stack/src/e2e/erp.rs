@@ -17,7 +17,9 @@ use crate::smoke::expect;
 /// Each change reaches the ERP once per idempotency key (its event id), whatever was retried
 /// or delivered twice; every call carries the secret's token, which no environment holds.
 pub async fn once_per_key(world: &World) -> Result<(), String> {
-    // The next three calls fail (retried inside the invocation, or by SQS).
+    // The next three calls fail (retried inside the invocation, or by SQS): after earlier
+    // checks' deliveries, which would take them.
+    drained(world).await?;
     world.erp.fail_next(3, 503, None);
     let mut users = Vec::new();
     for n in 0..3 {
@@ -63,10 +65,7 @@ pub async fn once_per_key(world: &World) -> Result<(), String> {
     })
     .await?;
     // Deliveries still in flight would make calls after the count.
-    eventually(Duration::from_secs(30), "the events queue drained", || async {
-        (world.queue_depth().await == 0).then_some(())
-    })
-    .await?;
+    drained(world).await?;
     let calls: Vec<Call> = users.iter().flat_map(|u| world.erp.calls_for(u)).collect();
     let applied = world.erp.applied();
     let mut successes: HashMap<String, usize> = HashMap::new();
@@ -242,6 +241,7 @@ pub async fn refusal_goes_to_the_dlq(world: &World) -> Result<(), String> {
 /// `scripts/metrics` prints the figures the dashboard shows, from the functions' EMF lines.
 pub async fn metrics(world: &World) -> Result<(), String> {
     let since = now_ms() - 1000;
+    drained(world).await?;
     world.erp.fail_next(1, 500, None);
     let created = world.post_user("Erp Metrics", &unique_email("erp-metrics")).await?;
     expect(created.status == 201, || {
@@ -293,6 +293,13 @@ async fn synced(world: &World, url: &reqwest::Url, version: u64) -> Result<(), S
             (got.body["sync"]["status"] == "synced" && got.body["sync"]["erpVersion"] == version).then_some(())
         },
     )
+    .await
+}
+
+async fn drained(world: &World) -> Result<(), String> {
+    eventually(Duration::from_secs(60), "the events queue drained", || async {
+        (world.queue_depth().await == 0).then_some(())
+    })
     .await
 }
 
