@@ -17,9 +17,24 @@ use crate::smoke::expect;
 /// Each change reaches the ERP once per idempotency key (its event id), whatever was retried
 /// or delivered twice; every call carries the secret's token, which no environment holds.
 pub async fn once_per_key(world: &World) -> Result<(), String> {
-    // The next three calls fail (retried inside the invocation, or by SQS): after earlier
-    // checks' deliveries, which would take them.
+    // Each armed failure goes to whichever call comes next, so each phase starts with the
+    // queue drained and only its own deliveries in flight.
     drained(world).await?;
+    // One event delivered four times: by POST /events (first, with nothing armed and no
+    // queue delivery holding it), then three times onto the queue.
+    let repeated = uuid::Uuid::new_v4().to_string();
+    let event_id = format!("evt-erp-{}", uuid::Uuid::new_v4().simple());
+    let body = envelope(&event_id, &repeated);
+    let events_url = world.api(stack::LocalUrlForm::Host).events_url;
+    let posted = world.call(Method::POST, &events_url, Some(&body)).await?;
+    expect(posted.status == 200, || {
+        format!("POST /events: {} {}", posted.status, posted.body)
+    })?;
+    for _ in 0..3 {
+        world.send_raw(&body.to_string()).await;
+    }
+    drained(world).await?;
+    // The next three calls fail (retried inside the invocation, or by SQS).
     world.erp.fail_next(3, 503, None);
     let mut users = Vec::new();
     for n in 0..3 {
@@ -31,6 +46,13 @@ pub async fn once_per_key(world: &World) -> Result<(), String> {
         })?;
         users.push(user_id(&created.body)?);
     }
+    eventually(
+        Duration::from_secs(30),
+        "the created users' records in the ERP",
+        || async { users.iter().all(|u| world.erp.employee(u).is_some()).then_some(()) },
+    )
+    .await?;
+    drained(world).await?;
     let first = world
         .users_url()
         .join(&format!("crm/{}", users[0]))
@@ -44,19 +66,6 @@ pub async fn once_per_key(world: &World) -> Result<(), String> {
         .request(Method::PATCH, &first, Some(&patch), headers, true)
         .await?;
     expect(response.status() == 200, || format!("PATCH: {}", response.status()))?;
-    // One event delivered four times: by POST /events (first, so that no queue delivery
-    // holds it then), and three times onto the queue.
-    let repeated = uuid::Uuid::new_v4().to_string();
-    let event_id = format!("evt-erp-{}", uuid::Uuid::new_v4().simple());
-    let body = envelope(&event_id, &repeated);
-    let events_url = world.api(stack::LocalUrlForm::Host).events_url;
-    let posted = world.call(Method::POST, &events_url, Some(&body)).await?;
-    expect(posted.status == 200, || {
-        format!("POST /events: {} {}", posted.status, posted.body)
-    })?;
-    for _ in 0..3 {
-        world.send_raw(&body.to_string()).await;
-    }
     users.push(repeated.clone());
 
     synced(world, &first, 2).await?;
