@@ -32,3 +32,12 @@ export function erpCredentialsSecret(scope: Construct, removalPolicy: RemovalPol
   });
   return secret;
 }
+
+/**
+ * The secret's ARN as the `Id` attribute (`Fn::GetAtt`) rather than `Ref`. Both are the ARN
+ * on AWS; the local emulator resolves `Ref` to the secret's name, which would make the
+ * function's variable and its grant name no ARN there. One expression, right in both.
+ */
+export function secretArn(secret: secretsmanager.Secret): string {
+  return (secret.node.defaultChild as secretsmanager.CfnSecret).attrId;
+}

@@ -9,6 +9,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
 import { skipCheckov } from './checkov';
+import { secretArn } from './erp-credentials';
 import { MAX_RECEIVE_COUNT, safeQueue } from './event-queue';
 
 /**
@@ -103,7 +104,7 @@ export interface FunctionsProps {
 export interface ErpEndpoint {
   readonly endpointUrl: string;
   /** Only its ARN reaches the function, which reads the token at cold start. */
-  readonly credentials: secretsmanager.ISecret;
+  readonly credentials: secretsmanager.Secret;
 }
 
 interface RustLambdaProps {
@@ -173,7 +174,7 @@ export class Functions extends Construct {
         // function's configuration.
         ...props.erp && {
           ERP_ENDPOINT_URL: props.erp.endpointUrl,
-          ERP_CREDENTIALS_SECRET_ARN: props.erp.credentials.secretArn,
+          ERP_CREDENTIALS_SECRET_ARN: secretArn(props.erp.credentials),
         },
       },
     });

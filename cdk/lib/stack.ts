@@ -9,7 +9,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { Alarms } from './alarms';
 import { Dashboard } from './dashboard';
-import { erpCredentialsSecret } from './erp-credentials';
+import { erpCredentialsSecret, secretArn } from './erp-credentials';
 import { EventQueue } from './event-queue';
 import { BATCH_CONCURRENCY, Functions, PROCESSOR_TIMEOUT, RELAY_SCHEDULE_MINUTES } from './functions';
 import { CrmErpMetrics, metricsNamespace } from './metrics';
@@ -231,7 +231,8 @@ export class CrmErpStack extends Stack {
       resourceArns: [this.tables.erpEmployees.tableArn],
     });
     // outbox-relay: queries the pending-events index, sends in batches (SendMessageBatch
-    // is authorized as sqs:SendMessage), clears each sent event's mark.
+    // is authorized as sqs:SendMessage), clears each sent event's mark; when the user has a
+    // later pending event, GetItem reads it to move it to the head (store/users/outbox.rs).
     Grant.addToPrincipal({
       grantee: outboxRelay,
       actions: ['dynamodb:Query'],
@@ -239,7 +240,7 @@ export class CrmErpStack extends Stack {
     });
     Grant.addToPrincipal({
       grantee: outboxRelay,
-      actions: ['dynamodb:UpdateItem'],
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       resourceArns: [this.tables.users.tableArn],
     });
     this.events.queue.grant(outboxRelay, 'sqs:SendMessage');
@@ -251,13 +252,14 @@ export class CrmErpStack extends Stack {
       targets: [new targets.LambdaFunction(outboxRelay, { retryAttempts: 0 })],
     });
     // erp-processor (functions/user-sync/src/store/processed.rs and employees.rs): claims an
-    // event with a conditional PutItem and completes it with UpdateItem; on a repeat, GetItem
+    // event with a conditional PutItem and completes it with UpdateItem, or gives the claim
+    // back with a conditional DeleteItem when the ERP call failed; on a repeat, GetItem
     // reads the first record and UpdateItem counts the duplicate; a deletion queries ByUserId
     // and erases each record's name and email with UpdateItem. On ErpEmployees, UpdateItem
     // leases the user and writes its view, DeleteItem ends a lease on a user without one.
     Grant.addToPrincipal({
       grantee: erpProcessor,
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       resourceArns: [this.tables.erpProcessedUsers.tableArn],
     });
     Grant.addToPrincipal({
@@ -270,8 +272,15 @@ export class CrmErpStack extends Stack {
       actions: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
       resourceArns: [this.tables.erpEmployees.tableArn],
     });
-    // GetSecretValue (and DescribeSecret) on the ERP's token: erp-processor alone calls the ERP.
-    this.erpCredentials?.grantRead(erpProcessor);
+    // GetSecretValue on the ERP's token (erp/credentials.rs, at cold start and after a 401):
+    // erp-processor alone calls the ERP. Not grantRead, which adds DescribeSecret, never called.
+    if (this.erpCredentials) {
+      Grant.addToPrincipal({
+        grantee: erpProcessor,
+        actions: ['secretsmanager:GetSecretValue'],
+        resourceArns: [secretArn(this.erpCredentials)],
+      });
+    }
     // Also grants the poller's receive, delete and visibility calls on the queue.
     erpProcessor.addEventSource(new SqsEventSource(this.events.queue, {
       // Always BATCH_CONCURRENCY records: by default one concurrent wave of erp-processor's
@@ -328,7 +337,7 @@ export class CrmErpStack extends Stack {
       'Most ERP calls in flight from the events queue: maxConcurrency x batchConcurrency');
     output('DashboardName', this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the stage');
     if (this.erpCredentials) {
-      output('ErpCredentialsSecretArn', this.erpCredentials.secretArn,
+      output('ErpCredentialsSecretArn', secretArn(this.erpCredentials),
         'Secrets Manager secret of the ERP\'s bearer token: put the real token in it');
     }
   }

@@ -1,7 +1,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { OUTBOX_GRACE_SECONDS, RELAY_SCHEDULE_MINUTES, RELAY_TIMEOUT } from '../lib/functions';
 import { arnOf, logicalId, ref, testStack } from './helpers';
-import { statementsOf } from './stack.test';
 
 describe('the outbox and its relay', () => {
   const stack = testStack();
@@ -54,35 +53,6 @@ describe('the outbox and its relay', () => {
       expect(resources[logicalId(fn)].Properties.Tags).toEqual(
         expect.arrayContaining([{ Key: 'binary', Value: binary }]));
     }
-  });
-
-  test('outbox-relay may query the index, update Users, send to the queue and its failures queue, '
-    + 'and nothing else', () => {
-    expect(statementsOf(template, outboxRelay)).toEqual([
-      {
-        Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
-        Effect: 'Allow',
-        Resource: '*',
-      },
-      // The on-failure destination's grant (SqsDestination): Lambda sends with the relay's role.
-      {
-        Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
-        Effect: 'Allow',
-        Resource: arnOf(stack.functions.relayFailures),
-      },
-      {
-        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        Effect: 'Allow',
-        Resource: arnOf(outboxRelay.logGroup),
-      },
-      {
-        Action: 'dynamodb:Query',
-        Effect: 'Allow',
-        Resource: { 'Fn::Join': ['', [arnOf(stack.tables.users), '/index/PendingEvents']] },
-      },
-      { Action: 'dynamodb:UpdateItem', Effect: 'Allow', Resource: arnOf(stack.tables.users) },
-      { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: arnOf(stack.events.queue) },
-    ]);
   });
 
   test('an EventBridge rule runs outbox-relay every minute, without retries', () => {

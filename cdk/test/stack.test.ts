@@ -19,63 +19,13 @@ describe('stack wiring', () => {
   const stack = testStack();
   const template = Template.fromStack(stack);
   const { crmApi, erpProcessor } = stack.functions;
-  const xray = {
-    Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
-    Effect: 'Allow',
-    Resource: '*',
-  };
-  const writeLogs = (fn: lambda.Function) => ({
-    Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-    Effect: 'Allow',
-    Resource: arnOf(fn.logGroup),
-  });
-
-  test('crm-api may get, put, scan and update Users, send to the events queue, read ErpEmployees, and nothing else', () => {
-    expect(statementsOf(template, crmApi)).toEqual([
-      xray,
-      writeLogs(crmApi),
-      {
-        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
-        Effect: 'Allow',
-        Resource: arnOf(stack.tables.users),
-      },
-      { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: arnOf(stack.events.queue) },
-      { Action: 'dynamodb:GetItem', Effect: 'Allow', Resource: arnOf(stack.tables.erpEmployees) },
-    ]);
-  });
-
-  test('erp-processor may write its audit trail and the ERP view, consume the queue, and nothing else', () => {
-    expect(statementsOf(template, erpProcessor)).toEqual([
-      xray,
-      writeLogs(erpProcessor),
-      {
-        // UpdateItem completes a claim (and erases a deleted user's name and email).
-        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-        Effect: 'Allow',
-        Resource: arnOf(stack.tables.erpProcessedUsers),
-      },
-      {
-        Action: 'dynamodb:Query',
-        Effect: 'Allow',
-        Resource: { 'Fn::Join': ['', [arnOf(stack.tables.erpProcessedUsers), '/index/ByUserId']] },
-      },
-      {
-        Action: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
-        Effect: 'Allow',
-        Resource: arnOf(stack.tables.erpEmployees),
-      },
-      {
-        Action: [
-          'sqs:ChangeMessageVisibility',
-          'sqs:DeleteMessage',
-          'sqs:GetQueueAttributes',
-          'sqs:GetQueueUrl',
-          'sqs:ReceiveMessage',
-        ],
-        Effect: 'Allow',
-        Resource: arnOf(stack.events.queue),
-      },
-    ]);
+  // Which actions each role holds is not frozen here: the e2e suite records every call each
+  // function's role makes in the enforcing local stack and compares them with these
+  // policies, action by resource (scripts/stack/src/e2e/grants.rs).
+  test('each function has one inline policy', () => {
+    for (const fn of [crmApi, erpProcessor, stack.functions.outboxRelay]) {
+      expect(statementsOf(template, fn).length).toBeGreaterThan(0);
+    }
   });
 
   test('no IAM policy in the stack allows a wildcard action', () => {

@@ -10,6 +10,12 @@
 //! and a change of AWS's roots (announced years ahead) means updating
 //! `amazon-trust-services-roots.pem` and redeploying; the system store of the Lambda image
 //! would have followed by itself.
+//!
+//! The local stack's emulator serves HTTPS with its own self-signed certificate. The one
+//! local-only setting `AWS_CA_BUNDLE` (the variable the AWS CLI, the CDK CLI and the other
+//! SDKs read; Lambda never sets it) names a PEM file whose certificates are trusted *besides*
+//! the bundled roots: `scripts/dev` sets it for the emulator, whose function processes
+//! inherit it. Nothing in the deployed template sets it.
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::config::SharedHttpClient;
@@ -27,10 +33,34 @@ pub async fn load_config() -> SdkConfig {
         .await
 }
 
-/// rustls with aws-lc-rs (the SDK's default provider: one TLS stack), trusting only the
-/// Amazon Trust Services roots.
+/// The variable naming extra PEM certificates to trust (the local emulator's).
+pub const CA_BUNDLE_VAR: &str = "AWS_CA_BUNDLE";
+
+/// The PEM file `AWS_CA_BUNDLE` names, read once; `None` when it is unset or empty.
+///
+/// # Panics
+/// When it names a file that cannot be read: a misconfigured local stack fails its cold
+/// start with the path in the message instead of every call failing with `UnknownIssuer`.
+pub fn extra_roots() -> Option<Vec<u8>> {
+    let path = std::env::var_os(CA_BUNDLE_VAR).filter(|p| !p.is_empty())?;
+    match std::fs::read(&path) {
+        Ok(pem) => Some(pem),
+        Err(e) => panic!("{CA_BUNDLE_VAR}={}: cannot read it: {e}", path.to_string_lossy()),
+    }
+}
+
+/// rustls with aws-lc-rs (the SDK's default provider: one TLS stack), trusting the Amazon
+/// Trust Services roots and, locally, the certificates of `AWS_CA_BUNDLE`.
 pub fn https_client() -> SharedHttpClient {
-    let roots = TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS);
+    https_client_trusting(extra_roots())
+}
+
+/// The same client, trusting the PEM certificates `extra` besides the bundled roots.
+pub fn https_client_trusting(extra: Option<Vec<u8>>) -> SharedHttpClient {
+    let mut roots = TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS);
+    if let Some(pem) = extra {
+        roots.add_pem_certificate(pem);
+    }
     let context = TlsContext::builder()
         .with_trust_store(roots)
         .build()

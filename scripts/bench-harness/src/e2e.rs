@@ -46,7 +46,7 @@ pub async fn run(root: &Path, users_per_client: usize, progress: &Progress) -> R
     let state = std::env::var("LOCAL_STATE_DIR").map_or_else(|_| root.join("target/local"), PathBuf::from);
     let outputs = outputs_for_this_environment(&state.join("outputs.json"))
         .map_err(|e| format!("{e}; start the local stack first (scripts/dev)"))?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = stack::trust::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let client = SignedClient::from_env().await?;
 

@@ -13,7 +13,7 @@ const SHOWN_ID_CHARS: usize = 128;
 
 pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
     let outputs = Outputs::read(outputs)?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = stack::trust::sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let dlq = &outputs.dead_letter_queue_url;
     match args {

@@ -55,9 +55,9 @@ impl Outputs {
 /// The two URLs at which the emulator (MiniStack) answers for a REST API's stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LocalUrlForm {
-    /// `http://API_ID.execute-api.localhost:PORT/STAGE/…`: AWS's shape, on loopback.
+    /// `https://API_ID.execute-api.localhost:PORT/STAGE/…`: AWS's shape, on loopback.
     Host,
-    /// `http://HOST:PORT/restapis/API_ID/STAGE/_user_request_/…`.
+    /// `https://HOST:PORT/restapis/API_ID/STAGE/_user_request_/…`.
     Path,
 }
 
@@ -79,7 +79,12 @@ impl LocalUrlForm {
         let rest = segments.next().unwrap_or_default();
         let port = emulator.port_or_known_default().unwrap_or(80);
         let text = match self {
-            Self::Host => format!("http://{api_id}.execute-api.localhost:{port}/{stage}/{rest}"),
+            // The emulator's scheme: https when it enforces TLS (scripts/dev), its certificate
+            // naming `*.execute-api.localhost` (stack local-cert).
+            Self::Host => format!(
+                "{}://{api_id}.execute-api.localhost:{port}/{stage}/{rest}",
+                emulator.scheme()
+            ),
             Self::Path => format!(
                 "{}/restapis/{api_id}/{stage}/_user_request_/{rest}",
                 emulator.as_str().trim_end_matches('/')
@@ -128,6 +133,11 @@ mod tests {
         assert_eq!(
             host.crm_api_url.as_str(),
             "http://a1b2c3.execute-api.localhost:4566/prod/api/crm"
+        );
+        let tls = Url::parse("https://127.0.0.1:4566").unwrap();
+        assert_eq!(
+            outputs.through_emulator(&tls, LocalUrlForm::Host).crm_api_url.as_str(),
+            "https://a1b2c3.execute-api.localhost:4566/prod/api/crm"
         );
         let path = outputs.through_emulator(&emulator, LocalUrlForm::Path);
         assert_eq!(

@@ -7,7 +7,7 @@ const LIMIT: Duration = Duration::from_secs(120);
 
 pub async fn wait(endpoint: &str, pid: &str) -> Result<(), String> {
     let health = format!("{}/_ministack/health", endpoint.trim_end_matches('/'));
-    let client = reqwest::Client::new();
+    let client = stack::trust::http_client().build().map_err(|e| e.to_string())?;
     let started = Instant::now();
     loop {
         let answered = client.get(&health).timeout(Duration::from_secs(2)).send().await;

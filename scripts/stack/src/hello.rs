@@ -11,7 +11,9 @@ const REGION: &str = "us-east-1";
 pub fn text(o: &Outputs) -> String {
     let endpoint = stack::emulator().map_or_else(String::new, |e| e.as_str().trim_end_matches('/').to_owned());
     let base = o.crm_api_url.as_str().trim_end_matches("/api/crm").to_owned();
-    let sign = format!("--aws-sigv4 \"aws:amz:{REGION}:execute-api\" --user test:test");
+    let ca = std::env::var(user_sync::aws::CA_BUNDLE_VAR).unwrap_or_default();
+    // The emulator's own certificate (HTTPS, as AWS), and the account root's dummy key.
+    let sign = format!("--cacert {ca} --aws-sigv4 \"aws:amz:{REGION}:execute-api\" --user test:test");
     format!(
         r#"
 The stack is deployed. Call it as a client of the real deployment would, through API
@@ -29,7 +31,7 @@ Gateway's stage, SigV4-signed (copy and paste):
 
 The smoke test and the AWS CLI (from .venv) need the emulator's settings in your shell:
 
-  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION={REGION} AWS_DEFAULT_REGION={REGION}
+  export AWS_ENDPOINT_URL={endpoint} AWS_CA_BUNDLE={ca} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION={REGION} AWS_DEFAULT_REGION={REGION}
   scripts/smoke {base}      # the original's whole flow, signed
   .venv/bin/aws dynamodb scan --table-name {users}
   .venv/bin/aws dynamodb scan --table-name {processed}
@@ -60,6 +62,10 @@ pub fn watch_env(o: &Outputs) -> String {
     ];
     if let Some(endpoint) = stack::emulator() {
         lines.push(format!("AWS_ENDPOINT_URL={}", endpoint.as_str().trim_end_matches('/')));
+    }
+    // The functions trust the emulator's certificate through it (user_sync::aws).
+    if let Ok(ca) = std::env::var(user_sync::aws::CA_BUNDLE_VAR) {
+        lines.push(format!("{}={ca}", user_sync::aws::CA_BUNDLE_VAR));
     }
     lines.join("\n") + "\n"
 }

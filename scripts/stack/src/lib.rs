@@ -5,9 +5,11 @@
 pub mod backfill;
 pub mod deployed;
 pub mod functions;
+pub mod local_tls;
 pub mod metrics;
 pub mod redrive;
 pub mod signed;
+pub mod trust;
 
 pub use deployed::{LocalUrlForm, Outputs};
 pub use signed::SignedClient;

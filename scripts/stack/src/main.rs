@@ -9,6 +9,7 @@
 //! stack local-context               the stack and `-c` context scripts/dev deploys with,
 //!                                   one argument per line
 //! stack emulator-ready URL PID      waits until the emulator (process PID) answers at URL
+//! stack local-cert DIR              the emulator's TLS certificate and key, into DIR
 //! stack redrive --outputs FILE list|move …   the dead-letter queue: list it, move messages
 //!                                   back to the events queue
 //! stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)   re-publish users
@@ -35,7 +36,7 @@ use std::process::ExitCode;
 use stack::{outputs_for_this_environment, SignedClient};
 
 const USAGE: &str =
-    "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack local-context | stack emulator-ready URL PID | stack metrics [MINUTES] | stack watch-env OUTPUTS | stack redrive --outputs FILE (list | move (--all | ID…)) | stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)";
+    "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack local-context | stack emulator-ready URL PID | stack local-cert DIR | stack metrics [MINUTES] | stack watch-env OUTPUTS | stack redrive --outputs FILE (list | move (--all | ID…)) | stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -63,6 +64,7 @@ async fn main() -> ExitCode {
             Ok(())
         }
         ["emulator-ready", url, pid] => emulator_ready::wait(url, pid).await,
+        ["local-cert", dir] => stack::local_tls::write(std::path::Path::new(dir)),
         ["hello", file] => outputs_for_this_environment(&PathBuf::from(file)).map(|o| print!("{}", hello::text(&o))),
         ["redrive", "--outputs", file, rest @ ..] => dead_letters::run(&PathBuf::from(file), rest).await,
         ["backfill", "--outputs", file, rest @ ..] => republish::run(&PathBuf::from(file), rest).await,
@@ -93,7 +95,7 @@ async fn print_metrics(minutes: &str) -> Result<(), String> {
         .ok()
         .filter(|m| *m > 0)
         .ok_or_else(|| format!("MINUTES must be a positive number, not {minutes:?}"))?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = stack::trust::sdk_config().await;
     let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
     let figures = stack::metrics::gather(&aws, now_ms - minutes * 60_000).await?;
     if figures.0.is_empty() {

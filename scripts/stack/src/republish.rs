@@ -25,7 +25,7 @@ pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
         _ => return Err(USAGE.to_owned()),
     };
     let outputs = Outputs::read(outputs)?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = stack::trust::sdk_config().await;
     let users = UsersTable::new(aws_sdk_dynamodb::Client::new(&aws), &outputs.users_table_name);
     let events = EventPublisher::new(aws_sdk_sqs::Client::new(&aws), &outputs.events_queue_url);
     let done = backfill::run(&users, &events, &which, generation, |p| {

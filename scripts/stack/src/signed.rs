@@ -21,7 +21,7 @@ pub struct SignedClient {
 impl SignedClient {
     /// Credentials and region from the environment (`AWS_*`, profiles, SSO, ...).
     pub async fn from_env() -> Result<Self, String> {
-        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let aws = crate::trust::sdk_config().await;
         let provider = aws
             .credentials_provider()
             .ok_or("no AWS credentials: configure a profile or AWS_ACCESS_KEY_ID")?;
@@ -34,8 +34,13 @@ impl SignedClient {
     }
 
     pub fn new(credentials: Credentials, region: String) -> Self {
+        Self::trusting(credentials, region, crate::trust::http_client())
+    }
+
+    /// A client on `http`, a builder that trusts what the endpoints need (`crate::trust`).
+    pub fn trusting(credentials: Credentials, region: String, http: reqwest::ClientBuilder) -> Self {
         // `*.localhost` names loopback (RFC 6761), but the system resolver may not know it.
-        let http = reqwest::Client::builder()
+        let http = http
             // A signature is for one URL; and a redirect is an answer to show, not to follow.
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(60))
@@ -64,18 +69,32 @@ impl SignedClient {
         signed: bool,
     ) -> Result<Response, String> {
         let mut headers = headers;
-        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let bytes = body.map(|b| b.to_string().into_bytes());
         if body.is_some() {
             headers.push(("content-type".to_owned(), "application/json".to_owned()));
         }
+        self.request_bytes(method, url, headers, bytes, signed).await
+    }
+
+    /// Sends a request with any body (`None`: none at all), signed or not.
+    pub async fn request_bytes(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+        signed: bool,
+    ) -> Result<Response, String> {
+        let mut headers = headers;
         if signed {
-            headers.extend(self.signature(&method, url, &headers, &bytes)?);
+            let payload = body.as_deref().unwrap_or_default();
+            headers.extend(self.signature(&method, url, &headers, payload)?);
         }
         let mut request = self.http.request(method, url.clone());
         for (name, value) in &headers {
             request = request.header(name, value);
         }
-        if body.is_some() {
+        if let Some(bytes) = body {
             request = request.body(bytes);
         }
         request.send().await.map_err(|e| format!("{url}: {e}"))

@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use reqwest::{Method, Url};
+use reqwest::Url;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
 
-use stack::{LocalUrlForm, SignedClient};
+use stack::LocalUrlForm;
 
+use super::signing_proxy::{Sign, SigningProxy};
 use super::world::World;
 use crate::smoke::expect;
 
@@ -33,7 +34,7 @@ const OPERATIONS: [(&str, &str); 6] = [
 pub async fn swagger_ui_renders(world: &World) -> Result<(), String> {
     let stage = world.api(LocalUrlForm::Path).crm_api_url;
     let stage = Url::parse(stage.as_str().trim_end_matches("api/crm")).map_err(|e| e.to_string())?;
-    let proxy = signing_proxy(world.client.clone(), stage).await?;
+    let proxy = SigningProxy::start(world.client.clone(), stage, Sign::All).await?.addr;
     let assets = world.root.join("cdk/node_modules/swagger-ui-dist");
     let (cdn, served) = cdn(assets).await?;
 
@@ -77,42 +78,6 @@ pub async fn swagger_ui_renders(world: &World) -> Result<(), String> {
     expect(rendered == OPERATIONS.len(), || {
         format!("{rendered} operations rendered, {} described", OPERATIONS.len())
     })
-}
-
-/// A reverse proxy on loopback that signs each GET and forwards it under `stage`,
-/// answering whatever the stage answered (redirects included, not followed).
-async fn signing_proxy(client: SignedClient, stage: Url) -> Result<std::net::SocketAddr, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let (client, stage) = (client.clone(), stage.clone());
-            tokio::spawn(async move {
-                let Some(target) = read_request_path(&mut conn).await else {
-                    return;
-                };
-                let answer = match stage.join(target.trim_start_matches('/')) {
-                    Ok(url) => client.request(Method::GET, &url, None, Vec::new(), true).await,
-                    Err(e) => Err(e.to_string()),
-                };
-                let _ = match answer {
-                    Ok(res) => {
-                        let status = res.status().as_u16();
-                        let mut headers = Vec::new();
-                        for name in ["content-type", "location"] {
-                            if let Some(value) = res.headers().get(name).and_then(|v| v.to_str().ok()) {
-                                headers.push(format!("{name}: {value}"));
-                            }
-                        }
-                        let body = res.bytes().await.unwrap_or_default();
-                        respond(&mut conn, status, &headers, &body).await
-                    }
-                    Err(e) => respond(&mut conn, 502, &[], e.as_bytes()).await,
-                };
-            });
-        }
-    });
-    Ok(addr)
 }
 
 /// The CDN's files over TLS (a self-signed certificate for its name), from the installed

@@ -315,3 +315,53 @@ async fn drained(world: &World) -> Result<(), String> {
 fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
+
+/// A failed ERP call gives its claim back (erp-processor's DeleteItem on the audit trail):
+/// `POST /events` answers 503 while the ERP fails, and the client's immediate retry calls
+/// the ERP again and is applied, not refused as still in progress.
+pub async fn failed_call_retried_at_once(world: &World) -> Result<(), String> {
+    let user = uuid::Uuid::new_v4().to_string();
+    let event = envelope(&format!("evt-retry-{}", uuid::Uuid::new_v4().simple()), &user);
+    let events_url = world.api(stack::LocalUrlForm::Host).events_url;
+    world.erp.set_for_user(
+        &user,
+        Behaviour::Status {
+            status: 503,
+            retry_after: None,
+        },
+    );
+    let failed = world.call(Method::POST, &events_url, Some(&event)).await;
+    world.erp.set_for_user(&user, Behaviour::Healthy);
+    let failed = failed?;
+    expect(
+        failed.status == 503
+            && failed.body["type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("erp-unavailable")),
+        || format!("POST /events while the ERP fails: {} {}", failed.status, failed.body),
+    )?;
+    let calls_before = world.erp.calls_for(&user).len();
+    let retried = world.call(Method::POST, &events_url, Some(&event)).await?;
+    expect(retried.status == 200, || {
+        format!(
+            "the immediate retry answered {} {} (the failed call's claim was kept?)",
+            retried.status, retried.body
+        )
+    })?;
+    let calls = world.erp.calls_for(&user);
+    let answered = calls.last().and_then(|c| c.status);
+    expect(
+        calls.len() > calls_before && answered.is_some_and(|s| (200..300).contains(&s)),
+        || {
+            format!(
+                "the retry made {} ERP calls after the failure's {calls_before}",
+                calls.len() - calls_before
+            )
+        },
+    )?;
+    let applied = world.erp.applied();
+    let key = event["eventId"].as_str().unwrap_or_default();
+    expect(applied.get(key) == Some(&1), || {
+        format!("the event applied {:?} times", applied.get(key))
+    })
+}

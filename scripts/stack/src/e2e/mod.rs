@@ -2,13 +2,18 @@
 //! a free port and checks the system's promises from the outside, as a client of the
 //! deployment and its operator would: signed requests through API Gateway's stage, the
 //! queue's real event source mapping and redrive policy, the relay's real schedule, and the
-//! tables and queues read through the AWS SDK.
+//! tables and queues read through the AWS SDK. The emulator enforces what AWS does (SigV4
+//! verified, IAM evaluated for every caller and every function's role, TLS-only policies);
+//! after the scenarios, the calls each role made are compared with its grants (`grants`).
 
 mod browser;
 mod checks;
 mod dev;
 mod erp;
+mod gateway;
+mod grants;
 mod proxy;
+mod signing_proxy;
 mod watch;
 mod world;
 
@@ -56,7 +61,22 @@ pub async fn main(only: &[&str]) -> ExitCode {
     };
     println!("e2e: stack deployed in {:.0} s", started.elapsed().as_secs_f64());
     let (passed, failed) = match prepare(&root, &dev, erp).await {
-        Ok(world) => checks::run_all(&world, only).await,
+        Ok(world) => {
+            let since = std::time::SystemTime::now();
+            let (passed, failed) = checks::run_all(&world, only).await;
+            // After every scenario: the calls they made are what proves the grants.
+            let name = "every call of each function's role has its grant, and every grant a call (but the AWS services' named uses)";
+            match grants::compare(&world, since, only.is_empty()).await {
+                Ok(()) => {
+                    println!("PASS  {name}");
+                    (passed + 1, failed)
+                }
+                Err(reason) => {
+                    println!("FAIL  {name}: {reason}");
+                    (passed, failed + 1)
+                }
+            }
+        }
         Err(e) => {
             eprintln!("e2e: {e}");
             (0, 1)
@@ -76,7 +96,7 @@ pub async fn main(only: &[&str]) -> ExitCode {
 }
 
 async fn prepare(root: &std::path::Path, dev: &DevStack, erp: FakeErp) -> Result<world::World, String> {
-    let emulator = url::Url::parse(&format!("http://127.0.0.1:{}", dev.port)).expect("a valid URL");
+    let emulator = url::Url::parse(&format!("https://127.0.0.1:{}", dev.port)).expect("a valid URL");
     let outputs = Outputs::read(&dev.outputs_file())?;
     let proxy = proxy::FaultProxy::start(([127, 0, 0, 1], dev.port).into())
         .await

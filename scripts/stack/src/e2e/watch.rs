@@ -44,7 +44,7 @@ pub async fn inner_loop(world: &World) -> Result<(), String> {
         .map_err(|e| format!("cannot start scripts/watch: {e}"))?;
     let _watch = Watch(child);
     let users = Url::parse(&format!("http://127.0.0.1:{port}/api/crm")).expect("a valid URL");
-    let http = reqwest::Client::builder()
+    let http = stack::trust::http_client()
         .timeout(Duration::from_secs(600))
         .build()
         .map_err(|e| e.to_string())?;

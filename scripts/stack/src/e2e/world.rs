@@ -33,7 +33,12 @@ pub struct World {
     /// The ERP the stack is deployed against.
     pub erp: FakeErp,
     pub aws: aws_config::SdkConfig,
+    /// The emulator's certificate (PEM).
+    pub ca: Vec<u8>,
 }
+
+/// Where scripts/dev writes the emulator's certificate for the suite's stack.
+const CA_BUNDLE: &str = "target/e2e/tls/server.crt";
 
 /// An answer: status, `Location` and `Link` headers, JSON body.
 pub struct Answer {
@@ -52,15 +57,28 @@ impl World {
         erp: FakeErp,
     ) -> Result<Self, String> {
         let credentials = Credentials::new(KEY, KEY, None, None, "e2e");
-        // As scripts/dev deployed it: the emulator's endpoint, dummy credentials.
-        let aws = test_support::sdk_config_for(emulator.as_str()).await;
+        // As scripts/dev deployed it: the emulator's endpoint and certificate, the account
+        // root's dummy key. The certificate is scripts/dev's, made after this process
+        // started: passed explicitly, not through this process's AWS_CA_BUNDLE.
+        let ca = std::fs::read(root.join(CA_BUNDLE)).map_err(|e| format!("{CA_BUNDLE}: {e}"))?;
+        let aws = stack::trust::sdk_loader_trusting(Some(ca.clone()))
+            .endpoint_url(emulator.as_str())
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(credentials.clone())
+            .load()
+            .await;
         // The token the CDK app generated: the fake ERP takes no call without it.
         erp.require_token(&erp_token(&aws, &outputs).await?);
         Ok(Self {
             root: root.to_owned(),
             outputs,
             emulator,
-            client: SignedClient::new(credentials, REGION.to_owned()),
+            client: SignedClient::trusting(
+                credentials,
+                REGION.to_owned(),
+                stack::trust::http_client_trusting(Some(&ca)),
+            ),
+            ca,
             dynamo: aws_sdk_dynamodb::Client::new(&aws),
             sqs: aws_sdk_sqs::Client::new(&aws),
             lambda: aws_sdk_lambda::Client::new(&aws),
@@ -124,11 +142,41 @@ impl World {
                 "AWS_ENDPOINT_URL",
                 self.emulator.as_str().trim_end_matches('/').to_owned(),
             ),
-            ("LOCAL_AWS_PORT", self.emulator.port().unwrap_or(80).to_string()),
+            ("LOCAL_AWS_PORT", self.emulator.port().unwrap_or(443).to_string()),
+            ("AWS_CA_BUNDLE", self.ca_bundle().display().to_string()),
             ("AWS_ACCESS_KEY_ID", KEY.to_owned()),
             ("AWS_SECRET_ACCESS_KEY", KEY.to_owned()),
             ("AWS_REGION", REGION.to_owned()),
         ]
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.aws)
+    }
+
+    /// The account the stack is deployed in: the events queue's URL names it
+    /// (`…/ACCOUNT/QUEUE`, on AWS as in the emulator).
+    pub fn account(&self) -> Result<String, String> {
+        let url = reqwest::Url::parse(&self.outputs.events_queue_url).map_err(|e| e.to_string())?;
+        url.path_segments()
+            .and_then(|mut s| s.next())
+            .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no account in the queue URL {url}"))
+    }
+
+    /// The emulator's certificate, as scripts/dev wrote it and exported it.
+    pub fn ca_bundle(&self) -> std::path::PathBuf {
+        self.root.join(CA_BUNDLE)
+    }
+
+    /// A client signing with `credentials`, trusting the emulator.
+    pub fn signed_client(&self, credentials: Credentials) -> SignedClient {
+        SignedClient::trusting(
+            credentials,
+            REGION.to_owned(),
+            stack::trust::http_client_trusting(Some(&self.ca)),
+        )
     }
 
     /// Sends a message straight onto the events queue, as any producer could.
