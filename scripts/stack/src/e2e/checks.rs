@@ -394,10 +394,7 @@ async fn lifecycle_through_the_api(world: &World) -> Result<(), String> {
         format!("POST: {} {}", created.status, created.body)
     })?;
     let id = user_id(&created.body)?;
-    let user_url = world
-        .users_url()
-        .join(&format!("crm/{id}"))
-        .map_err(|e| e.to_string())?;
+    let user_url = world.user_url(&id)?;
     for (version, patch) in [
         (1, json!({"name": format!("Ada L. {tag}")})),
         (2, json!({"email": format!("lovelace-{tag}@example.com")})),
@@ -570,10 +567,7 @@ async fn shuffled_lifecycles(world: &World) -> Result<(), String> {
                 .send()
                 .await
                 .map_err(|e| format!("seed the CRM row: {e}"))?;
-            let url = world
-                .users_url()
-                .join(&format!("crm/{user_id}"))
-                .map_err(|e| e.to_string())?;
+            let url = world.user_url(user_id)?;
             let got = world.call(Method::GET, &url, None).await?;
             expect(
                 got.body["sync"]["status"] == "synced" && got.body["sync"]["erpVersion"] == json!(*newest + 1),
@@ -709,10 +703,7 @@ async fn outage(world: &World) -> Result<(), String> {
         format!("the changed user: {} {}", changed.status, changed.body)
     })?;
     let changed_id = user_id(&changed.body)?;
-    let changed_url = world
-        .users_url()
-        .join(&format!("crm/{changed_id}"))
-        .map_err(|e| e.to_string())?;
+    let changed_url = world.user_url(&changed_id)?;
     let patch = json!({"name": "Outage Changed Twice"});
     let patched = world
         .client

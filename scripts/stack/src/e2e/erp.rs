@@ -53,10 +53,7 @@ pub async fn once_per_key(world: &World) -> Result<(), String> {
     )
     .await?;
     drained(world).await?;
-    let first = world
-        .users_url()
-        .join(&format!("crm/{}", users[0]))
-        .map_err(|e| e.to_string())?;
+    let first = world.user_url(&users[0])?;
     synced(world, &first, 1).await?;
     world.erp.fail_next(1, 429, Some("1"));
     let patch = json!({"name": "Erp Once Renamed"});
@@ -121,14 +118,7 @@ async fn no_token_in_environments(world: &World) -> Result<(), String> {
     let secret = world.outputs.erp_credentials_secret_arn.clone().unwrap_or_default();
     let token = world.erp_token().await?;
     for binary in stack::metrics::FUNCTIONS {
-        let function = world.function_named(binary).await?;
-        let config = world
-            .lambda
-            .get_function_configuration()
-            .function_name(&function)
-            .send()
-            .await
-            .map_err(|e| format!("configuration of {function}: {e}"))?;
+        let config = world.function_configuration(binary).await?;
         let vars = config
             .environment()
             .and_then(|e| e.variables())
@@ -256,10 +246,7 @@ pub async fn metrics(world: &World) -> Result<(), String> {
     expect(created.status == 201, || {
         format!("POST: {} {}", created.status, created.body)
     })?;
-    let url = world
-        .users_url()
-        .join(&format!("crm/{}", user_id(&created.body)?))
-        .map_err(|e| e.to_string())?;
+    let url = world.user_url(&user_id(&created.body)?)?;
     synced(world, &url, 1).await?;
     // The lines of the invocations just done.
     let figures = eventually(Duration::from_secs(20), "the run's metrics in the logs", || async {

@@ -19,9 +19,6 @@ use sha2::{Digest, Sha256};
 
 use super::world::{World, REGION};
 
-/// The functions whose roles are compared, by their `binary` tag.
-pub const FUNCTIONS: [&str; 3] = ["crm-api", "erp-processor", "outbox-relay"];
-
 /// Which resources a service's use of a grant is on.
 #[derive(Clone, Copy)]
 enum On {
@@ -131,15 +128,8 @@ pub async fn compare(world: &World, since: SystemTime, whole_suite: bool) -> Res
     recording_is_complete(&trail, since).await?;
     let events_queue = queue_arn(&account, &world.outputs.events_queue_url);
     let mut problems = Vec::new();
-    for binary in FUNCTIONS {
-        let function = world.function_named(binary).await?;
-        let config = world
-            .lambda
-            .get_function_configuration()
-            .function_name(&function)
-            .send()
-            .await
-            .map_err(|e| format!("configuration of {function}: {e:?}"))?;
+    for binary in stack::metrics::FUNCTIONS {
+        let config = world.function_configuration(binary).await?;
         let (arn, role) = (
             config.function_arn().unwrap_or_default(),
             config.role().unwrap_or_default(),

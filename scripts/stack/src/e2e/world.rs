@@ -215,6 +215,25 @@ impl World {
             .expect("queue attributes")
     }
 
+    /// One user's URL under the users endpoint (host form), as `Location` names it.
+    pub fn user_url(&self, id: &str) -> Result<Url, String> {
+        self.users_url().join(&format!("crm/{id}")).map_err(|e| e.to_string())
+    }
+
+    /// The deployed configuration of the function built from `binary`.
+    pub async fn function_configuration(
+        &self,
+        binary: &str,
+    ) -> Result<aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput, String> {
+        let function = self.function_named(binary).await?;
+        self.lambda
+            .get_function_configuration()
+            .function_name(&function)
+            .send()
+            .await
+            .map_err(|e| format!("configuration of {function}: {e}"))
+    }
+
     /// The deployed function built from `binary` (the template tags each with it).
     pub async fn function_named(&self, binary: &str) -> Result<String, String> {
         stack::functions::named(&self.lambda, binary).await
