@@ -20,7 +20,8 @@
 //!                                   local tables and queue
 //! ```
 //! With `AWS_ENDPOINT_URL` set (the local emulator), the outputs' API URLs are rewritten to
-//! the emulator's: `http://API_ID.execute-api.localhost:PORT/prod/…`.
+//! the emulator's: `https://API_ID.execute-api.localhost:PORT/prod/…` (in the emulator's
+//! scheme).
 
 mod dead_letters;
 mod dev_context;
