@@ -31,7 +31,7 @@ enum On {
 
 /// Grants that AWS services use with a function's role, never the function's own code, and
 /// that the emulator does not record as the role's calls: (function or `*`, action, on, why).
-const SERVICE_USES: [(&str, &str, On, &str); 13] = [
+const SERVICE_USES: [(&str, &str, On, &str); 12] = [
     (
         "*",
         "logs:CreateLogStream",
@@ -85,12 +85,6 @@ const SERVICE_USES: [(&str, &str, On, &str); 13] = [
         "sqs:GetQueueUrl",
         On::EventsQueue,
         "the event source mapping resolves the queue",
-    ),
-    (
-        "erp-processor",
-        "secretsmanager:DescribeSecret",
-        On::Any,
-        "grantRead adds it; the processor only reads the value",
     ),
     (
         "outbox-relay",

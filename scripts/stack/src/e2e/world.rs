@@ -73,11 +73,7 @@ impl World {
             root: root.to_owned(),
             outputs,
             emulator,
-            client: SignedClient::trusting(
-                credentials,
-                REGION.to_owned(),
-                stack::trust::http_client_trusting(Some(&ca)),
-            ),
+            client: signed_client(credentials, &ca),
             ca,
             dynamo: aws_sdk_dynamodb::Client::new(&aws),
             sqs: aws_sdk_sqs::Client::new(&aws),
@@ -172,11 +168,7 @@ impl World {
 
     /// A client signing with `credentials`, trusting the emulator.
     pub fn signed_client(&self, credentials: Credentials) -> SignedClient {
-        SignedClient::trusting(
-            credentials,
-            REGION.to_owned(),
-            stack::trust::http_client_trusting(Some(&self.ca)),
-        )
+        signed_client(credentials, &self.ca)
     }
 
     /// Sends a message straight onto the events queue, as any producer could.
@@ -278,6 +270,15 @@ impl World {
             .map_err(|e| format!("update {function}: {e}"))?;
         Ok(())
     }
+}
+
+/// A client signing with `credentials` in the emulator's region, trusting its certificate.
+fn signed_client(credentials: Credentials, ca: &[u8]) -> SignedClient {
+    SignedClient::trusting(
+        credentials,
+        REGION.to_owned(),
+        stack::trust::http_client_trusting(Some(ca)),
+    )
 }
 
 async fn erp_token(aws: &aws_config::SdkConfig, outputs: &Outputs) -> Result<String, String> {
