@@ -7,9 +7,13 @@ import { skipCheckov } from './checkov';
 import { LOG_RETENTION, LOGS_NOT_KMS } from './functions';
 
 
-/** What a request without credentials (or to a route that does not exist) is told. */
+/**
+ * What a request without credentials is told. Only such a request gets it: every path and
+ * method has a method of the API (see `answerEverySignedRequest`), so API Gateway never
+ * answers a signed request for want of a route.
+ */
 export const MISSING_CREDENTIALS_MESSAGE = 'Missing Authentication Token: sign the request with AWS '
-  + 'Signature Version 4 (service execute-api), and check its method and path';
+  + 'Signature Version 4 (service execute-api)';
 
 export const STAGE_NAME = 'prod';
 
@@ -87,21 +91,28 @@ export class RestApi extends Construct {
     const crm = new apigw.LambdaIntegration(props.crmApi, { allowTestInvoke: false });
     const erp = new apigw.LambdaIntegration(props.erpProcessor, { allowTestInvoke: false });
 
-    const users = this.api.root.addResource('api').addResource('crm');
+    const root = this.api.root;
+    const api = root.addResource('api');
+    const users = api.addResource('crm');
     users.addMethod('GET', crm);
     users.addMethod('POST', crm);
     const user = users.addResource('{id}');
     for (const method of ['GET', 'PATCH', 'DELETE']) {
       user.addMethod(method, crm);
     }
-    this.api.root.addResource('openapi.json').addMethod('GET', crm);
-    this.api.root.addResource('swagger').addMethod('GET', crm);
-    this.api.root.addResource('events').addMethod('POST', erp);
+    const openApi = root.addResource('openapi.json');
+    openApi.addMethod('GET', crm);
+    const swagger = root.addResource('swagger');
+    swagger.addMethod('GET', crm);
+    const events = root.addResource('events');
+    events.addMethod('POST', erp);
+    answerEverySignedRequest(root, crm, [
+      [root, crm], [api, crm], [users, crm], [user, crm], [openApi, crm], [swagger, crm],
+      [events, erp],
+    ]);
 
     // A request without credentials is a 401 with the scheme to use (RFC 9110 §15.5.2), not
-    // API Gateway's default 403, which is kept for credentials it refuses. API Gateway gives
-    // the same response type to a path or method it does not know, so the message names
-    // both causes.
+    // API Gateway's default 403, which is kept for credentials it refuses.
     this.api.addGatewayResponse('MissingCredentials', {
       type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
       statusCode: '401',
@@ -150,4 +161,27 @@ export class RestApi extends Construct {
   get eventsUrl(): string {
     return this.api.urlForPath('/events');
   }
+}
+
+/**
+ * API Gateway answers a path or method it has no method for with MISSING_AUTHENTICATION_TOKEN,
+ * the stack's 401, which sends a signed client looking for a credentials problem. The
+ * functions know better (crm-api answers a path it does not serve with 404, each function a
+ * method its path does not take with 405 and Allow), so every signed request reaches one:
+ * ANY on each resource takes the methods it does not declare (declared ones still win), and
+ * a greedy `{proxy+}` takes the paths no resource matches. ANY everywhere rather than API
+ * Gateway's fallback to `{proxy+}` for a resource without the method: that fallback is
+ * observed, not documented, and would send `PUT /events` to crm-api, which does not know
+ * the path. Every method is IAM authorized (the API's default), so an unsigned request is
+ * still refused before any function runs.
+ */
+function answerEverySignedRequest(
+  root: apigw.IResource,
+  crm: apigw.Integration,
+  resources: [apigw.IResource, apigw.Integration][],
+): void {
+  for (const [resource, integration] of resources) {
+    resource.addMethod('ANY', integration);
+  }
+  root.addProxy({ defaultIntegration: crm, anyMethod: true });
 }

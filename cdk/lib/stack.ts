@@ -44,9 +44,17 @@ export interface CrmErpConfig {
   readonly queueVisibilityTimeout?: Duration;
   /** Overrides the relay's grace period (`OUTBOX_GRACE_SECONDS`), for the local stack's tests. */
   readonly outboxGrace?: Duration;
+  /**
+   * Days of point-in-time recovery every table keeps (1 to 35). A deleted user's name and
+   * email can be restored from the backups this long after their erasure.
+   */
+  readonly recoveryPeriodDays: number;
 }
 
 export const DEFAULT_MAX_CONCURRENCY = 10;
+
+/** DynamoDB's own default, the longest point-in-time recovery period it keeps. */
+export const DEFAULT_RECOVERY_PERIOD_DAYS = 35;
 
 /** The stage whose data is disposable. */
 export const DEV_STAGE = 'dev';
@@ -93,6 +101,13 @@ export function configFromContext(scope: Construct): CrmErpConfig {
   const erpEndpointUrl = rawErpUrl === undefined || rawErpUrl === '' ? undefined : String(rawErpUrl);
   if (erpEndpointUrl !== undefined) checkErpEndpointUrl(erpEndpointUrl);
 
+  const rawRecovery = get('recoveryPeriodDays') ?? DEFAULT_RECOVERY_PERIOD_DAYS;
+  const recoveryPeriodDays = Number(rawRecovery);
+  // The bounds of DynamoDB's point-in-time recovery period.
+  if (!Number.isInteger(recoveryPeriodDays) || recoveryPeriodDays < 1 || recoveryPeriodDays > 35) {
+    throw new Error(`context recoveryPeriodDays=${rawRecovery}: use a whole number of days from 1 to 35`);
+  }
+
   const email = get('alarmEmail');
   const alarmEmail = email === undefined || email === '' ? undefined : String(email);
   if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(alarmEmail)) {
@@ -114,7 +129,7 @@ export function configFromContext(scope: Construct): CrmErpConfig {
 
   return {
     stage, architecture, maxConcurrency, batchConcurrency, erpEndpointUrl, alarmEmail,
-    queueVisibilityTimeout, outboxGrace,
+    queueVisibilityTimeout, outboxGrace, recoveryPeriodDays,
   };
 }
 
@@ -176,6 +191,7 @@ export class CrmErpStack extends Stack {
     this.tables = new Tables(this, 'Tables', {
       removalPolicy: keepData,
       deletionProtection: props.stage !== DEV_STAGE,
+      recoveryPeriodDays: props.recoveryPeriodDays,
     });
     const visibility = props.queueVisibilityTimeout;
     const processorTimeout = visibility && visibility.toSeconds() < PROCESSOR_TIMEOUT.toSeconds()

@@ -54,6 +54,8 @@ export interface TablesProps {
   readonly removalPolicy: RemovalPolicy;
   /** Makes DynamoDB refuse DeleteTable, from any caller, until it is turned off. */
   readonly deletionProtection: boolean;
+  /** Days of point-in-time recovery (continuous backups) each table keeps, 1 to 35. */
+  readonly recoveryPeriodDays: number;
 }
 
 /**
@@ -88,7 +90,14 @@ export class Tables extends Construct {
     const common = {
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Backups hold what the table held: a deleted user's name and email stay restorable
+      // until the period has passed since their erasure, so the period bounds how long an
+      // erasure takes to reach them. The same period for every table, so all three can be
+      // restored to one moment.
+      pointInTimeRecoverySpecification: {
+        pointInTimeRecoveryEnabled: true,
+        recoveryPeriodInDays: props.recoveryPeriodDays,
+      },
       removalPolicy: props.removalPolicy,
       deletionProtection: props.deletionProtection,
     };

@@ -5,7 +5,9 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { IConstruct } from 'constructs';
 import { BATCH_CONCURRENCY } from '../lib/functions';
-import { CrmErpStack, CrmErpStackProps, DEFAULT_MAX_CONCURRENCY } from '../lib/stack';
+import {
+  CrmErpStack, CrmErpStackProps, DEFAULT_MAX_CONCURRENCY, DEFAULT_RECOVERY_PERIOD_DAYS,
+} from '../lib/stack';
 
 /** cdk.json's feature flags, so tests synthesize what `cdk synth` does. */
 const cdkJsonContext: Record<string, unknown> = JSON.parse(
@@ -24,6 +26,7 @@ export function testStack(overrides: Partial<CrmErpStackProps> = {}, app = testA
     architecture: lambda.Architecture.ARM_64,
     maxConcurrency: DEFAULT_MAX_CONCURRENCY,
     batchConcurrency: BATCH_CONCURRENCY,
+    recoveryPeriodDays: DEFAULT_RECOVERY_PERIOD_DAYS,
     ...overrides,
   });
 }

@@ -97,7 +97,7 @@ describe('stack wiring', () => {
 });
 
 describe('context', () => {
-  test('defaults: stage dev, ARM64, max concurrency 10, batch concurrency 10, no ERP, no alarm email', () => {
+  test('defaults: stage dev, ARM64, max concurrency 10, batch concurrency 10, no ERP, no alarm email, 35 days of backups', () => {
     expect(configFromContext(testApp())).toEqual({
       stage: 'dev',
       architecture: lambda.Architecture.ARM_64,
@@ -107,6 +107,7 @@ describe('context', () => {
       alarmEmail: undefined,
       queueVisibilityTimeout: undefined,
       outboxGrace: undefined,
+      recoveryPeriodDays: 35,
     });
   });
 
@@ -114,7 +115,7 @@ describe('context', () => {
     const app = testApp({
       stage: 'prod', architecture: 'x86_64', maxConcurrency: '50', alarmEmail: 'ops@example.com',
       queueVisibilitySeconds: '2', outboxGraceSeconds: '0', batchConcurrency: '1',
-      erpEndpointUrl: 'https://erp.example.com/api/v1',
+      erpEndpointUrl: 'https://erp.example.com/api/v1', recoveryPeriodDays: '1',
     });
     const config = configFromContext(app);
     expect({
@@ -130,6 +131,7 @@ describe('context', () => {
       alarmEmail: 'ops@example.com',
       queueVisibilityTimeout: 2,
       outboxGrace: 0,
+      recoveryPeriodDays: 1,
     });
   });
 
@@ -156,6 +158,7 @@ describe('context', () => {
     [{ batchConcurrency: '0' }, /batchConcurrency=0: use an integer from 1 to 10/],
     [{ batchConcurrency: '11' }, /batchConcurrency=11/],
     [{ batchConcurrency: '2.5' }, /batchConcurrency=2.5/],
+    [{ recoveryPeriodDays: '36' }, /recoveryPeriodDays=36: use a whole number of days from 1 to 35/],
     [{ erpEndpointUrl: 'erp.example.com' }, /erpEndpointUrl=erp.example.com: not a URL/],
     [{ erpEndpointUrl: 'http://erp.example.com' },
       /erpEndpointUrl=http:\/\/erp.example.com: use https, or http only to a loopback host/],

@@ -1,6 +1,7 @@
 import { Template } from 'aws-cdk-lib/assertions';
+import { configFromContext } from '../lib/stack';
 import { Tables } from '../lib/tables';
-import { logicalId, templateOf, testStack } from './helpers';
+import { logicalId, templateOf, testApp, testStack } from './helpers';
 
 describe('tables', () => {
   const stack = testStack();
@@ -40,14 +41,35 @@ describe('tables', () => {
   });
 
   test.each([['Users', users], ['ErpProcessedUsers', erp], ['ErpEmployees', employees]])(
-    '%s bills on demand, has point-in-time recovery and AWS managed encryption',
+    '%s bills on demand, has 35 days of point-in-time recovery and AWS managed encryption',
     (_name, table) => {
       const props = table().Properties;
       expect(props.BillingMode).toBe('PAY_PER_REQUEST');
-      expect(props.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+      expect(props.PointInTimeRecoverySpecification).toEqual({
+        PointInTimeRecoveryEnabled: true,
+        RecoveryPeriodInDays: 35,
+      });
       // SSEEnabled without a key is KMS with the AWS managed key aws/dynamodb.
       expect(props.SSESpecification).toEqual({ SSEEnabled: true });
     });
+
+  test('context recoveryPeriodDays shortens every table\'s point-in-time recovery', () => {
+    // Users and ErpProcessedUsers hold names and emails; ErpEmployees follows them, so all
+    // three can be restored to the same moment.
+    const app = testApp({ recoveryPeriodDays: '7' });
+    const tables = Object.values(Template.fromStack(testStack(configFromContext(app), app))
+      .findResources('AWS::DynamoDB::Table'));
+    expect(tables.map(t => t.Properties.PointInTimeRecoverySpecification)).toEqual([
+      { PointInTimeRecoveryEnabled: true, RecoveryPeriodInDays: 7 },
+      { PointInTimeRecoveryEnabled: true, RecoveryPeriodInDays: 7 },
+      { PointInTimeRecoveryEnabled: true, RecoveryPeriodInDays: 7 },
+    ]);
+  });
+
+  test.each(['0', '36', '1.5', 'week'])('refuses recoveryPeriodDays=%s, failing the synth', (days) => {
+    expect(() => configFromContext(testApp({ recoveryPeriodDays: days }))).toThrow(
+      `context recoveryPeriodDays=${days}: use a whole number of days from 1 to 35`);
+  });
 
   test('table names are generated, never hard-coded', () => {
     for (const table of [users, erp, employees]) {

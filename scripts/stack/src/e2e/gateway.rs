@@ -3,7 +3,11 @@
 //! a principal without `execute-api:Invoke` is refused, a wrong secret is refused, and a
 //! policy that allows the CRM routes only lets a CRM client in and keeps it off
 //! `POST /events`. The policies are the ones the README ("Calling the IAM-protected
-//! endpoints") gives CRM clients and event producers.
+//! endpoints") gives CRM clients and event producers. And a signed request the API has no
+//! route for reaches a function, which says what is wrong, while an unsigned one is still
+//! refused by the gateway.
+
+use std::collections::BTreeSet;
 
 use aws_credential_types::Credentials;
 use reqwest::{Method, Url};
@@ -13,7 +17,7 @@ use stack::{LocalUrlForm, SignedClient};
 
 use super::checks::{envelope, unique_email};
 use super::world::{World, REGION};
-use crate::smoke::expect;
+use crate::smoke::{expect, header};
 
 /// An IAM user with an access key and, when given, one inline policy.
 struct User {
@@ -151,3 +155,53 @@ pub async fn iam_decides(world: &World) -> Result<(), String> {
 pub const CRM_CLIENT_ROUTES: [&str; 2] = ["*/api/crm", "*/api/crm/*"];
 /// The route of an event producer's policy (README).
 pub const PRODUCER_ROUTES: [&str; 1] = ["POST/events"];
+
+/// What crm-api and erp-processor answer every error with.
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// API Gateway's own answer to a route it has no method for is the 401 of a missing
+/// signature; the API has a method for every route (ANY on each resource, `{proxy+}` on the
+/// root: cdk/lib/rest-api.ts), so a signed request reaches a function instead: an unknown
+/// path is crm-api's 404, a known path's other method its function's 405 with `Allow`.
+pub async fn unknown_routes_reach_the_functions(world: &World) -> Result<(), String> {
+    let api = world.api(LocalUrlForm::Host);
+    let join = |reference: &str| api.crm_api_url.join(reference).map_err(|e| e.to_string());
+    let unknown = join("../no-such-path")?;
+    // Deeper than `/api/crm/{id}`, which has no children: only `{proxy+}` matches it.
+    let too_deep = join("crm/some-id/extra")?;
+    for url in [&unknown, &too_deep] {
+        not_found(world, url).await?;
+    }
+    method_not_allowed(world, &api.crm_api_url, &["GET", "POST"]).await?;
+    // erp-processor's own 405: a fallback to `{proxy+}` would have sent it to crm-api.
+    method_not_allowed(world, &api.events_url, &["POST"]).await?;
+    let unsigned = world
+        .client
+        .request(Method::GET, &unknown, None, Vec::new(), false)
+        .await?;
+    let got = unsigned.status().as_u16();
+    expect(got == 401, || {
+        format!("unsigned GET {unknown} answered {got}, not the gateway's 401")
+    })
+}
+
+/// A signed `GET url` answers 404 with a problem.
+async fn not_found(world: &World, url: &Url) -> Result<(), String> {
+    let response = world.client.send(Method::GET, url, None).await?;
+    let got = response.status().as_u16();
+    let kind = header(&response, "content-type").unwrap_or_default();
+    expect(got == 404 && kind.starts_with(PROBLEM_JSON), || {
+        format!("signed GET {url} answered {got} ({kind:?}), not 404 {PROBLEM_JSON}")
+    })
+}
+
+/// A signed `PUT url` answers 405 with `Allow` listing exactly `allow`.
+async fn method_not_allowed(world: &World, url: &Url, allow: &[&str]) -> Result<(), String> {
+    let response = world.client.send(Method::PUT, url, None).await?;
+    let got = response.status().as_u16();
+    let allowed = header(&response, "allow").unwrap_or_default();
+    let methods: BTreeSet<&str> = allowed.split(',').map(str::trim).collect();
+    expect(got == 405 && methods == allow.iter().copied().collect(), || {
+        format!("signed PUT {url} answered {got}, Allow {allowed:?}: not 405 with Allow {allow:?}")
+    })
+}
