@@ -8,7 +8,9 @@
 //! creates the employee record from that state, and the create, when it comes, is
 //! superseded. Holding it back instead would wait on a create that may never come (the
 //! original's users, a create left in the dead-letter queue) and would only replay states
-//! the newest one overwrites. A deletion is final: no later event recreates the record.
+//! the newest one overwrites. A deletion is final: no later event recreates the record. And
+//! it is never superseded but by a deletion: it erases the user's name and email first,
+//! then ends the employee, whatever version the view holds and whatever the ERP answers.
 //! An event of the version the ERP holds, under another event id, is applied again: it is
 //! that same state re-published (`scripts/backfill`), which an ERP that lost it needs.
 
@@ -19,7 +21,7 @@ use time::OffsetDateTime;
 use user_sync::domain::ErpEmployee;
 use user_sync::events::{now_utc_millis, EventEnvelope, EventType};
 use user_sync::store::{
-    Applied, Claimed, EmployeeState, EmployeeView, ErpEmployeesTable, Lease, Leased, ProcessedEvent,
+    Applied, Claimed, EmployeeState, EmployeeView, Erased, ErpEmployeesTable, Lease, Leased, ProcessedEvent,
     ProcessedUsersTable, RecordError, StoreError, Verdict,
 };
 
@@ -139,6 +141,7 @@ impl Processor {
         budget: Budget,
     ) -> Result<(Processed, bool), ProcessError> {
         let erp = ErpEmployee::for_user(&event.user.id, &self.erp_system);
+        let deleting = event.event_type == EventType::UserDeleted;
         let claim = match self.table.claim(event, now, now + self.claim_timeout).await? {
             Claimed::Mine(claim) => claim,
             Claimed::Duplicate { processed_at } => {
@@ -147,20 +150,18 @@ impl Processor {
                         "a duplicate delivery was not counted on its record");
                 }
                 // A delivery that recorded the event but died before the view: finish it. A
-                // deletion is finished whole (the ERP call and the erasure are idempotent):
+                // deletion is finished whole (the erasure and the ERP call are idempotent):
                 // an event applied in between may have brought the record and PII back.
-                let repaired = match view {
-                    Some(v) if v.version >= event.version() || v.state == EmployeeState::Deleted => false,
-                    _ => {
-                        if event.event_type == EventType::UserDeleted {
-                            self.erp.integrate(event, &erp, budget).await?;
-                            let known = view.map(|v| v.pii_event_ids.as_slice()).unwrap_or_default();
-                            self.table.erase(&event.user.id, known).await?;
-                        }
-                        self.employees
-                            .apply(lease, &self.applied(event, &erp, processed_at))
-                            .await?
+                let repaired = if finished(view, event) {
+                    false
+                } else {
+                    if deleting {
+                        self.erase(event, view, budget).await?;
+                        self.erp.integrate(event, &erp, budget).await?;
                     }
+                    self.employees
+                        .apply(lease, &self.applied(event, &erp, processed_at, view).as_applied())
+                        .await?
                 };
                 let processed = Processed {
                     erp_record_id: erp.record_id,
@@ -173,25 +174,36 @@ impl Processor {
             Claimed::Conflict => return Err(ProcessError::Conflict),
         };
         // The same version from another event (a backfill's re-publish) is applied again:
-        // it is the same state, and an ERP that lost it gets it back.
+        // it is the same state, and an ERP that lost it gets it back. A deletion is
+        // superseded by nothing but a deletion: whatever version the view holds (a producer
+        // may have posted a higher one), the user is erased and the employee ended.
         let superseded_by = view
-            .filter(|v| v.version > event.version() || v.state == EmployeeState::Deleted)
+            .filter(|v| v.state == EmployeeState::Deleted || (!deleting && v.version > event.version()))
             .map(|v| v.version);
         if superseded_by.is_none() {
-            if let Err(error) = self.erp.integrate(event, &erp, budget).await {
-                // Unclaimed, the redelivery (or the client's retry) tries the ERP again at once.
+            // A deletion erases first: the ERP's delete needs ids only, and whatever the
+            // ERP answers (a refusal goes to the dead-letter queue) the PII is gone already.
+            let erased = if deleting {
+                self.erase(event, view, budget).await
+            } else {
+                Ok(())
+            };
+            let result = match erased {
+                Ok(()) => self
+                    .erp
+                    .integrate(event, &erp, budget)
+                    .await
+                    .map_err(ProcessError::from),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = result {
+                // Unclaimed, the redelivery (or the client's retry) tries again at once.
                 if let Err(abandon) = self.table.abandon(&claim).await {
                     tracing::warn!(event_id = %event.event_id, error = %user_sync::errors::chain(&abandon),
                         "the claim was not given up; the next delivery waits for it to expire");
                 }
-                return Err(error.into());
+                return Err(error);
             }
-        }
-        if event.event_type == EventType::UserDeleted && superseded_by.is_none() {
-            let known = view.map(|v| v.pii_event_ids.as_slice()).unwrap_or_default();
-            let erased = self.table.erase(&event.user.id, known).await?;
-            tracing::info!(event_id = %event.event_id, user_id = %event.user.id, records = erased,
-                "the user's name and email erased from the audit trail");
         }
         let processed_at = now_utc_millis();
         let verdict = superseded_by.map_or(Verdict::Applied, |erp_version| Verdict::Superseded { erp_version });
@@ -214,7 +226,7 @@ impl Processor {
         let wrote_view = match verdict {
             Verdict::Applied => {
                 self.employees
-                    .apply(lease, &self.applied(event, &erp, processed_at))
+                    .apply(lease, &self.applied(event, &erp, processed_at, view).as_applied())
                     .await?
             }
             Verdict::Superseded { .. } => false,
@@ -231,20 +243,89 @@ impl Processor {
         Ok((processed, wrote_view))
     }
 
-    /// The ERP's view once `event` is applied.
-    fn applied<'a>(&self, event: &'a EventEnvelope, erp: &'a ErpEmployee, at: OffsetDateTime) -> Applied<'a> {
-        Applied {
-            version: event.version(),
-            state: if event.event_type == EventType::UserDeleted {
+    /// Removes the user's name and email from the audit trail, within `budget`: the records
+    /// the view lists and those the index lists.
+    async fn erase(
+        &self,
+        event: &EventEnvelope,
+        view: Option<&EmployeeView>,
+        budget: Budget,
+    ) -> Result<(), ProcessError> {
+        let known = view.map(|v| v.pii_event_ids.as_slice()).unwrap_or_default();
+        let until = std::time::Instant::now() + budget.remaining();
+        match self.table.erase(&event.user.id, known, until).await? {
+            Erased::Complete { records } => {
+                tracing::info!(event_id = %event.event_id, user_id = %event.user.id, records,
+                    "the user's name and email erased from the audit trail");
+                Ok(())
+            }
+            Erased::Incomplete { records, done } => Err(RecordError::ErasureIncomplete { records, done }.into()),
+        }
+    }
+
+    /// The ERP's view once `event` is applied over `view`. A deletion keeps the higher of
+    /// the two versions: the view's version never goes back.
+    fn applied<'a>(
+        &self,
+        event: &'a EventEnvelope,
+        erp: &'a ErpEmployee,
+        at: OffsetDateTime,
+        view: Option<&EmployeeView>,
+    ) -> AppliedView<'a> {
+        let deleting = event.event_type == EventType::UserDeleted;
+        let version = match view {
+            Some(v) if deleting => v.version.max(event.version()),
+            _ => event.version(),
+        };
+        let pii_event_ids = if deleting {
+            Vec::new()
+        } else {
+            EmployeeView::pii_event_ids_with(view, &event.event_id)
+        };
+        AppliedView {
+            version,
+            state: if deleting {
                 EmployeeState::Deleted
             } else {
                 EmployeeState::Active
             },
-            erp_record_id: &erp.record_id,
-            erp_system: &erp.system,
+            erp,
             event_id: &event.event_id,
             synced_at: at,
-            holds_pii: event.event_type.carries_state(),
+            pii_event_ids,
+        }
+    }
+}
+
+/// Whether the view already holds what `event` leaves behind: a deletion, or (for a state)
+/// this version or a newer one.
+fn finished(view: Option<&EmployeeView>, event: &EventEnvelope) -> bool {
+    view.is_some_and(|v| {
+        v.state == EmployeeState::Deleted
+            || (event.event_type != EventType::UserDeleted && v.version >= event.version())
+    })
+}
+
+/// The view to write, owning the list of records that hold PII.
+struct AppliedView<'a> {
+    version: u64,
+    state: EmployeeState,
+    erp: &'a ErpEmployee,
+    event_id: &'a str,
+    synced_at: OffsetDateTime,
+    pii_event_ids: Vec<String>,
+}
+
+impl<'a> AppliedView<'a> {
+    fn as_applied(&self) -> Applied<'_> {
+        Applied {
+            version: self.version,
+            state: self.state,
+            erp_record_id: &self.erp.record_id,
+            erp_system: &self.erp.system,
+            event_id: self.event_id,
+            synced_at: self.synced_at,
+            pii_event_ids: &self.pii_event_ids,
         }
     }
 }

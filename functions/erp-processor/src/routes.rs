@@ -119,6 +119,10 @@ pub async fn post_event(app: &App, req: &Request) -> Result<(EventEnvelope, Proc
     }
     let body = std::str::from_utf8(bytes).map_err(|_| ApiError::UnreadableBody("the body is not UTF-8 text"))?;
     let event = EventEnvelope::parse(body)?;
+    // What a producer posts could not travel on the queue either: refused as it enters.
+    event
+        .check_deliverable()
+        .map_err(user_sync::events::EnvelopeError::Invalid)?;
     let deadline = req.lambda_context_ref().map_or(0, |context| context.deadline);
     let processed = app
         .processor

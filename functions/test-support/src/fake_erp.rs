@@ -5,7 +5,9 @@
 //!
 //! Like a real ERP that honours idempotency keys, it stores the answer to a key's first
 //! successful call and replays it to a repeat, without applying the change again: the
-//! tests count `applied` to see each event's side effect happen once.
+//! tests count `applied` to see each event's side effect happen once. As the contract asks,
+//! it refuses (409) a `PUT` older than the version it holds and any `PUT` of an employee it
+//! deleted, so a call that lands late never turns the record back.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,6 +29,9 @@ pub enum Behaviour {
     Slow(Duration),
     /// Answers this status (with `Retry-After` when given), changing nothing.
     Status { status: u16, retry_after: Option<String> },
+    /// Answers this status with a body that quotes the record's name and email, as some
+    /// ERPs' error messages do.
+    Echo(u16),
     /// Never answers (the client's timeout ends the call).
     Hang,
     /// Closes every connection without an answer.
@@ -60,6 +65,8 @@ struct State {
     /// Key → how often its change was applied (once, if idempotency holds).
     applied: HashMap<String, usize>,
     employees: HashMap<String, Value>,
+    /// User → the version its `DELETE` carried: a deleted employee is never written again.
+    deleted: HashMap<String, u64>,
 }
 
 #[derive(Clone)]
@@ -138,6 +145,11 @@ impl FakeErp {
         self.lock().applied.clone()
     }
 
+    /// The version a user's deletion carried, once it was deleted.
+    pub fn deleted(&self, user_id: &str) -> Option<u64> {
+        self.lock().deleted.get(user_id).copied()
+    }
+
     /// The employee record the ERP holds for a user.
     pub fn employee(&self, user_id: &str) -> Option<Value> {
         self.lock().employees.get(user_id).cloned()
@@ -150,6 +162,7 @@ impl FakeErp {
     async fn answer(&self, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, std::io::Error> {
         let method = req.method().to_string();
         let path = req.uri().path().to_owned();
+        let query = req.uri().query().unwrap_or_default().to_owned();
         let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let idempotency_key = header("idempotency-key");
         let authorization = header("authorization");
@@ -160,6 +173,25 @@ impl FakeErp {
             .map(|b| b.to_bytes())
             .unwrap_or_default();
         let body = serde_json::from_slice::<Value>(&bytes).ok();
+        // Applied even after the client gave up, as a real server would: the answer is lost,
+        // the change is not (a late PUT must meet the stale-write rule).
+        let this = self.clone();
+        let answer = tokio::spawn(async move {
+            this.respond(method, path, query, idempotency_key, authorization, body)
+                .await
+        });
+        answer.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    async fn respond(
+        &self,
+        method: String,
+        path: String,
+        query: String,
+        idempotency_key: Option<String>,
+        authorization: Option<String>,
+        body: Option<Value>,
+    ) -> Result<Response<Full<Bytes>>, std::io::Error> {
         let user_id = path.strip_prefix("/erp/employees/").map(str::to_owned);
         let mut call = Call {
             method: method.clone(),
@@ -200,6 +232,17 @@ impl FakeErp {
                 return Err(std::io::Error::other("hung"));
             }
             Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
+            Behaviour::Echo(status) => {
+                call.status = Some(status);
+                let quoted = body
+                    .as_ref()
+                    .map_or_else(String::new, |b| format!("{} <{}>", b["name"], b["email"]));
+                self.lock().calls.push(call);
+                let text = serde_json::json!({"type": "urn:erp:employee-exists", "detail": format!("Employee {quoted} exists")});
+                let mut response = Response::new(Full::new(Bytes::from(text.to_string())));
+                *response.status_mut() = StatusCode::from_u16(status).expect("a valid status");
+                return Ok(response);
+            }
             Behaviour::Status { status, retry_after } => {
                 call.status = Some(status);
                 self.lock().calls.push(call);
@@ -234,18 +277,25 @@ impl FakeErp {
             } else {
                 let status = match (method.as_str(), body) {
                     ("PUT", Some(record)) => {
-                        let created = state.employees.insert(user_id.clone(), record).is_none();
-                        if created {
+                        let version = |r: &Value| r["version"].as_u64().unwrap_or(0);
+                        let held = state.employees.get(user_id).map(version);
+                        if state.deleted.contains_key(user_id) || held.is_some_and(|held| held > version(&record)) {
+                            409
+                        } else if state.employees.insert(user_id.clone(), record).is_none() {
                             201
                         } else {
                             200
                         }
                     }
                     ("PUT", None) => 400,
-                    ("DELETE", _) => match state.employees.remove(user_id) {
-                        Some(_) => 204,
-                        None => 404,
-                    },
+                    ("DELETE", _) => {
+                        let version = query_version(&query);
+                        state.deleted.insert(user_id.clone(), version.unwrap_or(0));
+                        match state.employees.remove(user_id) {
+                            Some(_) => 204,
+                            None => 404,
+                        }
+                    }
                     _ => 405,
                 };
                 if (200..300).contains(&status) || status == 404 {
@@ -261,6 +311,14 @@ impl FakeErp {
         state.calls.push(call);
         Ok(reply(status, "{}"))
     }
+}
+
+/// `version` of a `DELETE`'s query.
+fn query_version(query: &str) -> Option<u64> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("version="))
+        .and_then(|v| v.parse().ok())
 }
 
 fn reply(status: u16, body: &'static str) -> Response<Full<Bytes>> {

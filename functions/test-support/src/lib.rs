@@ -200,3 +200,17 @@ pub const ORIGINAL_AUDIT_ATTRIBUTES: [&str; 7] = [
     "EventType",
     "Status",
 ];
+
+/// An endpoint that accepts connections and never answers them: a hung service. Each
+/// connection is held open for the life of the test process.
+pub fn hanging_endpoint() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let addr = listener.local_addr().expect("a bound listener has an address");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    format!("http://{addr}")
+}

@@ -17,6 +17,9 @@
 //! the bundled roots: `scripts/dev` sets it for the emulator, whose function processes
 //! inherit it. Nothing in the deployed template sets it.
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
@@ -25,12 +28,33 @@ use aws_smithy_http_client::Builder;
 const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("amazon-trust-services-roots.pem");
 
 /// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`),
-/// with the bundled-roots HTTPS client.
+/// with the bundled-roots HTTPS client and the timeouts of `timeouts`.
 pub async fn load_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
+        .timeout_config(timeouts())
         .load()
         .await
+}
+
+/// How long one attempt of an AWS call may take, connecting included. A DynamoDB or SQS
+/// call answers in milliseconds; an endpoint that accepts a connection and never answers
+/// would otherwise hold the call for good (the SDK sets no read timeout by default).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one call may take, its retries included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long opening a connection may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Every AWS call of the functions ends within `OPERATION_TIMEOUT`: two calls in a row fit
+/// crm-api's 10 s, so a hanging queue still lets `POST` answer 201 (the event stays in the
+/// outbox for the relay) and a hanging table a 503, both before API Gateway's 29 s.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
 }
 
 /// The variable naming extra PEM certificates to trust (the local emulator's).

@@ -28,13 +28,14 @@ const ATTEMPTS: usize = 5;
 /// as `POST` ignores them.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PatchUserRequest {
-    /// 1–200 characters after trimming surrounding whitespace, no control characters.
+    /// 1–200 characters after trimming surrounding whitespace, no control characters, no
+    /// U+FFFE or U+FFFF (a queue message cannot carry them).
     #[serde(default)]
-    #[schema(value_type = String, pattern = r"^[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\u0000-\u001f\u007f-\u009f]{0,198}[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", example = "Ada King")]
+    #[schema(value_type = String, pattern = r"^[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufffe\uffff](?:[^\u0000-\u001f\u007f-\u009f\ufffe\uffff]{0,198}[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufffe\uffff])?[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", example = "Ada King")]
     name: Field,
     /// A valid address of at most 254 characters; its domain is stored lowercased.
     #[serde(default)]
-    #[schema(value_type = String, format = Email, max_length = 254, example = "ada.king@example.com")]
+    #[schema(value_type = String, format = Email, max_length = 254, pattern = r"^[^\ufffe\uffff]*$", example = "ada.king@example.com")]
     email: Field,
 }
 

@@ -32,13 +32,14 @@ const IDEMPOTENT_USER_IDS: Uuid = Uuid::from_u128(0x6f1c_2d4e_8b1a_4c3f_9e7d_5a2
 /// accepted and ignored, as in the original: the server always chooses the id.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateUserRequest {
-    /// 1–200 characters after trimming surrounding whitespace, no control characters.
+    /// 1–200 characters after trimming surrounding whitespace, no control characters, no
+    /// U+FFFE or U+FFFF (a queue message cannot carry them).
     #[serde(default)]
-    #[schema(value_type = String, required = true, pattern = r"^[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\u0000-\u001f\u007f-\u009f]{0,198}[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", example = "Ada Lovelace")]
+    #[schema(value_type = String, required = true, pattern = r"^[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufffe\uffff](?:[^\u0000-\u001f\u007f-\u009f\ufffe\uffff]{0,198}[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufffe\uffff])?[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$", example = "Ada Lovelace")]
     name: Field,
     /// A valid address of at most 254 characters; its domain is stored lowercased.
     #[serde(default)]
-    #[schema(value_type = String, required = true, format = Email, max_length = 254, example = "ada@example.com")]
+    #[schema(value_type = String, required = true, format = Email, max_length = 254, pattern = r"^[^\ufffe\uffff]*$", example = "ada@example.com")]
     email: Field,
     /// Ignored, whatever it holds.
     #[serde(default)]
@@ -165,8 +166,10 @@ impl From<&User> for UserResponse {
 /// is then sent and its pending mark cleared. If the send fails, the answer is still `201`:
 /// the event is durably pending and the outbox relay delivers it.
 ///
-/// With an `Idempotency-Key`, the user id is derived from the key: a repeat finds the
-/// stored user, answers the same `201`, and sends the same event again.
+/// With an `Idempotency-Key`, the user id is derived from the key: a repeat with the first
+/// request's body finds the stored user, answers the same `201`, and sends the same event
+/// again, byte for byte. Once the user has changed, or with any other body, a repeat is
+/// `422`; once it is deleted, `409`.
 #[utoipa::path(
     post,
     path = "/api/crm",
@@ -174,7 +177,7 @@ impl From<&User> for UserResponse {
     request_body = CreateUserRequest,
     params(
         ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$",
-         description = "1–255 printable ASCII characters without spaces. Repeating a request with the same key and body creates one user and answers the same 201; the same key with another body answers 422."),
+         description = "1–255 printable ASCII characters without spaces. Repeating a request with the same key and body creates one user and answers the same 201 while the user is unchanged; the same key with another body, or after the user changed, answers 422; after it was deleted, 409."),
     ),
     responses(
         (status = 201, description = "Created; its UserCreated event is sent now or by the outbox relay", body = UserResponse,
@@ -184,7 +187,7 @@ impl From<&User> for UserResponse {
         (status = 400, description = "Malformed JSON or invalid fields (all listed in errors)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Content type is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Idempotency-Key reused with a different body", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Idempotency-Key reused with a different body, or after the user it created was changed", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The user store is unavailable; nothing was stored, retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -207,9 +210,12 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
             None => return Err(ApiError::IdempotencyKeyReused),
         };
         correlation_id = stored.correlation_id.clone().unwrap_or(correlation_id);
+        // Only the first request's body, while the user is as it created it, repeats it: the
+        // first event again, byte for byte. A user changed since would re-send its creation
+        // under the first event's id with another payload, which no consumer may take.
         user = stored
             .into_user()
-            .filter(|stored| stored.matches(&new))
+            .filter(|stored| stored.version == 1 && stored.matches(&new))
             .ok_or(ApiError::IdempotencyKeyReused)?;
     }
     deliver(

@@ -1,4 +1,5 @@
 use serde_json::json;
+use std::time::Duration;
 
 use crate::helpers::{s, spawn_app, ApiRequest, REQUEST_ID};
 
@@ -232,6 +233,45 @@ async fn an_unavailable_store_is_503_without_internal_detail() {
         app.queued_messages().await.is_empty(),
         "no event for a user that was not stored"
     );
+}
+
+/// A queue that accepts connections and never answers costs a `POST` the SDK's timeouts, not
+/// the function's: the user is created (201) with its event left in the outbox for the relay.
+/// A table that hangs the same way is a 503. Either answer comes long before API Gateway's
+/// 29 s; without timeouts neither would ever come.
+#[tokio::test]
+async fn a_hanging_service_ends_in_an_answer() {
+    let app = spawn_app().await;
+    let hanging = test_support::sdk_config_for(&test_support::hanging_endpoint())
+        .await
+        .into_builder()
+        .timeout_config(user_sync::aws::timeouts())
+        .build();
+    let hung_queue = crm_api::App {
+        events: user_sync::events::EventPublisher::new(
+            aws_sdk_sqs::Client::new(&hanging),
+            &app.config.events_queue_url,
+        ),
+        ..app.app.clone()
+    };
+    let body = json!({"name": "Ada", "email": "ada@example.com"});
+    let answer = ApiRequest::post_json("/api/crm", &body);
+    let res = tokio::time::timeout(Duration::from_secs(25), crate::helpers::send_to(&hung_queue, answer))
+        .await
+        .expect("an answer despite the hanging queue");
+    assert_eq!(res.status, 201, "{}", res.body);
+    let id = res.json()["id"].as_str().unwrap().parse().unwrap();
+    assert!(
+        app.app.users.has_pending(id).await.unwrap(),
+        "the event waits for the relay"
+    );
+
+    let hung_table = crm_api::App::new(&hanging, &app.config);
+    let answer = ApiRequest::post_json("/api/crm", &body);
+    let res = tokio::time::timeout(Duration::from_secs(25), crate::helpers::send_to(&hung_table, answer))
+        .await
+        .expect("an answer despite the hanging table");
+    res.problem(503);
 }
 
 /// A client resolves `Location` against the URL it requested (RFC 3986 §5), whatever prefix

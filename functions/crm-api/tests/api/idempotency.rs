@@ -96,6 +96,43 @@ async fn the_same_key_with_another_body_is_422() {
     assert_eq!(app.queued_messages().await.len(), 1, "a conflict publishes nothing");
 }
 
+/// A repeat answers as its first request did only while nothing has changed: the table of
+/// the README's "Idempotency-Key". No repeat sends an event of another payload.
+#[tokio::test]
+async fn a_repeat_after_a_change_or_deletion_is_refused() {
+    let app = spawn_app().await;
+    let first = app.send(keyed("order-45", "Ada")).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let id = first.json()["id"].as_str().unwrap().to_owned();
+    let patch = ApiRequest::new("PATCH", &format!("/api/crm/{id}"))
+        .header("content-type", "application/merge-patch+json")
+        .body(json!({"name": "Grace"}).to_string());
+    assert_eq!(app.send(patch).await.status, 200);
+    for (name, case) in [("Grace", "the body of the user now"), ("Ada", "the first body")] {
+        let problem = app.send(keyed("order-45", name)).await.problem(422);
+        assert_eq!(problem["type"], "urn:problem-type:idempotency-key-reused", "{case}");
+    }
+    assert_eq!(
+        app.send(ApiRequest::new("DELETE", &format!("/api/crm/{id}")))
+            .await
+            .status,
+        204
+    );
+    let problem = app.send(keyed("order-45", "Ada")).await.problem(409);
+    assert_eq!(problem["type"], "urn:problem-type:user-deleted");
+    let types: Vec<String> = app
+        .queued_messages()
+        .await
+        .iter()
+        .map(|m| serde_json::from_str::<serde_json::Value>(m.body().unwrap()).unwrap()["eventType"].to_string())
+        .collect();
+    assert_eq!(
+        types,
+        [r#""UserCreated""#, r#""UserUpdated""#, r#""UserDeleted""#],
+        "no repeat sent anything"
+    );
+}
+
 #[tokio::test]
 async fn an_invalid_key_is_400() {
     let app = spawn_app().await;

@@ -77,3 +77,41 @@ async fn the_originals_rows_read_without_a_creation_time_and_broken_rows_are_ski
         );
     }
 }
+
+/// A name a queue message cannot carry is refused as it enters (400 naming the field), at
+/// `POST` and `PATCH` alike; a user stored with one before the rule still travels: its
+/// event's body escapes the character and reads back as the stored name.
+#[tokio::test]
+async fn text_a_queue_cannot_carry_is_refused_and_a_stored_one_still_travels() {
+    let app = spawn_app().await;
+    let res = app
+        .post_users(&json!({"name": "Ada\u{FFFF}", "email": "ada\u{FFFE}@example.com"}))
+        .await;
+    assert_eq!(res.problem_fields(), ["name", "email"]);
+    let problem = res.json();
+    assert!(problem.to_string().contains("U+FFFF"), "the rule is named: {problem}");
+
+    let stored = Uuid::new_v4().to_string();
+    put_raw(
+        &app,
+        &[("Id", &stored), ("Name", "Ada\u{FFFF}"), ("Email", "ada@example.com")],
+    )
+    .await;
+    let patch = |body: serde_json::Value| {
+        crate::helpers::ApiRequest::new("PATCH", &format!("/api/crm/{stored}"))
+            .header("Content-Type", "application/merge-patch+json")
+            .body(body.to_string())
+    };
+    assert_eq!(
+        app.send(patch(json!({"name": "Grace\u{FFFE}"}))).await.problem_fields(),
+        ["name"]
+    );
+    let res = app.send(patch(json!({"email": "ada.l@example.com"}))).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let messages = app.queued_messages().await;
+    assert_eq!(messages.len(), 1, "the update left the outbox");
+    let body = messages[0].body().unwrap();
+    assert!(!body.contains('\u{FFFF}') && body.contains("\\uffff"), "{body}");
+    let event: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(event["user"]["name"], "Ada\u{FFFF}");
+}

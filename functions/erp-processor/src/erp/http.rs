@@ -2,7 +2,13 @@
 //!
 //! - `UserCreated`, `UserUpdated`: `PUT {ERP_ENDPOINT_URL}/employees/{userId}` with the
 //!   user's whole state (an upsert: an update that arrives before its create creates it).
-//! - `UserDeleted`: `DELETE {ERP_ENDPOINT_URL}/employees/{userId}`; a 404 is done.
+//! - `UserDeleted`: `DELETE {ERP_ENDPOINT_URL}/employees/{userId}?version={version}`; a 404
+//!   is done.
+//!
+//! The ERP refuses (409) a `PUT` older than the version it holds (an equal one is taken: a
+//! backfill re-publishes the stored version) and any write of an employee it deleted, so a
+//! call that lands after its client gave up never overwrites a newer state nor recreates a
+//! deleted employee.
 //!
 //! Every call carries `Authorization: Bearer <token>` (from Secrets Manager) and
 //! `Idempotency-Key: <eventId>`, so a repeated call of one event is the ERP's to absorb.
@@ -135,9 +141,13 @@ impl HttpErp {
     }
 
     async fn attempt(&self, event: &EventEnvelope, employee: &ErpEmployee, timeout: Duration) -> Result<(), ErpError> {
-        let url = self.record_url(&event.user.id)?;
+        let mut url = self.record_url(&event.user.id)?;
         let deleting = event.event_type == EventType::UserDeleted;
         let request = if deleting {
+            // The deletion's version too: an ERP keeps it with the deletion, and refuses
+            // any write of the employee after it (see the ERP contract in the README).
+            url.query_pairs_mut()
+                .append_pair("version", &event.version().to_string());
             self.client.delete(url)
         } else {
             let record = EmployeeRecord {

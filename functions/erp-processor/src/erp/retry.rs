@@ -9,8 +9,8 @@ use super::ErpError;
 /// last, to `MAX_BACKOFF`.
 pub const BASE_BACKOFF: Duration = Duration::from_millis(200);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// The longest ERP text quoted in a failure's reason.
-pub const MAX_REASON_CHARS: usize = 200;
+/// The longest problem `type` a failure's reason names.
+pub const MAX_TYPE_CHARS: usize = 200;
 
 /// The outcome of one answer. A `DELETE` of a record the ERP does not know (404) is done:
 /// the state asked for holds.
@@ -25,7 +25,7 @@ pub fn classify(
         200..=299 => Ok(()),
         404 if deleting => Ok(()),
         408 | 429 | 500..=599 => Err(ErpError::Unavailable {
-            reason: format!("HTTP {status}{}", quoted(body)),
+            reason: format!("HTTP {status}"),
             retry_after: retry_after.and_then(|v| parse_retry_after(v, now)),
         }),
         _ => Err(ErpError::Refused {
@@ -56,45 +56,19 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or_default())
 }
 
-/// The ERP's own words: a problem document's `detail` or `title`, a `message` or `error`
-/// field, else the start of the body; any word with an `@` masked, since an ERP may quote
-/// the record it refused (the log must not hold the email).
+/// What a refusal's body says, without its words: an ERP may quote the record it refused
+/// (a name, an email), and the reason reaches logs and the dead-letter queue's readers.
+/// Only a problem document's `type` (RFC 9457: a URI naming the kind of problem, not the
+/// instance) is kept, when it looks like one; otherwise the body's length.
 fn reason(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let from_json = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|json| {
-        ["detail", "message", "error", "title"]
-            .iter()
-            .find_map(|key| json.get(key).and_then(|v| v.as_str()).map(str::to_owned))
-    });
-    let reason = mask_emails(&from_json.unwrap_or_else(|| text.trim().to_owned()));
-    if reason.is_empty() {
-        "no reason given".to_owned()
-    } else {
-        truncate(&reason)
-    }
-}
-
-fn mask_emails(text: &str) -> String {
-    text.split(' ')
-        .map(|word| if word.contains('@') { "[email]" } else { word })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn quoted(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", reason(body))
-    }
-}
-
-fn truncate(text: &str) -> String {
-    match text.char_indices().nth(MAX_REASON_CHARS) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
+    let problem_type = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|json| json.get("type").and_then(|v| v.as_str()).map(str::to_owned))
+        .filter(|t| !t.is_empty() && t.len() <= MAX_TYPE_CHARS && t.bytes().all(|b| b.is_ascii_graphic()));
+    match (problem_type, body.len()) {
+        (Some(problem_type), len) => format!("problem type {problem_type}, a {len}-byte body"),
+        (None, 0) => "no body".to_owned(),
+        (None, len) => format!("a {len}-byte body, not quoted"),
     }
 }
 
@@ -133,35 +107,37 @@ mod tests {
     }
 
     #[test]
-    fn other_client_errors_are_permanent_with_the_erp_reason() {
-        let problem = br#"{"title":"Bad Request","detail":"email domain not allowed"}"#;
+    fn other_client_errors_are_permanent_and_never_quote_the_erp() {
+        let problem = br#"{"type":"https://erp.example.com/problems/duplicate","detail":"Ada Lovelace exists"}"#;
         assert_eq!(
-            classify(400, None, problem, false, now()),
+            classify(409, None, problem, false, now()),
             Err(ErpError::Refused {
-                status: 400,
-                reason: "email domain not allowed".to_owned()
+                status: 409,
+                reason: format!(
+                    "problem type https://erp.example.com/problems/duplicate, a {}-byte body",
+                    problem.len()
+                )
             })
         );
-        let quoting = br#"{"message":"ada@example.com is taken"}"#;
-        assert_eq!(
-            classify(409, None, quoting, false, now()).unwrap_err().to_string(),
-            "the ERP refused the event (HTTP 409): [email] is taken"
-        );
-        let text = classify(422, None, b"  no such department \n", false, now()).unwrap_err();
-        assert_eq!(
-            text.to_string(),
-            "the ERP refused the event (HTTP 422): no such department"
-        );
+        for (status, body) in [
+            (400, &br#"{"message":"ada@example.com is taken"}"#[..]),
+            (422, b"  Employee Ada Lovelace exists \n"),
+            (400, br#"{"type":"Ada Lovelace","detail":"x"}"#),
+            (400, "x".repeat(500).as_bytes()),
+        ] {
+            let text = classify(status, None, body, false, now()).unwrap_err().to_string();
+            for word in ["Ada", "ada@", "taken", "xxx"] {
+                assert!(!text.contains(word), "{text}");
+            }
+            assert!(
+                text.ends_with(&format!("a {}-byte body, not quoted", body.len())),
+                "{text}"
+            );
+        }
         let empty = classify(403, None, b"", false, now()).unwrap_err();
-        assert_eq!(
-            empty.to_string(),
-            "the ERP refused the event (HTTP 403): no reason given"
-        );
-        let long = "x".repeat(500);
-        let ErpError::Refused { reason, .. } = classify(400, None, long.as_bytes(), false, now()).unwrap_err() else {
-            panic!("a 400 is a refusal")
-        };
-        assert_eq!(reason.chars().count(), MAX_REASON_CHARS + 1);
+        assert_eq!(empty.to_string(), "the ERP refused the event (HTTP 403): no body");
+        let unavailable = classify(503, None, b"Ada Lovelace is locked", false, now()).unwrap_err();
+        assert_eq!(unavailable.to_string(), "the ERP is unavailable: HTTP 503");
     }
 
     #[test]

@@ -348,3 +348,145 @@ async fn posted_events_answer_the_erp_failure() {
         .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
 }
+
+/// A deletion erases first: an ERP that refuses the `DELETE` leaves the event for the
+/// dead-letter queue, with the name and email gone already.
+#[tokio::test]
+async fn a_refused_deletion_has_erased_the_user_already() {
+    let c = connected(Duration::from_secs(2), 1).await;
+    let user_id = test_support::unique("user");
+    let created = event("evt-erase-created", &user_id);
+    assert!(c.app.send_batch(&[("m-1", Some(created.to_string()))]).await.is_empty());
+    let deleted = serde_json::json!({"eventId": "evt-erase-deleted", "eventType": "UserDeleted", "version": 2,
+        "timestamp": "2026-03-02T09:15:27.418Z", "user": {"id": user_id}});
+    c.erp.set_for_user(
+        &user_id,
+        Behaviour::Status {
+            status: 400,
+            retry_after: None,
+        },
+    );
+    assert_eq!(c.app.send_batch(&[("m-2", Some(deleted.to_string()))]).await, ["m-2"]);
+    let items = test_support::scan_all(&c.app.dynamo, &c.app.config.processed_table).await;
+    let pii: Vec<_> = items
+        .iter()
+        .filter(|item| item.contains_key("UserName") || item.contains_key("UserEmail"))
+        .collect();
+    assert!(pii.is_empty(), "{pii:?}");
+    let call = c.erp.calls_for(&user_id).pop().unwrap();
+    assert_eq!(call.method, "DELETE");
+}
+
+/// A `PUT` that lands after its client gave up never turns the record back: the ERP holds
+/// a newer version, or has deleted the employee, by then (the contract's stale refusal).
+#[tokio::test]
+async fn a_put_landing_after_its_timeout_never_overwrites_nor_recreates() {
+    let c = connected(Duration::from_millis(200), 1).await;
+    let processor = &c.app.app.processor;
+    let user_id = test_support::unique("user");
+    let state = |id: &str, version: u64, name: &str| {
+        envelope(
+            serde_json::json!({"eventId": id, "eventType": "UserUpdated", "version": version,
+            "timestamp": "2026-03-02T09:15:27.418Z",
+            "user": {"id": user_id, "name": name, "email": "grace@example.com"}}),
+        )
+    };
+    c.erp
+        .set_for_user(&user_id, Behaviour::Slow(Duration::from_millis(800)));
+    assert!(processor
+        .process(&state("evt-late-2", 2, "Late"), budget())
+        .await
+        .is_err());
+    c.erp.set_for_user(&user_id, Behaviour::Healthy);
+    processor
+        .process(&state("evt-late-3", 3, "Newer"), budget())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(
+        c.erp.employee(&user_id).unwrap()["name"],
+        "Newer",
+        "the late PUT was refused"
+    );
+
+    c.erp
+        .set_for_user(&user_id, Behaviour::Slow(Duration::from_millis(800)));
+    assert!(processor
+        .process(&state("evt-late-4", 4, "Late again"), budget())
+        .await
+        .is_err());
+    c.erp.set_for_user(&user_id, Behaviour::Healthy);
+    let deleted = envelope(
+        serde_json::json!({"eventId": "evt-late-5", "eventType": "UserDeleted", "version": 5,
+        "timestamp": "2026-03-02T09:15:27.418Z", "user": {"id": user_id}}),
+    );
+    processor.process(&deleted, budget()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(
+        c.erp.employee(&user_id),
+        None,
+        "the late PUT did not recreate the employee"
+    );
+    assert_eq!(c.erp.deleted(&user_id), Some(5), "the deletion carried its version");
+    let late: Vec<Option<u16>> = c
+        .erp
+        .calls_for(&user_id)
+        .iter()
+        .filter(|call| {
+            call.body
+                .as_ref()
+                .is_some_and(|b| b["name"].as_str().is_some_and(|n| n.starts_with("Late")))
+        })
+        .map(|call| call.status)
+        .collect();
+    assert_eq!(late, [Some(409), Some(409)]);
+}
+
+/// A log line never holds the ERP's words: an ERP whose refusals quote the name and email
+/// shows them in no line, on every attempt, and in no reason a caller sees.
+#[tokio::test]
+async fn the_erps_error_text_is_never_logged() {
+    #[derive(Clone, Default)]
+    struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+
+    let c = connected(Duration::from_secs(2), 3).await;
+    let user_id = test_support::unique("user");
+    for (status, message) in [(409, "m-1"), (503, "m-2")] {
+        c.erp.set_for_user(&user_id, Behaviour::Echo(status));
+        let created = event(&format!("evt-echo-{status}"), &user_id);
+        assert_eq!(
+            c.app.send_batch(&[(message, Some(created.to_string()))]).await,
+            [message]
+        );
+    }
+    let posted = event("evt-echo-posted", &user_id);
+    let answer = c.app.post_events(&posted.to_string()).await;
+    assert!(answer.status >= 500, "{}", answer.body);
+    let logged = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains("ERP call failed"), "the failures were logged: {logged}");
+    for pii in ["Grace", "Hopper", "grace.hopper@example.com", "Employee \""] {
+        assert!(!logged.contains(pii), "{pii} logged:\n{logged}");
+        assert!(!answer.body.contains(pii), "{pii} answered: {}", answer.body);
+    }
+    assert!(
+        logged.contains("urn:erp:employee-exists"),
+        "the problem type is kept: {logged}"
+    );
+}

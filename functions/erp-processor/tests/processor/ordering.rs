@@ -512,3 +512,82 @@ async fn a_failure_recorded_during_a_first_lease_outlives_its_release() {
 fn budget() -> Budget {
     Budget::lasting(Duration::from_secs(30))
 }
+
+/// A deletion is superseded by nothing but a deletion: after a producer posted a far higher
+/// version of the user, the CRM's deletion still erases the name and email and ends the
+/// employee, and the view's version does not go back.
+#[tokio::test]
+async fn a_deletion_after_a_higher_posted_version_still_erases_and_ends_the_employee() {
+    let app = spawn_app().await;
+    let user_id = test_support::unique("user");
+    deliver_in_order(&app, &user_id, &[0]).await;
+    let mut posted = lifecycle(&user_id)[1].clone();
+    posted["eventId"] = json!(format!("producer-{user_id}"));
+    posted["version"] = json!(100);
+    assert_eq!(app.post_events(&posted.to_string()).await.status, 200);
+    deliver_in_order(&app, &user_id, &[3]).await;
+
+    let view = view(&app, &user_id).await;
+    assert_eq!((view.state, view.version), (EmployeeState::Deleted, 100));
+    let deletion = &app.stored_items().await[&format!("deleted-{user_id}")];
+    assert_eq!(s(deletion, "Status"), "Processed", "applied, not superseded");
+    assert_no_pii(&app, &app.config.processed_table).await;
+}
+
+/// Thousands of records erase within one invocation; one whose time runs out erases what
+/// it can, fails (to be redelivered) and the next delivery resumes.
+#[tokio::test]
+async fn a_deletion_erases_thousands_of_records_and_resumes_when_time_runs_out() {
+    const RECORDS: usize = 3_000;
+    let app = spawn_app().await;
+    let user_id = test_support::unique("user");
+    let requests: Vec<_> = (0..RECORDS)
+        .map(|n| {
+            let item = HashMap::from([
+                ("EventId".to_owned(), AttributeValue::S(format!("old-{n}-{user_id}"))),
+                ("UserId".to_owned(), AttributeValue::S(user_id.clone())),
+                ("UserName".to_owned(), AttributeValue::S("Grace Hopper".to_owned())),
+                (
+                    "UserEmail".to_owned(),
+                    AttributeValue::S("grace@example.com".to_owned()),
+                ),
+                ("Status".to_owned(), AttributeValue::S("Processed".to_owned())),
+            ]);
+            aws_sdk_dynamodb::types::WriteRequest::builder()
+                .put_request(
+                    aws_sdk_dynamodb::types::PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        })
+        .collect();
+    for chunk in requests.chunks(25) {
+        app.dynamo
+            .batch_write_item()
+            .request_items(&app.config.processed_table, chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+    }
+    let deletion = EventEnvelope::parse(&lifecycle(&user_id)[3].to_string()).unwrap();
+    let processor = &app.app.processor;
+    let error = processor
+        .process(&deletion, Budget::lasting(Duration::ZERO))
+        .await
+        .unwrap_err();
+    assert!(
+        // The deletion's own claim is one of the user's records too.
+        matches!(error, ProcessError::Record(user_sync::store::RecordError::ErasureIncomplete { records, done: 0 }) if records > RECORDS),
+        "{error:?}"
+    );
+    assert!(
+        !app.stored_items().await.contains_key(&format!("deleted-{user_id}")),
+        "unclaimed"
+    );
+
+    let processed = processor.process(&deletion, budget()).await.unwrap();
+    assert_eq!(processed.outcome, Outcome::Applied);
+    assert_no_pii(&app, &app.config.processed_table).await;
+}

@@ -227,3 +227,17 @@ async fn an_unknown_path_is_a_404() {
     }
     assert!(app.stored_items().await.is_empty());
 }
+
+/// What a queue message could not carry is refused as it enters, naming the field and the
+/// rule, and nothing is recorded.
+#[tokio::test]
+async fn text_a_queue_cannot_carry_is_a_400() {
+    let app = spawn_app().await;
+    let mut body = event("evt-fffe", "user-fffe");
+    body["user"]["name"] = serde_json::json!("Grace\u{FFFF}");
+    body["user"]["email"] = serde_json::json!("grace\u{FFFE}@example.com");
+    let res = app.post_events(&body.to_string()).await;
+    assert_eq!(res.problem_fields(), ["user.name", "user.email"]);
+    assert!(res.body.contains("U+FFFF"), "{}", res.body);
+    assert!(app.stored_items().await.is_empty());
+}

@@ -121,9 +121,10 @@ async fn a_users_pending_events_go_out_in_version_order_in_one_run() {
         assert_eq!(rename_user(&crm, user_id, name).await, 200);
     }
     let report = stack.run_relay().await;
+    // The two renames collapsed into the newest, which carries the whole state.
     assert_eq!(
         (report.pending, report.sent, report.failed, report.not_cleared),
-        (1, 3, 0, 0)
+        (1, 2, 0, 0)
     );
     assert!(!stack.users.has_pending(user_id).await.unwrap());
 
@@ -148,16 +149,9 @@ async fn a_users_pending_events_go_out_in_version_order_in_one_run() {
         })
         .collect();
     sent.sort();
-    assert_eq!(
-        sent,
-        [
-            (1, "UserCreated".to_owned()),
-            (2, "UserUpdated".to_owned()),
-            (3, "UserUpdated".to_owned())
-        ]
-    );
-    assert_eq!(stack.drain_queue_into_processor().await, 3);
+    assert_eq!(sent, [(1, "UserCreated".to_owned()), (3, "UserUpdated".to_owned())]);
+    assert_eq!(stack.drain_queue_into_processor().await, 2);
     let records = &stack.processed_by_user().await[&user_id.to_string()];
     let statuses: Vec<String> = records.iter().map(|r| test_support::s(r, "Status")).collect();
-    assert_eq!(statuses, ["Processed"; 3], "sent in order, so none was superseded");
+    assert_eq!(statuses, ["Processed"; 2], "sent in order, so none was superseded");
 }

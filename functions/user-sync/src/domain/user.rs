@@ -1,7 +1,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::validation::{Collector, FieldError, ValidationErrors};
+use super::validation::{deliverable, Collector, FieldError, ValidationErrors};
 
 pub const NAME_MAX_CHARS: usize = 200;
 /// RFC 5321's limit on a forward path, the longest address a mail server will accept.
@@ -45,6 +45,7 @@ impl UserName {
         if name.chars().any(char::is_control) {
             return Err(FieldError::new("name", "must not contain control characters"));
         }
+        deliverable(name, "name")?;
         Ok(Self(name.to_owned()))
     }
 
@@ -70,6 +71,7 @@ impl EmailAddress {
                 format!("must be at most {EMAIL_MAX_CHARS} characters"),
             ));
         }
+        deliverable(email, "email")?;
         if !email_address::EmailAddress::is_valid(email) {
             return Err(FieldError::new("email", "must be a valid email address"));
         }
@@ -189,6 +191,7 @@ impl UserPatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::validation::UNDELIVERABLE_RULE;
 
     #[test]
     fn name_is_trimmed_and_bounded() {
@@ -202,6 +205,17 @@ mod tests {
             ("A\nda", "newline inside"),
         ] {
             assert!(UserName::parse(raw).is_err(), "{case}");
+        }
+        assert!(
+            UserName::parse("Ada\u{FFFD}").is_ok(),
+            "the replacement character travels"
+        );
+        for raw in ["Ada\u{FFFF}", "\u{FFFE}Ada"] {
+            let error = UserName::parse(raw).unwrap_err();
+            assert_eq!(
+                (error.field.as_str(), error.message.as_str()),
+                ("name", UNDELIVERABLE_RULE)
+            );
         }
     }
 
@@ -220,6 +234,11 @@ mod tests {
         ] {
             assert!(EmailAddress::parse(raw).is_err(), "{case}");
         }
+        let error = EmailAddress::parse("\"ada\u{FFFF}\"@example.com").unwrap_err();
+        assert_eq!(
+            (error.field.as_str(), error.message.as_str()),
+            ("email", UNDELIVERABLE_RULE)
+        );
         let long = format!("{}@example.com", "a".repeat(EMAIL_MAX_CHARS));
         assert!(EmailAddress::parse(&long).is_err(), "over 254 characters");
     }

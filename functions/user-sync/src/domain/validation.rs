@@ -19,6 +19,24 @@ impl FieldError {
     }
 }
 
+/// The characters a queue message cannot carry: SQS accepts only #x9, #xA, #xD,
+/// #x20–#xD7FF, #xE000–#xFFFD and #x10000–#x10FFFF, and JSON escapes every other one a Rust
+/// string can hold but these two noncharacters. Text holding them is refused where it enters,
+/// so every event can leave the outbox.
+pub const UNDELIVERABLE: [char; 2] = ['\u{FFFE}', '\u{FFFF}'];
+
+/// The rule `UNDELIVERABLE` sets, as a field error's message.
+pub const UNDELIVERABLE_RULE: &str = "must not contain U+FFFE or U+FFFF (a queue message cannot carry them)";
+
+/// `Err` naming `field` when `text` holds a character a queue message cannot carry.
+pub fn deliverable(text: &str, field: &str) -> Result<(), FieldError> {
+    if text.contains(UNDELIVERABLE) {
+        Err(FieldError::new(field, UNDELIVERABLE_RULE))
+    } else {
+        Ok(())
+    }
+}
+
 /// Every failing field of one request, so a client fixes them all in one round trip.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{} invalid field(s)", .0.len())]

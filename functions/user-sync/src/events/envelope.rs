@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::domain::validation::{Collector, FieldError, ValidationErrors};
+use crate::domain::validation::{deliverable, Collector, FieldError, ValidationErrors};
 use crate::domain::User;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -50,19 +50,19 @@ pub struct UserSnapshot {
     /// The CRM's id of the user: 1–128 printable ASCII characters without spaces.
     #[schema(pattern = r"^[!-~]{1,128}$", example = "user-123")]
     pub id: String,
-    /// Any text that is not blank.
+    /// Any text that is not blank, without U+FFFE or U+FFFF (a queue message cannot carry them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(
         value_type = String,
-        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+        pattern = r"^[^\ufffe\uffff]*[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufffe\uffff][^\ufffe\uffff]*$",
         example = "Test User"
     )]
     pub name: Option<String>,
-    /// Any text that is not blank (the CRM validated it).
+    /// Any text that is not blank, without U+FFFE or U+FFFF (the CRM validated it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(
         value_type = String,
-        pattern = r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+        pattern = r"^[^\ufffe\uffff]*[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufffe\uffff][^\ufffe\uffff]*$",
         example = "test@example.com"
     )]
     pub email: Option<String>,
@@ -155,6 +155,19 @@ impl EventEnvelope {
 
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("an envelope always serializes")
+    }
+
+    /// The fields of a posted event that a queue message could not carry (`UNDELIVERABLE`),
+    /// all at once. Not part of `parse`: a user the CRM stored before the rule existed still
+    /// travels (the publisher escapes such characters), and its events must still parse.
+    pub fn check_deliverable(&self) -> Result<(), ValidationErrors> {
+        let mut errors = Collector::default();
+        for (text, field) in [(&self.user.name, "user.name"), (&self.user.email, "user.email")] {
+            if let Some(text) = text {
+                errors.take(deliverable(text, field));
+            }
+        }
+        errors.finish()
     }
 
     /// Parses strictly, listing every missing or invalid field at once.
@@ -400,6 +413,20 @@ mod tests {
         body["user"]["id"] = json!("ada@example.com");
         let envelope = EventEnvelope::parse(&body.to_string()).unwrap();
         assert_eq!(envelope.event_id.len(), MAX_ID_CHARS);
+    }
+
+    #[test]
+    fn a_posted_event_names_the_text_a_queue_cannot_carry() {
+        let mut body = valid();
+        body["user"]["name"] = json!("Ada\u{FFFF}");
+        body["user"]["email"] = json!("ada\u{FFFE}@example.com");
+        let event = EventEnvelope::parse(&body.to_string()).expect("still an event: stored users travel");
+        let errors = event.check_deliverable().unwrap_err();
+        assert_eq!(errors.fields().collect::<Vec<_>>(), ["user.name", "user.email"]);
+        assert!(EventEnvelope::parse(&valid().to_string())
+            .unwrap()
+            .check_deliverable()
+            .is_ok());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
 use super::EventEnvelope;
+use crate::domain::validation::UNDELIVERABLE;
 
 /// The most messages one `SendMessageBatch` call takes.
 pub const MAX_BATCH: usize = 10;
@@ -49,7 +50,7 @@ impl EventPublisher {
         self.client
             .send_message()
             .queue_url(&self.queue_url)
-            .message_body(event.to_json())
+            .message_body(message_body(event))
             .message_attributes("eventType", string_attribute(event.event_type.as_str()))
             .message_attributes("correlationId", string_attribute(correlation_id))
             .send()
@@ -74,7 +75,7 @@ impl EventPublisher {
             .map(|(i, (event, correlation_id))| {
                 SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
-                    .message_body(event.to_json())
+                    .message_body(message_body(event))
                     .message_attributes("eventType", string_attribute(event.event_type.as_str()))
                     .message_attributes("correlationId", string_attribute(correlation_id))
                     .build()
@@ -114,10 +115,56 @@ impl EventPublisher {
     }
 }
 
+/// The event as a message body: its JSON with every character a queue message cannot carry
+/// (`UNDELIVERABLE`) escaped. Such characters occur only inside JSON strings, where `\uXXXX`
+/// reads back as the same character, so a consumer parses the very event. The CRM refuses
+/// them now; users stored before still travel.
+pub fn message_body(event: &EventEnvelope) -> String {
+    let json = event.to_json();
+    if !json.contains(UNDELIVERABLE) {
+        return json;
+    }
+    let mut body = String::with_capacity(json.len() + 12);
+    for c in json.chars() {
+        if UNDELIVERABLE.contains(&c) {
+            body.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            body.push(c);
+        }
+    }
+    body
+}
+
 fn string_attribute(value: &str) -> MessageAttributeValue {
     MessageAttributeValue::builder()
         .data_type("String")
         .string_value(value)
         .build()
         .expect("data type is set")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_escapes_what_a_queue_cannot_carry_and_reads_back_the_same() {
+        let user = crate::events::UserSnapshot {
+            id: "u-1".to_owned(),
+            name: Some("Ada\u{FFFF} \u{FFFE}L\u{FFFD}".to_owned()),
+            email: Some("ada@example.com".to_owned()),
+        };
+        let event = EventEnvelope::user_updated(user, 2, uuid::Uuid::nil(), time::OffsetDateTime::UNIX_EPOCH);
+        let body = message_body(&event);
+        assert!(!body.contains(UNDELIVERABLE), "{body}");
+        assert!(body.contains("Ada\\uffff \\ufffeL\u{FFFD}"), "{body}");
+        assert_eq!(EventEnvelope::parse(&body).unwrap(), event);
+        let plain = EventEnvelope::user_deleted(
+            uuid::Uuid::nil(),
+            3,
+            uuid::Uuid::nil(),
+            time::OffsetDateTime::UNIX_EPOCH,
+        );
+        assert_eq!(message_body(&plain), plain.to_json(), "nothing to escape");
+    }
 }

@@ -51,8 +51,29 @@ pub struct EmployeeView {
     /// The event that brought the ERP to this version.
     pub event_id: String,
     pub synced_at: OffsetDateTime,
-    /// Audit records (by event id) that hold the user's name and email.
+    /// The newest audit records (by event id, oldest first) that hold the user's name and
+    /// email, at most `MAX_PII_EVENT_IDS`.
     pub pii_event_ids: Vec<String>,
+}
+
+/// How many of the newest audit records holding a user's name and email the view lists.
+/// They are what the `ByUserId` index may not show yet when a deletion erases the user (it
+/// lags a write by a moment); older ones the index holds. Bounded, so the view stays far
+/// below DynamoDB's 400 KB item limit however often a user changes.
+pub const MAX_PII_EVENT_IDS: usize = 16;
+
+impl EmployeeView {
+    /// The records `pii_event_ids` lists once `event_id`'s record holds the name and email
+    /// too: the newest `MAX_PII_EVENT_IDS`.
+    pub fn pii_event_ids_with(view: Option<&Self>, event_id: &str) -> Vec<String> {
+        let mut ids: Vec<String> = view
+            .map(|v| v.pii_event_ids.iter().filter(|id| *id != event_id).cloned().collect())
+            .unwrap_or_default();
+        ids.push(event_id.to_owned());
+        let excess = ids.len().saturating_sub(MAX_PII_EVENT_IDS);
+        ids.drain(..excess);
+        ids
+    }
 }
 
 impl EmployeeView {
@@ -72,11 +93,12 @@ impl EmployeeView {
             erp_system: text("ErpSystem")?,
             event_id: text("EventId")?,
             synced_at: OffsetDateTime::parse(&text("SyncedAt")?, &Rfc3339).ok()?,
-            pii_event_ids: item
-                .get("PiiEventIds")
-                .and_then(|v| v.as_ss().ok())
-                .cloned()
-                .unwrap_or_default(),
+            // A list, oldest first; a set in views written before it was bounded.
+            pii_event_ids: match item.get("PiiEventIds") {
+                Some(AttributeValue::L(ids)) => ids.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+                Some(AttributeValue::Ss(ids)) => ids.clone(),
+                _ => Vec::new(),
+            },
         })
     }
 }
@@ -152,8 +174,9 @@ pub struct Applied<'a> {
     pub erp_system: &'a str,
     pub event_id: &'a str,
     pub synced_at: OffsetDateTime,
-    /// The applied event's audit record holds the name and email (a creation or an update).
-    pub holds_pii: bool,
+    /// The records that hold the name and email, newest last (see `MAX_PII_EVENT_IDS`);
+    /// ignored for a deletion, whose view lists none.
+    pub pii_event_ids: &'a [String],
 }
 
 #[derive(Debug, Clone)]
@@ -224,10 +247,9 @@ impl ErpEmployeesTable {
     /// A deletion's view drops `PiiEventIds`: the records it listed are erased by then.
     pub async fn apply(&self, lease: &Lease, applied: &Applied<'_>) -> Result<bool, StoreError> {
         let s = |v: &str| AttributeValue::S(v.to_owned());
-        let pii = match (applied.state, applied.holds_pii) {
-            (EmployeeState::Deleted, _) => " REMOVE LeaseToken, LeaseExpiresAt, PiiEventIds",
-            (EmployeeState::Active, true) => " ADD PiiEventIds :pii REMOVE LeaseToken, LeaseExpiresAt",
-            (EmployeeState::Active, false) => " REMOVE LeaseToken, LeaseExpiresAt",
+        let pii = match applied.state {
+            EmployeeState::Deleted => " REMOVE LeaseToken, LeaseExpiresAt, PiiEventIds",
+            EmployeeState::Active => ", PiiEventIds = :pii REMOVE LeaseToken, LeaseExpiresAt",
         };
         let mut request = self
             .client
@@ -247,9 +269,13 @@ impl ErpEmployeesTable {
             .expression_attribute_values(":event", s(applied.event_id))
             .expression_attribute_values(":at", s(&super::rfc3339(applied.synced_at)))
             .expression_attribute_values(":token", s(&lease.token));
-        if applied.state == EmployeeState::Active && applied.holds_pii {
-            request =
-                request.expression_attribute_values(":pii", AttributeValue::Ss(vec![applied.event_id.to_owned()]));
+        if applied.state == EmployeeState::Active {
+            let ids = applied
+                .pii_event_ids
+                .iter()
+                .map(|id| AttributeValue::S(id.clone()))
+                .collect();
+            request = request.expression_attribute_values(":pii", AttributeValue::L(ids));
         }
         super::written(request.send().await)
     }
@@ -357,6 +383,22 @@ mod tests {
             synced_at: OffsetDateTime::UNIX_EPOCH,
             pii_event_ids: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_view_lists_the_newest_records_holding_pii() {
+        let mut view = view(1);
+        for n in 0..40 {
+            view.pii_event_ids = EmployeeView::pii_event_ids_with(Some(&view), &format!("e{n}"));
+        }
+        let expected: Vec<String> = (24..40).map(|n| format!("e{n}")).collect();
+        assert_eq!(view.pii_event_ids, expected);
+        assert_eq!(
+            EmployeeView::pii_event_ids_with(Some(&view), "e39").len(),
+            MAX_PII_EVENT_IDS,
+            "a repeat is listed once"
+        );
+        assert_eq!(EmployeeView::pii_event_ids_with(None, "e0"), ["e0"]);
     }
 
     #[test]

@@ -2,8 +2,10 @@ pub mod employees;
 pub mod processed;
 pub mod users;
 
-pub use employees::{Applied, EmployeeState, EmployeeView, ErpEmployeesTable, Lease, Leased, SyncState, SyncStatus};
-pub use processed::{Claim, Claimed, ProcessedEvent, ProcessedUsersTable, RecordError, Verdict};
+pub use employees::{
+    Applied, EmployeeState, EmployeeView, ErpEmployeesTable, Lease, Leased, SyncState, SyncStatus, MAX_PII_EVENT_IDS,
+};
+pub use processed::{Claim, Claimed, Erased, ProcessedEvent, ProcessedUsersTable, RecordError, Verdict};
 pub use users::{Changed, Cleared, Current, Inserted, Marked, PendingEvent, Row, StoredUser, UserPage, UsersTable};
 
 /// A failed DynamoDB call, or an item that does not have the shape this code writes.

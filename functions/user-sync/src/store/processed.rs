@@ -16,7 +16,10 @@
 //! an expiry, so of concurrent or repeated deliveries exactly one makes the ERP call. A
 //! claim whose holder died (it outlived the invocation) may be taken over.
 
+use std::time::Instant;
+
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -33,6 +36,20 @@ pub const STATUS_IN_PROGRESS: &str = "InProgress";
 pub const STATUS_SUPERSEDED: &str = "Superseded";
 /// The name of the index on `UserId` (cdk/lib/tables.json).
 pub const BY_USER_ID_INDEX: &str = "ByUserId";
+
+/// How many erasure writes are in flight at once: DynamoDB takes far more per partition,
+/// and a user's records spread over many partitions (the table is keyed by event id).
+pub const ERASE_CONCURRENCY: usize = 32;
+
+/// How far an erasure got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Erased {
+    /// Every record of the user looked at holds no name or email now.
+    Complete { records: usize },
+    /// Time ran out after `done` of `records`: what is erased stays erased, and the next
+    /// attempt looks at the rest.
+    Incomplete { records: usize, done: usize },
+}
 
 /// What processing did with an event, as its record says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +98,10 @@ pub enum RecordError {
     /// someone deleted it in between. Retrying writes it afresh.
     #[error("the record of the event conflicted on write but was gone on read")]
     Vanished,
+    /// A deletion's erasure ran out of the invocation's time: what it erased stays erased,
+    /// and the event's next delivery resumes it.
+    #[error("erasing the user's name and email ran out of time after {done} of {records} records")]
+    ErasureIncomplete { records: usize, done: usize },
 }
 
 impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for RecordError
@@ -121,15 +142,25 @@ struct ExistingItem {
     payload_hash: Option<String>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     processed_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    user_name: Option<String>,
+    #[serde(default)]
+    user_email: Option<String>,
 }
 
 impl ExistingItem {
     fn verdict(self, event: &EventEnvelope) -> Result<Claimed, RecordError> {
-        // A record without a hash was written by the original system: its user id is what
-        // it knew of the payload.
+        // A record without a hash was written by the original system: its user id, name and
+        // email are what it knew of the payload. Once a deletion erased the name and email,
+        // the user id alone still matches the record's redeliveries.
         let same = match &self.payload_hash {
             Some(hash) => *hash == payload_hash(event),
-            None => self.user_id.as_deref() == Some(event.user.id.as_str()),
+            None => {
+                let kept = |stored: &Option<String>, sent: &Option<String>| stored.is_none() || stored == sent;
+                self.user_id.as_deref() == Some(event.user.id.as_str())
+                    && kept(&self.user_name, &event.user.name)
+                    && kept(&self.user_email, &event.user.email)
+            }
         };
         Ok(match (same, self.status.as_str()) {
             (false, _) => Claimed::Conflict,
@@ -298,9 +329,12 @@ impl ProcessedUsersTable {
 
     /// Removes the name and email from every record of `user_id`: those `known` (read
     /// consistently by the caller) and those the `ByUserId` index lists, which catches the
-    /// original system's records but may lag a write by a moment. Returns how many records
-    /// it looked at.
-    pub async fn erase(&self, user_id: &str, known: &[String]) -> Result<usize, StoreError> {
+    /// original system's records but may lag a write by a moment. `ERASE_CONCURRENCY`
+    /// writes at a time, none started after `until`: thousands of records fit an
+    /// invocation, and a user with more is `Incomplete`, to be resumed by the event's next
+    /// delivery. Each write is conditional on the record still holding a name or an email,
+    /// so a resumed erasure spends no write on what is gone and never recreates a record.
+    pub async fn erase(&self, user_id: &str, known: &[String], until: Instant) -> Result<Erased, StoreError> {
         let mut event_ids: Vec<String> = known.to_vec();
         let mut start = None;
         loop {
@@ -326,20 +360,35 @@ impl ProcessedUsersTable {
         }
         event_ids.sort_unstable();
         event_ids.dedup();
-        // One by one: a user has a handful of records, and a deletion is rare.
-        for event_id in &event_ids {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("EventId", AttributeValue::S(event_id.clone()))
-                .update_expression("REMOVE UserName, UserEmail")
-                .condition_expression("attribute_exists(EventId)")
-                .send()
-                .await;
-            super::written(result)?;
+        let records = event_ids.len();
+        let results: Vec<Result<bool, StoreError>> = stream::iter(event_ids)
+            .map(|event_id| async move {
+                if Instant::now() >= until {
+                    return Ok(false);
+                }
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("EventId", AttributeValue::S(event_id))
+                    .update_expression("REMOVE UserName, UserEmail")
+                    .condition_expression("attribute_exists(UserName) OR attribute_exists(UserEmail)")
+                    .send()
+                    .await;
+                super::written(result).map(|_| true)
+            })
+            .buffer_unordered(ERASE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut done = 0;
+        for result in results {
+            done += usize::from(result?);
         }
-        Ok(event_ids.len())
+        Ok(if done == records {
+            Erased::Complete { records }
+        } else {
+            Erased::Incomplete { records, done }
+        })
     }
 
     /// The record of `event_id`, if any; strongly consistent, so a record just written is
@@ -350,7 +399,7 @@ impl ProcessedUsersTable {
             .get_item()
             .table_name(&self.table)
             .key("EventId", AttributeValue::S(event_id.to_owned()))
-            .projection_expression("#status, UserId, PayloadHash, ProcessedAt")
+            .projection_expression("#status, UserId, PayloadHash, ProcessedAt, UserName, UserEmail")
             .expression_attribute_names("#status", "Status")
             .consistent_read(true)
             .send()
@@ -394,6 +443,17 @@ mod tests {
             user_id: user_id.map(str::to_owned),
             payload_hash: hash,
             processed_at: Some(datetime!(2025-10-16 12:35:00 UTC)),
+            user_name: None,
+            user_email: None,
+        }
+    }
+
+    /// A record the original wrote, holding a name and an email (until an erasure).
+    fn original(name: Option<&str>, email: Option<&str>) -> ExistingItem {
+        ExistingItem {
+            user_name: name.map(str::to_owned),
+            user_email: email.map(str::to_owned),
+            ..existing(STATUS_PROCESSED, None, Some("user-123"))
         }
     }
 
@@ -449,6 +509,26 @@ mod tests {
                 existing(STATUS_PROCESSED, None, Some("user-456")),
                 Claimed::Conflict,
                 "the original's record of another user",
+            ),
+            (
+                original(Some("Ada"), Some("ada@example.com")),
+                Claimed::Duplicate { processed_at: first },
+                "the original's record, same name and email",
+            ),
+            (
+                original(Some("Grace"), Some("ada@example.com")),
+                Claimed::Conflict,
+                "the original's record with another name",
+            ),
+            (
+                original(Some("Ada"), Some("grace@example.com")),
+                Claimed::Conflict,
+                "the original's record with another email",
+            ),
+            (
+                original(None, None),
+                Claimed::Duplicate { processed_at: first },
+                "the original's record, erased: the user id alone",
             ),
         ] {
             assert_eq!(record.verdict(&ours).unwrap(), verdict, "{case}");

@@ -250,7 +250,13 @@ fn versioned(request: Update, version: u64) -> (Update, &'static str) {
 }
 
 /// The `SET` clauses that add `event` to the outbox: as its head when nothing is pending
-/// (`seen` is `None`), else at the end of `OutboxLater`. Also sets `Version`.
+/// (`seen` is `None`), else as the one event of `OutboxLater`. Also sets `Version`.
+///
+/// Pending changes collapse into the newest: only updates wait behind the head (a deletion
+/// replaces the whole outbox), and an update carries the user's whole state, so the
+/// newest makes every older one that has not left redundant. The head stays: it may be on
+/// its way already, and a pending creation must still arrive before any update. However
+/// many changes an outage sees, the item holds at most two events.
 fn enqueue(mut request: Update, seen: Option<&str>, event: &PendingEvent) -> (Update, Vec<String>) {
     let mut clauses = vec!["Version = :version".to_owned()];
     match seen {
@@ -261,11 +267,8 @@ fn enqueue(mut request: Update, seen: Option<&str>, event: &PendingEvent) -> (Up
             }
         }
         Some(head) => {
-            clauses.push(format!(
-                "{OUTBOX_LATER} = list_append(if_not_exists({OUTBOX_LATER}, :none), :later)"
-            ));
+            clauses.push(format!("{OUTBOX_LATER} = :later"));
             request = request
-                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
                 .expression_attribute_values(":later", AttributeValue::L(vec![event.to_later()]))
                 .expression_attribute_values(":seen", AttributeValue::S(head.to_owned()));
         }
