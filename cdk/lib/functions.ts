@@ -169,6 +169,9 @@ export class Functions extends Construct {
         // The events queue's redrive policy: a record failing on that receive goes to the
         // dead-letter queue, and the processor marks its user's sync status failed.
         MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
+        // Where a record whose user another delivery holds goes back to, delayed, instead of
+        // spending a receive (erp-processor/src/deferral.rs).
+        EVENTS_QUEUE_URL: props.eventsQueue.queueUrl,
         METRICS_NAMESPACE: props.metricsNamespace,
         // The secret's ARN, never its value: that would be readable by anyone who may read the
         // function's configuration.

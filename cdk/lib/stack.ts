@@ -288,6 +288,9 @@ export class CrmErpStack extends Stack {
       actions: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
       resourceArns: [this.tables.erpEmployees.tableArn],
     });
+    // A record whose user another delivery holds is sent back to the events queue, delayed
+    // (erp-processor/src/deferral.rs): SendMessage, nothing more.
+    this.events.queue.grant(erpProcessor, 'sqs:SendMessage');
     // GetSecretValue on the ERP's token (erp/credentials.rs, at cold start and after a 401):
     // erp-processor alone calls the ERP. Not grantRead, which adds DescribeSecret, never called.
     if (this.erpCredentials) {

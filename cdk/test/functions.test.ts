@@ -35,8 +35,8 @@ describe('functions', () => {
     });
   });
 
-  test('erp-processor gets its table names, the ERP system name, its batch concurrency, claim timeout '
-    + 'and metrics namespace; without erpEndpointUrl, no ERP endpoint', () => {
+  test('erp-processor gets its table names, the ERP system name, its batch concurrency, claim timeout, '
+    + 'the events queue (for deferred records) and metrics namespace; without erpEndpointUrl, no ERP endpoint', () => {
     expect(ERP_SYSTEM_NAME).toBe('OracleFusion');
     expect(processor.Environment.Variables).toEqual({
       ERP_PROCESSED_TABLE_NAME: ref(stack.tables.erpProcessedUsers),
@@ -46,6 +46,7 @@ describe('functions', () => {
       // Longer than the function may run: a live invocation never loses its claim.
       CLAIM_TIMEOUT_SECONDS: '35',
       MAX_RECEIVE_COUNT: '5',
+      EVENTS_QUEUE_URL: ref(stack.events.queue),
       METRICS_NAMESPACE: 'CrmErp/dev',
     });
     expect(processor.Timeout).toBe(PROCESSOR_TIMEOUT.toSeconds());

@@ -4,6 +4,7 @@ use aws_config::SdkConfig;
 use user_sync::store::{ErpEmployeesTable, ProcessedUsersTable};
 
 use crate::config::{ErpConnector, ErpProcessorConfig};
+use crate::deferral::Deferral;
 use crate::erp::{credentials, Budget, CallLog, Erp, HttpErp, HttpErpSettings, SimulatedErp, RESERVE};
 use crate::process::Processor;
 
@@ -20,10 +21,15 @@ pub struct App {
     pub metrics_namespace: String,
     /// How long the ERP calls may take when the invocation's deadline is unknown.
     pub erp_fallback_budget: std::time::Duration,
+    /// Where a record whose user is busy goes back to, delayed (`EVENTS_QUEUE_URL`).
+    pub deferral: Option<Deferral>,
 }
 
-/// API Gateway's integration timeout (29 s) less the writes after the ERP call.
-pub const MAX_REQUEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(25);
+/// How long the ERP calls of a `POST /events` may take: API Gateway's integration timeout
+/// (29 s) less a margin for the rest of the request (a cold start, about a second; the lease
+/// and the claim before the call; the audit record and the view after, each a few ms), so a
+/// slow ERP is answered with a 503 the client can act on, never a gateway timeout.
+pub const MAX_REQUEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -94,6 +100,10 @@ impl App {
             erp_calls,
             metrics_namespace: config.metrics_namespace.clone(),
             erp_fallback_budget,
+            deferral: config
+                .events_queue_url
+                .as_ref()
+                .map(|url| Deferral::new(aws_sdk_sqs::Client::new(aws), url)),
         }
     }
 

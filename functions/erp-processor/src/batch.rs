@@ -11,7 +11,7 @@ use crate::metrics::Tally;
 use crate::process::{Outcome, ProcessError};
 use tracing::Instrument;
 
-use crate::App;
+use crate::{deferral, App};
 use user_sync::errors::chain as error_chain;
 
 /// Why one record failed. Every kind is reported as a batch item failure: a permanent one
@@ -93,6 +93,11 @@ pub async fn handle(app: &App, batch: Batch, budget: Budget) -> SqsBatchResponse
                     .ok()
                     .map(|e| (e.user.id.clone(), e.version(), e.event_id.clone()));
                 let result = process_record(app, event, budget).instrument(span.clone()).await;
+                if matches!(result, Err(RecordFailure::InProgress))
+                    && defer(app, &record).instrument(span.clone()).await
+                {
+                    continue;
+                }
                 count(&result, receive);
                 if let Err(failure) = result {
                     span.in_scope(|| log_failure(&failure));
@@ -152,7 +157,7 @@ async fn process_record(
     budget: Budget,
 ) -> Result<Outcome, RecordFailure> {
     let event = event?;
-    let processed = app.processor.process(&event, budget).await?;
+    let processed = deferral::process_waiting(&app.processor, &event, budget).await?;
     tracing::info!(
         event_id = %event.event_id,
         user_id = %event.user.id,
@@ -163,6 +168,25 @@ async fn process_record(
         "event processed"
     );
     Ok(processed.outcome)
+}
+
+/// Sends a record whose user stayed busy back to the queue, delayed, instead of failing it
+/// (`deferral`): `true` when it went, and the original is acknowledged.
+async fn defer(app: &App, record: &SqsMessage) -> bool {
+    let Some(deferral) = &app.deferral else { return false };
+    match deferral.defer(record).await {
+        Ok(()) => {
+            tracing::info!(
+                delay_seconds = deferral::DELAY_SECONDS,
+                "record deferred: its user is busy; sent again, delayed"
+            );
+            true
+        }
+        Err(error) => {
+            tracing::warn!(error = %error_chain(&error), "record deferral failed; SQS retries it");
+            false
+        }
+    }
 }
 
 /// How often SQS has handed this record over, this time included (1 when it does not say).

@@ -107,6 +107,10 @@ pub struct ErpProcessorConfig {
     /// record failing on that receive is known to be bound for the dead-letter queue and
     /// its user's sync status says `failed`.
     pub max_receive_count: u32,
+    /// `EVENTS_QUEUE_URL` (optional; the CDK app sets it): where a record whose user another
+    /// delivery holds is sent again, delayed (`deferral`). Unset, such a record fails and
+    /// SQS retries it after the visibility timeout.
+    pub events_queue_url: Option<String>,
 }
 
 impl ErpProcessorConfig {
@@ -152,6 +156,9 @@ impl ErpProcessorConfig {
             metrics_namespace: user_sync::metrics::namespace_from(&lookup),
             claim_timeout: std::time::Duration::from_secs(claim_timeout),
             max_receive_count: parsed_or(&lookup, "MAX_RECEIVE_COUNT", Self::DEFAULT_MAX_RECEIVE_COUNT)?.max(1),
+            events_queue_url: lookup("EVENTS_QUEUE_URL")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
         })
     }
 }
@@ -181,6 +188,7 @@ mod tests {
                 metrics_namespace: "CrmErp".to_owned(),
                 claim_timeout: std::time::Duration::from_secs(60),
                 max_receive_count: 5,
+                events_queue_url: None,
             }
         );
     }
@@ -195,6 +203,10 @@ mod tests {
             ("ERP_LATENCY_MS", "100"),
             ("CLAIM_TIMEOUT_SECONDS", "35"),
             ("MAX_RECEIVE_COUNT", "3"),
+            (
+                "EVENTS_QUEUE_URL",
+                "https://sqs.eu-west-1.amazonaws.com/123456789012/events",
+            ),
         ]);
         let config = ErpProcessorConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(config.erp_system, "PeopleSoft");

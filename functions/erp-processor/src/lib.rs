@@ -5,6 +5,7 @@
 pub mod app;
 pub mod batch;
 pub mod config;
+pub mod deferral;
 pub mod erp;
 pub mod error;
 pub mod handler;

@@ -124,10 +124,8 @@ pub async fn post_event(app: &App, req: &Request) -> Result<(EventEnvelope, Proc
         .check_deliverable()
         .map_err(user_sync::events::EnvelopeError::Invalid)?;
     let deadline = req.lambda_context_ref().map_or(0, |context| context.deadline);
-    let processed = app
-        .processor
-        .process(&event, app.erp_budget_for_request(deadline))
-        .await?;
+    let processed =
+        crate::deferral::process_waiting(&app.processor, &event, app.erp_budget_for_request(deadline)).await?;
     Ok((event, processed))
 }
 

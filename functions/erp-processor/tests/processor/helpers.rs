@@ -37,6 +37,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ErpProcessorConfig)) -> Test
         metrics_namespace: "CrmErp/test".to_owned(),
         claim_timeout: Duration::from_secs(ErpProcessorConfig::DEFAULT_CLAIM_TIMEOUT_SECONDS),
         max_receive_count: ErpProcessorConfig::DEFAULT_MAX_RECEIVE_COUNT,
+        events_queue_url: None,
     };
     tweak(&mut config);
     TestApp {
@@ -60,6 +61,7 @@ pub async fn spawn_app_without_table() -> TestApp {
         metrics_namespace: "CrmErp/test".to_owned(),
         claim_timeout: Duration::from_secs(ErpProcessorConfig::DEFAULT_CLAIM_TIMEOUT_SECONDS),
         max_receive_count: ErpProcessorConfig::DEFAULT_MAX_RECEIVE_COUNT,
+        events_queue_url: None,
     };
     TestApp {
         app: App::new(&aws, &config).await.expect("the simulated ERP needs nothing"),

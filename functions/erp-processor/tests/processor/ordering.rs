@@ -591,3 +591,52 @@ async fn a_deletion_erases_thousands_of_records_and_resumes_when_time_runs_out()
     assert_eq!(processed.outcome, Outcome::Applied);
     assert_no_pii(&app, &app.config.processed_table).await;
 }
+
+/// A record whose user another delivery holds spends no receive: it waits a moment, then
+/// goes back to the queue delayed, as it came, and its batch reports no failure. A lease
+/// held a second waits inside the invocation instead.
+#[tokio::test]
+async fn a_busy_user_defers_its_record_without_failing_it() {
+    let aws = test_support::emulator().sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let queue = test_support::create_queue(&sqs, "events").await;
+    let url = queue.clone();
+    let app = crate::helpers::spawn_app_with(move |config| config.events_queue_url = Some(url)).await;
+    let user_id = test_support::unique("user");
+    let created = lifecycle(&user_id).remove(0);
+    let now = now_utc_millis();
+    let held = employees(&app)
+        .lease(&user_id, now, now + Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(matches!(held, Leased::Mine(_, None)));
+    assert!(app.send_batch(&[("m-1", Some(created.to_string()))]).await.is_empty());
+    assert!(
+        app.stored_items().await.is_empty(),
+        "nothing processed while the user is held"
+    );
+
+    let out = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .message_attribute_names("All")
+        .wait_time_seconds(10)
+        .send()
+        .await
+        .unwrap();
+    let copy = &out.messages()[0];
+    assert_eq!(serde_json::from_str::<Value>(copy.body().unwrap()).unwrap(), created);
+    let attributes = copy.message_attributes().unwrap();
+    assert_eq!(attributes["correlationId"].string_value(), Some("corr-m-1"));
+
+    // Held for a moment only: the record waits for it inside the invocation.
+    let other = test_support::unique("user");
+    let now = now_utc_millis();
+    employees(&app)
+        .lease(&other, now, now + Duration::from_millis(300))
+        .await
+        .unwrap();
+    let record = lifecycle(&other).remove(0);
+    assert!(app.send_batch(&[("m-2", Some(record.to_string()))]).await.is_empty());
+    assert_eq!(view(&app, &other).await.version, 1, "applied, not deferred");
+}

@@ -46,6 +46,7 @@ pub async fn spawn_stack() -> Stack {
         metrics_namespace: "CrmErp/test".to_owned(),
         claim_timeout: Duration::from_secs(ErpProcessorConfig::DEFAULT_CLAIM_TIMEOUT_SECONDS),
         max_receive_count: ErpProcessorConfig::DEFAULT_MAX_RECEIVE_COUNT,
+        events_queue_url: None,
     };
     Stack {
         crm: crm_api::App::new(&aws, &crm_config),

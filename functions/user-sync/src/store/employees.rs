@@ -6,8 +6,9 @@
 //! A user's events are applied one at a time under a lease on the user's item
 //! (`LeaseToken`, `LeaseExpiresAt`), so two deliveries never call the ERP for the same user
 //! at once, and an older event that arrives later can never overwrite a newer state.
-//! `PiiEventIds` lists the audit records that hold the user's name and email, so a
-//! deletion erases them without relying on the eventually consistent `ByUserId` index.
+//! `PiiEventIds` lists the newest audit records that hold the user's name and email (at
+//! most `MAX_PII_EVENT_IDS`, oldest first), so a deletion erases them although the
+//! eventually consistent `ByUserId` index may not show them yet; it finds older ones.
 //! `FailedVersion` (with `FailedEventId`, `FailedAt`) is the newest version of the user
 //! whose event failed for good (refused, or on its last receive before the dead-letter
 //! queue): the CRM API reads it for the user's sync status.

@@ -14,7 +14,7 @@ use stack::LocalUrlForm;
 
 use super::signing_proxy::{Sign, SigningProxy};
 use super::world::{s, World};
-use super::{browser, erp, gateway, watch, SETTINGS};
+use super::{browser, edges, erp, gateway, watch, SETTINGS};
 use crate::smoke::{expect, is_with_sync, next_page};
 
 type Check<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>;
@@ -85,6 +85,34 @@ pub async fn run_all(world: &World, only: &[&str]) -> (usize, usize) {
         (
             "a failed ERP call gives its claim back: POST /events answers 503, and its immediate retry calls the ERP again and is applied",
             Box::pin(erp::failed_call_retried_at_once(world)),
+        ),
+        (
+            "text a queue cannot carry (U+FFFF) is refused where it enters, naming the field (POST and PATCH /api/crm, POST /events); a user stored with it before the rule syncs after a change",
+            Box::pin(edges::undeliverable_text(world)),
+        ),
+        (
+            "Idempotency-Key repeats follow the README's table: 201 while the user is unchanged, 422 once changed or with another body, 409 once deleted; nothing dead-lettered, the ERP ends deleted",
+            Box::pin(edges::idempotency_key_repeats(world)),
+        ),
+        (
+            "a deletion is final over a producer's higher version: DELETE erases every audit record's name and email, reaches the ERP with the CRM's version 3, the view ends deleted at 100",
+            Box::pin(edges::deletion_over_a_higher_version(world)),
+        ),
+        (
+            "every AWS call ends: with crm-api's queue hanging a POST answers 201 within 15 s (the relay delivers it), with its table hanging 503 within 20 s",
+            Box::pin(edges::every_aws_call_ends(world)),
+        ),
+        (
+            "40 concurrent PATCHes of one user and producers' events racing them end synced at its newest version, none dead-lettered",
+            Box::pin(edges::concurrent_producers(world)),
+        ),
+        (
+            "a user leased by another holder defers its change's record instead of failing it: synced once the lease expires, none dead-lettered",
+            Box::pin(edges::held_lease_defers(world)),
+        ),
+        (
+            "POST /events with the ERP hanging answers 503 erp-unavailable within 27 s, inside API Gateway's 29 s",
+            Box::pin(edges::hanging_erp_behind_post_events(world)),
         ),
         (
             "scripts/redrive: a user's event dead-lettered while the ERP store was unreachable reaches the audit trail once after the fix",

@@ -9,6 +9,7 @@
 mod browser;
 mod checks;
 mod dev;
+mod edges;
 mod erp;
 mod gateway;
 mod grants;
