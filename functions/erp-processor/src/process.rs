@@ -180,6 +180,7 @@ impl Processor {
         let superseded_by = view
             .filter(|v| v.state == EmployeeState::Deleted || (!deleting && v.version > event.version()))
             .map(|v| v.version);
+        let mut stale_at_erp = false;
         if superseded_by.is_none() {
             // A deletion erases first: the ERP's delete needs ids only, and whatever the
             // ERP answers (a refusal goes to the dead-letter queue) the PII is gone already.
@@ -196,17 +197,29 @@ impl Processor {
                     .map_err(ProcessError::from),
                 Err(error) => Err(error),
             };
-            if let Err(error) = result {
-                // Unclaimed, the redelivery (or the client's retry) tries again at once.
-                if let Err(abandon) = self.table.abandon(&claim).await {
-                    tracing::warn!(event_id = %event.event_id, error = %user_sync::errors::chain(&abandon),
-                        "the claim was not given up; the next delivery waits for it to expire");
+            match result {
+                Ok(()) => {}
+                // The ERP is ahead of the view (a call that timed out here landed there):
+                // the event is superseded, as if the view had said so.
+                Err(ProcessError::Erp(ErpError::Stale)) => stale_at_erp = true,
+                Err(error) => {
+                    // Unclaimed, the redelivery (or the client's retry) tries again at once.
+                    if let Err(abandon) = self.table.abandon(&claim).await {
+                        tracing::warn!(event_id = %event.event_id, error = %user_sync::errors::chain(&abandon),
+                            "the claim was not given up; the next delivery waits for it to expire");
+                    }
+                    return Err(error);
                 }
-                return Err(error);
             }
         }
         let processed_at = now_utc_millis();
-        let verdict = superseded_by.map_or(Verdict::Applied, |erp_version| Verdict::Superseded { erp_version });
+        let verdict = match superseded_by {
+            Some(erp_version) => Verdict::Superseded {
+                erp_version: Some(erp_version),
+            },
+            None if stale_at_erp => Verdict::Superseded { erp_version: None },
+            None => Verdict::Applied,
+        };
         let completed = self
             .table
             .complete(

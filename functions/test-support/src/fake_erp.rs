@@ -6,7 +6,7 @@
 //! Like a real ERP that honours idempotency keys, it stores the answer to a key's first
 //! successful call and replays it to a repeat, without applying the change again: the
 //! tests count `applied` to see each event's side effect happen once. As the contract asks,
-//! it refuses (409) a `PUT` older than the version it holds and any `PUT` of an employee it
+//! it refuses (412) a `PUT` older than the version it holds and any `PUT` of an employee it
 //! deleted, so a call that lands late never turns the record back.
 
 use std::collections::HashMap;
@@ -280,7 +280,7 @@ impl FakeErp {
                         let version = |r: &Value| r["version"].as_u64().unwrap_or(0);
                         let held = state.employees.get(user_id).map(version);
                         if state.deleted.contains_key(user_id) || held.is_some_and(|held| held > version(&record)) {
-                            409
+                            412
                         } else if state.employees.insert(user_id.clone(), record).is_none() {
                             201
                         } else {

@@ -5,7 +5,7 @@
 //! - `UserDeleted`: `DELETE {ERP_ENDPOINT_URL}/employees/{userId}?version={version}`; a 404
 //!   is done.
 //!
-//! The ERP refuses (409) a `PUT` older than the version it holds (an equal one is taken: a
+//! The ERP refuses (412) a `PUT` older than the version it holds (an equal one is taken: a
 //! backfill re-publishes the stored version) and any write of an employee it deleted, so a
 //! call that lands after its client gave up never overwrites a newer state nor recreates a
 //! deleted employee.

@@ -40,6 +40,10 @@ pub enum ErpError {
     /// never be taken as it is.
     #[error("the ERP refused the event (HTTP {status}): {reason}")]
     Refused { status: u16, reason: String },
+    /// A 412: the ERP holds a newer version of the employee, or deleted it (its contract's
+    /// refusal of a stale write). Not a failure: the event is superseded at the ERP.
+    #[error("the ERP holds a newer version of the employee, or deleted it (HTTP 412)")]
+    Stale,
     /// The event cannot be put into a request at all.
     #[error("the event cannot be sent to the ERP: {0}")]
     Unsendable(&'static str),
@@ -54,6 +58,6 @@ pub enum ErpError {
 
 impl ErpError {
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::Refused { .. } | Self::Unsendable(_))
+        matches!(self, Self::Refused { .. } | Self::Unsendable(_) | Self::Stale)
     }
 }

@@ -13,7 +13,8 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub const MAX_TYPE_CHARS: usize = 200;
 
 /// The outcome of one answer. A `DELETE` of a record the ERP does not know (404) is done:
-/// the state asked for holds.
+/// the state asked for holds. A 412 is the ERP refusing a stale write (it holds a newer
+/// version, or deleted the employee).
 pub fn classify(
     status: u16,
     retry_after: Option<&str>,
@@ -24,6 +25,7 @@ pub fn classify(
     match status {
         200..=299 => Ok(()),
         404 if deleting => Ok(()),
+        412 => Err(ErpError::Stale),
         408 | 429 | 500..=599 => Err(ErpError::Unavailable {
             reason: format!("HTTP {status}"),
             retry_after: retry_after.and_then(|v| parse_retry_after(v, now)),
@@ -85,6 +87,7 @@ mod tests {
         assert_eq!(classify(200, None, b"", false, now()), Ok(()));
         assert_eq!(classify(204, None, b"", true, now()), Ok(()));
         assert_eq!(classify(404, None, b"", true, now()), Ok(()));
+        assert_eq!(classify(412, None, b"", false, now()), Err(ErpError::Stale), "a stale write");
         assert!(matches!(
             classify(404, None, b"", false, now()),
             Err(ErpError::Refused { status: 404, .. })

@@ -439,7 +439,7 @@ async fn a_put_landing_after_its_timeout_never_overwrites_nor_recreates() {
         })
         .map(|call| call.status)
         .collect();
-    assert_eq!(late, [Some(409), Some(409)]);
+    assert_eq!(late, [Some(412), Some(412)]);
 }
 
 /// A log line never holds the ERP's words: an ERP whose refusals quote the name and email
@@ -489,4 +489,43 @@ async fn the_erps_error_text_is_never_logged() {
         logged.contains("urn:erp:employee-exists"),
         "the problem type is kept: {logged}"
     );
+}
+
+/// The ERP ahead of the view (a `PUT` that timed out here landed there): an older event's
+/// `PUT` is refused as stale (412), which is recorded as superseded, not a failure, and the
+/// newer event's redelivery brings the view up.
+#[tokio::test]
+async fn a_stale_refusal_is_a_superseded_event() {
+    let c = connected(Duration::from_millis(200), 1).await;
+    let processor = &c.app.app.processor;
+    let user_id = test_support::unique("user");
+    let state = |id: &str, version: u64| {
+        envelope(
+            serde_json::json!({"eventId": id, "eventType": "UserUpdated", "version": version,
+            "timestamp": "2026-03-02T09:15:27.418Z",
+            "user": {"id": user_id, "name": format!("Grace {version}"), "email": "grace@example.com"}}),
+        )
+    };
+    c.erp
+        .set_for_user(&user_id, Behaviour::Slow(Duration::from_millis(600)));
+    assert!(processor.process(&state("evt-ahead-3", 3), budget()).await.is_err());
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        c.erp.employee(&user_id).unwrap()["version"],
+        3,
+        "the timed-out PUT landed"
+    );
+    c.erp.set_for_user(&user_id, Behaviour::Healthy);
+
+    let older = processor.process(&state("evt-ahead-2", 2), budget()).await.unwrap();
+    assert_eq!(older.outcome, Outcome::Superseded);
+    let record = &c.app.stored_items().await["evt-ahead-2"];
+    assert_eq!(test_support::s(record, "Status"), "Superseded");
+    assert!(!record.contains_key("SupersededBy"), "the ERP did not say its version");
+    assert!(!record.contains_key("UserName"), "a superseded record holds no PII");
+
+    let newer = processor.process(&state("evt-ahead-3", 3), budget()).await.unwrap();
+    assert_eq!(newer.outcome, Outcome::Applied, "an equal version is accepted");
+    let employees = ErpEmployeesTable::new(c.app.dynamo.clone(), &c.app.config.employees_table);
+    assert_eq!(employees.get(&user_id).await.unwrap().unwrap().version, 3);
 }

@@ -56,8 +56,9 @@ pub enum Erased {
 pub enum Verdict {
     /// The ERP applied it.
     Applied,
-    /// The ERP held `erp_version`, newer (or a deletion): the event changed nothing.
-    Superseded { erp_version: u64 },
+    /// The ERP held `erp_version`, newer (or a deletion): the event changed nothing. `None`
+    /// when the ERP itself refused the write as stale, without saying its version.
+    Superseded { erp_version: Option<u64> },
 }
 
 /// An event the processor has handled, as it is recorded.
@@ -284,10 +285,11 @@ impl ProcessedUsersTable {
                 }
             }
             Verdict::Superseded { erp_version } => {
-                set.push("SupersededBy = :by");
-                request = request
-                    .expression_attribute_values(":status", s(STATUS_SUPERSEDED))
-                    .expression_attribute_values(":by", AttributeValue::N(erp_version.to_string()));
+                request = request.expression_attribute_values(":status", s(STATUS_SUPERSEDED));
+                if let Some(erp_version) = erp_version {
+                    set.push("SupersededBy = :by");
+                    request = request.expression_attribute_values(":by", AttributeValue::N(erp_version.to_string()));
+                }
             }
         }
         let expression = format!("SET {} REMOVE ClaimToken, ClaimExpiresAt", set.join(", "));
