@@ -116,6 +116,8 @@ interface RustLambdaProps {
   readonly reservedConcurrentExecutions?: number;
   /** How Lambda handles the function's asynchronous invocations (unset: Lambda's defaults). */
   readonly asyncInvoke?: Pick<lambda.EventInvokeConfigOptions, 'onFailure' | 'retryAttempts' | 'maxEventAge'>;
+  /** Unset: Lambda stops a recursive loop it detects (its default). */
+  readonly recursiveLoop?: lambda.RecursiveLoop;
 }
 
 /**
@@ -158,6 +160,11 @@ export class Functions extends Construct {
       binaryName: 'erp-processor',
       description: 'ERP processor: applies user events to the ERP in version order, idempotently',
       timeout: props.processorTimeout,
+      // A record whose user is busy goes back to the queue that triggers this function
+      // (erp-processor/src/deferral.rs): a loop by design, bounded by the user's lease, which
+      // ends with its holder's call or expires with CLAIM_TIMEOUT_SECONDS. Lambda's loop
+      // detection would stop it after about 16 rounds and drop the record.
+      recursiveLoop: lambda.RecursiveLoop.ALLOW,
       environment: {
         ERP_PROCESSED_TABLE_NAME: props.erpProcessedUsersTable.tableName,
         ERP_EMPLOYEES_TABLE_NAME: props.erpEmployeesTable.tableName,
@@ -270,6 +277,7 @@ export class Functions extends Construct {
       systemLogLevelV2: lambda.SystemLogLevel.INFO,
       tracing: lambda.Tracing.ACTIVE,
       reservedConcurrentExecutions: p.reservedConcurrentExecutions,
+      recursiveLoop: p.recursiveLoop,
       ...p.asyncInvoke,
     });
     skipCheckov(fn, {

@@ -270,12 +270,14 @@ export class CrmErpStack extends Stack {
     // erp-processor (functions/user-sync/src/store/processed.rs and employees.rs): claims an
     // event with a conditional PutItem and completes it with UpdateItem, or gives the claim
     // back with a conditional DeleteItem when the ERP call failed; on a repeat, GetItem
-    // reads the first record and UpdateItem counts the duplicate; a deletion queries ByUserId
-    // and erases each record's name and email with UpdateItem. On ErpEmployees, UpdateItem
+    // reads the first record and UpdateItem counts the duplicate; a deletion queries ByUserId,
+    // reads which records still hold a name or email with BatchGetItem and erases those with
+    // UpdateItem. On ErpEmployees, UpdateItem
     // leases the user and writes its view, DeleteItem ends a lease on a user without one.
     Grant.addToPrincipal({
       grantee: erpProcessor,
-      actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      actions: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem',
+        'dynamodb:UpdateItem'],
       resourceArns: [this.tables.erpProcessedUsers.tableArn],
     });
     Grant.addToPrincipal({

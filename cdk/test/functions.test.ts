@@ -52,6 +52,12 @@ describe('functions', () => {
     expect(processor.Timeout).toBe(PROCESSOR_TIMEOUT.toSeconds());
   });
 
+  test('erp-processor may send a deferred record back to its own trigger queue; the others keep '
+    + 'Lambda\'s loop detection', () => {
+    expect(processor.RecursiveLoop).toBe('Allow');
+    expect(crmApi.RecursiveLoop).toBeUndefined();
+  });
+
   test('every function\'s metrics namespace is the stage\'s', () => {
     const prod = testStack({ stage: 'prod' });
     const res = Template.fromStack(prod).toJSON().Resources;

@@ -35,6 +35,16 @@ enum RecordFailure {
 }
 
 impl RecordFailure {
+    /// Nothing is wrong with the record, it only needs another go: its user is busy, or
+    /// its erasure ran out of time (and got further). Sent back delayed rather than failed,
+    /// so it spends no receive (`deferral`).
+    fn is_deferrable(&self) -> bool {
+        matches!(
+            self,
+            Self::InProgress | Self::Store(RecordError::ErasureIncomplete { .. })
+        )
+    }
+
     /// Fails again on every receive, until the dead-letter queue.
     fn is_permanent(&self) -> bool {
         matches!(self, Self::Invalid(_) | Self::Conflict | Self::ErpRefused(_))
@@ -93,7 +103,7 @@ pub async fn handle(app: &App, batch: Batch, budget: Budget) -> SqsBatchResponse
                     .ok()
                     .map(|e| (e.user.id.clone(), e.version(), e.event_id.clone()));
                 let result = process_record(app, event, budget).instrument(span.clone()).await;
-                if matches!(result, Err(RecordFailure::InProgress))
+                if result.as_ref().is_err_and(RecordFailure::is_deferrable)
                     && defer(app, &record).instrument(span.clone()).await
                 {
                     continue;

@@ -178,7 +178,10 @@ impl Processor {
         // superseded by nothing but a deletion: whatever version the view holds (a producer
         // may have posted a higher one), the user is erased and the employee ended.
         let superseded_by = view
-            .filter(|v| v.state == EmployeeState::Deleted || (!deleting && v.version > event.version()))
+            .filter(|v| {
+                v.state == EmployeeState::Deleted
+                    || (!deleting && (v.state.is_deleted() || v.version > event.version()))
+            })
             .map(|v| v.version);
         let mut stale_at_erp = false;
         if superseded_by.is_none() {
@@ -207,6 +210,9 @@ impl Processor {
                     if let Err(abandon) = self.table.abandon(&claim).await {
                         tracing::warn!(event_id = %event.event_id, error = %user_sync::errors::chain(&abandon),
                             "the claim was not given up; the next delivery waits for it to expire");
+                    }
+                    if deleting && matches!(error, ProcessError::Erp(_)) {
+                        self.deleting(event, &erp, lease, view).await;
                     }
                     return Err(error);
                 }
@@ -254,6 +260,19 @@ impl Processor {
             outcome,
         };
         Ok((processed, wrote_view))
+    }
+
+    /// Records a deletion the ERP did not take as `Deleting` (the erasure is done by then): no
+    /// later state of the user applies, not even a producer's higher version, while the
+    /// deletion's redelivery (or redrive) still calls the ERP. A failure here only leaves the
+    /// view as it was, which the redelivery corrects.
+    async fn deleting(&self, event: &EventEnvelope, erp: &ErpEmployee, lease: &Lease, view: Option<&EmployeeView>) {
+        let mut applied = self.applied(event, erp, now_utc_millis(), view);
+        applied.state = EmployeeState::Deleting;
+        if let Err(error) = self.employees.apply(lease, &applied.as_applied()).await {
+            tracing::warn!(user_id = %event.user.id, error = %user_sync::errors::chain(&error),
+                "the deletion the ERP did not take was not recorded on the view");
+        }
     }
 
     /// Removes the user's name and email from the audit trail, within `budget`: the records
@@ -315,7 +334,7 @@ impl Processor {
 fn finished(view: Option<&EmployeeView>, event: &EventEnvelope) -> bool {
     view.is_some_and(|v| {
         v.state == EmployeeState::Deleted
-            || (event.event_type != EventType::UserDeleted && v.version >= event.version())
+            || (event.event_type != EventType::UserDeleted && (v.state.is_deleted() || v.version >= event.version()))
     })
 }
 

@@ -140,6 +140,15 @@ mod tests {
         let _ = aws_sdk_dynamodb::Client::from_conf(config);
     }
 
+    #[tokio::test]
+    async fn the_functions_configuration_carries_the_timeouts() {
+        let config = load_config().await;
+        let timeouts = config.timeout_config().expect("a timeout configuration");
+        assert_eq!(timeouts.connect_timeout(), Some(CONNECT_TIMEOUT));
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(ATTEMPT_TIMEOUT));
+        assert_eq!(timeouts.operation_timeout(), Some(OPERATION_TIMEOUT));
+    }
+
     #[test]
     fn primes_only_towards_tls_endpoints() {
         let with = |url: Option<&str>| {

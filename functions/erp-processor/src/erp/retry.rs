@@ -25,7 +25,8 @@ pub fn classify(
     match status {
         200..=299 => Ok(()),
         404 if deleting => Ok(()),
-        412 => Err(ErpError::Stale),
+        // A deletion is final whatever version the ERP holds: a 412 to it is a refusal.
+        412 if !deleting => Err(ErpError::Stale),
         408 | 429 | 500..=599 => Err(ErpError::Unavailable {
             reason: format!("HTTP {status}"),
             retry_after: retry_after.and_then(|v| parse_retry_after(v, now)),
@@ -66,12 +67,22 @@ fn reason(body: &[u8]) -> String {
     let problem_type = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|json| json.get("type").and_then(|v| v.as_str()).map(str::to_owned))
-        .filter(|t| !t.is_empty() && t.len() <= MAX_TYPE_CHARS && t.bytes().all(|b| b.is_ascii_graphic()));
+        .filter(|t| looks_like_a_type(t));
     match (problem_type, body.len()) {
         (Some(problem_type), len) => format!("problem type {problem_type}, a {len}-byte body"),
         (None, 0) => "no body".to_owned(),
         (None, len) => format!("a {len}-byte body, not quoted"),
     }
+}
+
+/// A URI of at most `MAX_TYPE_CHARS` printable characters, with a scheme and no `@` (which
+/// would let an address through, e.g. `mailto:` or userinfo).
+fn looks_like_a_type(t: &str) -> bool {
+    let scheme = t.split_once(':').map_or("", |(scheme, _)| scheme);
+    t.len() <= MAX_TYPE_CHARS
+        && t.bytes().all(|b| b.is_ascii_graphic() && b != b'@')
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
 }
 
 #[cfg(test)]
@@ -87,7 +98,18 @@ mod tests {
         assert_eq!(classify(200, None, b"", false, now()), Ok(()));
         assert_eq!(classify(204, None, b"", true, now()), Ok(()));
         assert_eq!(classify(404, None, b"", true, now()), Ok(()));
-        assert_eq!(classify(412, None, b"", false, now()), Err(ErpError::Stale), "a stale write");
+        assert_eq!(
+            classify(412, None, b"", false, now()),
+            Err(ErpError::Stale),
+            "a stale write"
+        );
+        assert!(
+            matches!(
+                classify(412, None, b"", true, now()),
+                Err(ErpError::Refused { status: 412, .. })
+            ),
+            "a deletion is never stale"
+        );
         assert!(matches!(
             classify(404, None, b"", false, now()),
             Err(ErpError::Refused { status: 404, .. })
@@ -126,6 +148,8 @@ mod tests {
             (400, &br#"{"message":"ada@example.com is taken"}"#[..]),
             (422, b"  Employee Ada Lovelace exists \n"),
             (400, br#"{"type":"Ada Lovelace","detail":"x"}"#),
+            (400, br#"{"type":"urn:x:ada@example.com"}"#),
+            (400, br#"{"type":"AdaLovelace"}"#),
             (400, "x".repeat(500).as_bytes()),
         ] {
             let text = classify(status, None, body, false, now()).unwrap_err().to_string();

@@ -12,7 +12,7 @@ use erp_processor::App;
 use serde_json::json;
 use test_support::fake_erp::{Behaviour, FakeErp};
 use user_sync::events::EventEnvelope;
-use user_sync::store::ErpEmployeesTable;
+use user_sync::store::{EmployeeState, ErpEmployeesTable};
 
 use crate::helpers::{event, spawn_app, TestApp};
 
@@ -375,6 +375,26 @@ async fn a_refused_deletion_has_erased_the_user_already() {
     assert!(pii.is_empty(), "{pii:?}");
     let call = c.erp.calls_for(&user_id).pop().unwrap();
     assert_eq!(call.method, "DELETE");
+
+    // Deleted here already: a producer's higher version changes nothing and brings no PII
+    // back, while the deletion's redelivery still ends the employee at the ERP.
+    c.erp.set_for_user(&user_id, Behaviour::Healthy);
+    let mut later = event("evt-erase-later", &user_id);
+    later["eventType"] = serde_json::json!("UserUpdated");
+    later["version"] = serde_json::json!(100);
+    let answer = c.app.post_events(&later.to_string()).await;
+    assert_eq!(answer.json()["outcome"], "superseded", "{}", answer.body);
+    assert!(c.erp.employee(&user_id).is_some(), "the ERP still holds the employee");
+    assert!(c.app.send_batch(&[("m-3", Some(deleted.to_string()))]).await.is_empty());
+    assert_eq!(c.erp.employee(&user_id), None, "the redelivered deletion ended it");
+    let employees = ErpEmployeesTable::new(c.app.dynamo.clone(), &c.app.config.employees_table);
+    let view = employees.get(&user_id).await.unwrap().unwrap();
+    assert_eq!((view.state, view.version), (EmployeeState::Deleted, 2));
+    let items = test_support::scan_all(&c.app.dynamo, &c.app.config.processed_table).await;
+    assert!(
+        items.iter().all(|item| !item.contains_key("UserName")),
+        "no name came back"
+    );
 }
 
 /// A `PUT` that lands after its client gave up never turns the record back: the ERP holds

@@ -29,6 +29,10 @@ pub enum EmployeeState {
     Active,
     /// The employee record was removed. Final: no later event brings it back.
     Deleted,
+    /// The user was deleted and erased here, but the ERP has not confirmed the removal (it
+    /// refused or was down): final like `Deleted` for every later state, while the
+    /// deletion's redelivery still calls the ERP.
+    Deleting,
 }
 
 impl EmployeeState {
@@ -36,7 +40,13 @@ impl EmployeeState {
         match self {
             Self::Active => "Active",
             Self::Deleted => "Deleted",
+            Self::Deleting => "Deleting",
         }
+    }
+
+    /// Deleted, whether or not the ERP confirmed it: no later state applies.
+    pub fn is_deleted(self) -> bool {
+        self != Self::Active
     }
 }
 
@@ -84,6 +94,7 @@ impl EmployeeView {
         let state = match text("State")?.as_str() {
             "Active" => EmployeeState::Active,
             "Deleted" => EmployeeState::Deleted,
+            "Deleting" => EmployeeState::Deleting,
             _ => return None,
         };
         Some(Self {
@@ -249,7 +260,7 @@ impl ErpEmployeesTable {
     pub async fn apply(&self, lease: &Lease, applied: &Applied<'_>) -> Result<bool, StoreError> {
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let pii = match applied.state {
-            EmployeeState::Deleted => " REMOVE LeaseToken, LeaseExpiresAt, PiiEventIds",
+            EmployeeState::Deleted | EmployeeState::Deleting => " REMOVE LeaseToken, LeaseExpiresAt, PiiEventIds",
             EmployeeState::Active => ", PiiEventIds = :pii REMOVE LeaseToken, LeaseExpiresAt",
         };
         let mut request = self

@@ -18,7 +18,9 @@
 
 use std::time::Instant;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -40,6 +42,11 @@ pub const BY_USER_ID_INDEX: &str = "ByUserId";
 /// How many erasure writes are in flight at once: DynamoDB takes far more per partition,
 /// and a user's records spread over many partitions (the table is keyed by event id).
 pub const ERASE_CONCURRENCY: usize = 32;
+/// Which records of a chunk still hold PII (`None`: time ran out before they were read).
+type HoldingPii = Result<Option<Vec<String>>, StoreError>;
+
+/// The most keys one `BatchGetItem` reads.
+const MAX_BATCH_GET: usize = 100;
 
 /// How far an erasure got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,15 +338,21 @@ impl ProcessedUsersTable {
 
     /// Removes the name and email from every record of `user_id`: those `known` (read
     /// consistently by the caller) and those the `ByUserId` index lists, which catches the
-    /// original system's records but may lag a write by a moment. `ERASE_CONCURRENCY`
-    /// writes at a time, none started after `until`: thousands of records fit an
-    /// invocation, and a user with more is `Incomplete`, to be resumed by the event's next
-    /// delivery. Each write is conditional on the record still holding a name or an email,
-    /// so a resumed erasure spends no write on what is gone and never recreates a record.
+    /// original system's records but may lag a write by a moment. Nothing is started after
+    /// `until`: the records are read 100 at a time (`BatchGetItem`) and only those still
+    /// holding a name or an email are written, `ERASE_CONCURRENCY` at a time. Thousands of
+    /// records fit an invocation; a user with more is `Incomplete`, and the next attempt
+    /// spends reads, not writes, on what this one erased, so every attempt gets further.
     pub async fn erase(&self, user_id: &str, known: &[String], until: Instant) -> Result<Erased, StoreError> {
         let mut event_ids: Vec<String> = known.to_vec();
         let mut start = None;
         loop {
+            if Instant::now() >= until {
+                return Ok(Erased::Incomplete {
+                    records: event_ids.len(),
+                    done: 0,
+                });
+            }
             let out = self
                 .client
                 .query()
@@ -363,7 +376,20 @@ impl ProcessedUsersTable {
         event_ids.sort_unstable();
         event_ids.dedup();
         let records = event_ids.len();
-        let results: Vec<Result<bool, StoreError>> = stream::iter(event_ids)
+        let holding: Vec<(usize, HoldingPii)> = stream::iter(event_ids.chunks(MAX_BATCH_GET).map(<[String]>::to_vec))
+            .map(|chunk| async move { (chunk.len(), self.holding_pii(&chunk, until).await) })
+            .buffer_unordered(ERASE_CONCURRENCY / 8)
+            .collect()
+            .await;
+        let mut to_erase = Vec::new();
+        let mut unread = 0;
+        for (len, ids) in holding {
+            match ids? {
+                Some(ids) => to_erase.extend(ids),
+                None => unread += len,
+            }
+        }
+        let results: Vec<Result<bool, StoreError>> = stream::iter(to_erase)
             .map(|event_id| async move {
                 if Instant::now() >= until {
                     return Ok(false);
@@ -382,15 +408,64 @@ impl ProcessedUsersTable {
             .buffer_unordered(ERASE_CONCURRENCY)
             .collect()
             .await;
-        let mut done = 0;
+        let mut left = unread;
         for result in results {
-            done += usize::from(result?);
+            left += usize::from(!result?);
         }
-        Ok(if done == records {
+        Ok(if left == 0 {
             Erased::Complete { records }
         } else {
-            Erased::Incomplete { records, done }
+            Erased::Incomplete {
+                records,
+                done: records - left,
+            }
         })
+    }
+
+    /// Which of `event_ids` (at most `MAX_BATCH_GET`) still hold a name or an email; `None`
+    /// when `until` passed before they were all read.
+    async fn holding_pii(&self, event_ids: &[String], until: Instant) -> Result<Option<Vec<String>>, StoreError> {
+        let keys = event_ids
+            .iter()
+            .map(|id| HashMap::from([("EventId".to_owned(), AttributeValue::S(id.clone()))]))
+            .collect();
+        let mut request = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .projection_expression("EventId, UserName, UserEmail")
+                .build()
+                .expect("keys are set"),
+        );
+        let mut holding = Vec::new();
+        while let Some(keys) = request.take() {
+            if Instant::now() >= until {
+                return Ok(None);
+            }
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, keys)
+                .send()
+                .await?;
+            for item in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                if item.contains_key("UserName") || item.contains_key("UserEmail") {
+                    if let Some(AttributeValue::S(id)) = item.get("EventId") {
+                        holding.push(id.clone());
+                    }
+                }
+            }
+            // DynamoDB may leave some keys for another call (throughput, 16 MB).
+            request = out
+                .unprocessed_keys
+                .and_then(|mut left| left.remove(&self.table))
+                .filter(|left| !left.keys().is_empty());
+        }
+        Ok(Some(holding))
     }
 
     /// The record of `event_id`, if any; strongly consistent, so a record just written is

@@ -285,7 +285,14 @@ pub fn calls_of(event: &Value, account: &str) -> Result<Vec<Access>, String> {
             }
             calls
         }
-        ("dynamodb", "TransactGetItems" | "BatchWriteItem" | "BatchGetItem") => {
+        // A batch read is its own action, on each table it reads.
+        ("dynamodb", "BatchGetItem") => params["RequestItems"]
+            .as_object()
+            .into_iter()
+            .flat_map(|tables| tables.keys())
+            .map(|name| access("BatchGetItem", table(&Value::String(name.clone()))))
+            .collect(),
+        ("dynamodb", "TransactGetItems" | "BatchWriteItem") => {
             return Err(format!("dynamodb:{name} is not mapped to its per-item actions yet"));
         }
         ("dynamodb", _) => {

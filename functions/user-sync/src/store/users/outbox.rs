@@ -161,17 +161,22 @@ impl UsersTable {
                 // Only this module writes them: a bug, logged rather than blocking the user.
                 tracing::error!(user_id, "malformed later pending events dropped");
             }
+            // The later events exactly as read: a change replaces the one pending update with
+            // a newer one (the list keeps its length), which must not be lost under the move.
             let mut request = self
                 .client()
                 .update_item()
                 .table_name(self.table())
                 .key("Id", AttributeValue::S(user_id.to_owned()))
                 .expression_attribute_names("#later", OUTBOX_LATER)
-                .expression_attribute_values(":event_id", AttributeValue::S(event_id.to_owned()))
-                .expression_attribute_values(":count", AttributeValue::N(later.len().to_string()))
-                .condition_expression(
-                    "#event_id = :event_id AND (size(#later) = :count OR attribute_not_exists(#later))",
-                );
+                .expression_attribute_values(":event_id", AttributeValue::S(event_id.to_owned()));
+            request = if later.is_empty() {
+                request.condition_expression("#event_id = :event_id AND attribute_not_exists(#later)")
+            } else {
+                request
+                    .expression_attribute_values(":read", AttributeValue::L(later.clone()))
+                    .condition_expression("#event_id = :event_id AND #later = :read")
+            };
             request = match &next {
                 None => request.update_expression("REMOVE #outbox, #since, #event_id, #event, #correlation, #later"),
                 Some(next) => {
