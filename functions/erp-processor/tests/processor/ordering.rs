@@ -642,3 +642,40 @@ async fn a_busy_user_defers_its_record_without_failing_it() {
     assert!(app.send_batch(&[("m-2", Some(record.to_string()))]).await.is_empty());
     assert_eq!(view(&app, &other).await.version, 1, "applied, not deferred");
 }
+
+/// However often a user changes, its view lists only the newest records holding PII (the
+/// item stays far below DynamoDB's 400 KB), and its deletion still erases every record,
+/// the older ones found through the index.
+#[tokio::test]
+async fn a_user_changed_thousands_of_times_keeps_a_bounded_view_and_is_erased_whole() {
+    const CHANGES: u64 = 2_000;
+    let app = spawn_app().await;
+    let user_id = test_support::unique("user");
+    let processor = &app.app.processor;
+    for version in 1..=CHANGES {
+        let kind = if version == 1 { "UserCreated" } else { "UserUpdated" };
+        let event = EventEnvelope::parse(
+            &json!({"eventId": format!("change-{version}-{user_id}"), "eventType": kind, "version": version,
+                    "timestamp": "2026-03-02T09:15:27.418Z",
+                    "user": {"id": user_id, "name": "Grace Hopper", "email": "grace@example.com"}})
+            .to_string(),
+        )
+        .unwrap();
+        processor.process(&event, budget()).await.unwrap();
+    }
+    let view = view(&app, &user_id).await;
+    assert_eq!(view.version, CHANGES);
+    assert_eq!(view.pii_event_ids.len(), user_sync::store::MAX_PII_EVENT_IDS);
+    assert_eq!(
+        view.pii_event_ids.last().map(String::as_str),
+        Some(format!("change-{CHANGES}-{user_id}").as_str())
+    );
+    let mut deletion = lifecycle(&user_id)[3].clone();
+    deletion["version"] = json!(CHANGES + 1);
+    let deletion = EventEnvelope::parse(&deletion.to_string()).unwrap();
+    assert_eq!(
+        processor.process(&deletion, budget()).await.unwrap().outcome,
+        Outcome::Applied
+    );
+    assert_no_pii(&app, &app.config.processed_table).await;
+}
