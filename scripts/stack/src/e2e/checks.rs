@@ -573,32 +573,14 @@ async fn shuffled_lifecycles(world: &World) -> Result<(), String> {
             // The CRM's row of the user at its newest version, as crm-api would hold it:
             // the API then tells the ERP has it.
             let newest_version = (*newest + 1).to_string();
-            let row = HashMap::from([
-                (
-                    "Id".to_owned(),
-                    aws_sdk_dynamodb::types::AttributeValue::S(user_id.clone()),
-                ),
-                (
-                    "Name".to_owned(),
-                    aws_sdk_dynamodb::types::AttributeValue::S("Ada".to_owned()),
-                ),
-                (
-                    "Email".to_owned(),
-                    aws_sdk_dynamodb::types::AttributeValue::S("ada@example.com".to_owned()),
-                ),
-                (
-                    "Version".to_owned(),
-                    aws_sdk_dynamodb::types::AttributeValue::N(newest_version.clone()),
-                ),
-            ]);
             world
-                .dynamo
-                .put_item()
-                .table_name(&world.outputs.users_table_name)
-                .set_item(Some(row))
-                .send()
-                .await
-                .map_err(|e| format!("seed the CRM row: {e}"))?;
+                .put_users_row(&[
+                    ("Id", user_id.as_str()),
+                    ("Name", "Ada"),
+                    ("Email", "ada@example.com"),
+                    ("Version", newest_version.as_str()),
+                ])
+                .await?;
             let url = world.user_url(user_id)?;
             let got = world.call(Method::GET, &url, None).await?;
             expect(

@@ -4,7 +4,6 @@
 //! keeps leased, and an ERP that hangs behind `POST /events`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,19 +43,9 @@ pub async fn undeliverable_text(world: &World) -> Result<(), String> {
     let id = uuid::Uuid::new_v4().to_string();
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let name = format!("Ada\u{FFFF} {tag}");
-    let row = HashMap::from([
-        ("Id".to_owned(), AttributeValue::S(id.clone())),
-        ("Name".to_owned(), AttributeValue::S(name.clone())),
-        ("Email".to_owned(), AttributeValue::S(unique_email("ffff-stored"))),
-    ]);
     world
-        .dynamo
-        .put_item()
-        .table_name(&world.outputs.users_table_name)
-        .set_item(Some(row))
-        .send()
-        .await
-        .map_err(|e| format!("store the original's row: {e}"))?;
+        .put_users_row(&[("Id", &id), ("Name", &name), ("Email", &unique_email("ffff-stored"))])
+        .await?;
     let url = world.user_url(&id)?;
     let refused = send(
         world,

@@ -112,6 +112,31 @@ impl World {
         self.call(Method::POST, &self.users_url(), Some(&body)).await
     }
 
+    /// Writes a row straight into the deployed `Users` table, as another writer (the
+    /// original system, a seed) would, attribute by attribute as text but `Version`.
+    pub async fn put_users_row(&self, row: &[(&str, &str)]) -> Result<(), String> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let item: Item = row
+            .iter()
+            .map(|(name, value)| {
+                let value = if *name == "Version" {
+                    AttributeValue::N((*value).to_owned())
+                } else {
+                    AttributeValue::S((*value).to_owned())
+                };
+                ((*name).to_owned(), value)
+            })
+            .collect();
+        self.dynamo
+            .put_item()
+            .table_name(&self.outputs.users_table_name)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| format!("write a Users row: {e}"))
+    }
+
     /// Every item of a table.
     pub async fn scan(&self, table: &str) -> Vec<Item> {
         test_support::scan_all(&self.dynamo, table).await
