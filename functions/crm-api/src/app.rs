@@ -1,13 +1,17 @@
 use crate::config::CrmApiConfig;
 use aws_config::SdkConfig;
+use user_sync::crm::Crm;
 use user_sync::events::EventPublisher;
+use user_sync::outbox::Outbox;
 use user_sync::store::{ErpEmployeesTable, UsersTable};
 
 /// What every request needs, built once at cold start and borrowed by each invocation.
 #[derive(Debug, Clone)]
 pub struct App {
+    /// Creates, changes and deletes users, publishing their events.
+    pub crm: Crm,
+    /// Read only (a user, a page of users).
     pub users: UsersTable,
-    pub events: EventPublisher,
     /// The ERP side's view of each user, read only (a user's sync status).
     pub employees: ErpEmployeesTable,
     pub metrics_namespace: String,
@@ -16,10 +20,12 @@ pub struct App {
 impl App {
     pub fn new(aws: &SdkConfig, config: &CrmApiConfig) -> Self {
         let dynamo = aws_sdk_dynamodb::Client::new(aws);
+        let users = UsersTable::new(dynamo.clone(), &config.users_table);
+        let events = EventPublisher::new(aws_sdk_sqs::Client::new(aws), &config.events_queue_url);
         Self {
-            employees: ErpEmployeesTable::new(dynamo.clone(), &config.employees_table),
-            users: UsersTable::new(dynamo, &config.users_table),
-            events: EventPublisher::new(aws_sdk_sqs::Client::new(aws), &config.events_queue_url),
+            crm: Crm::new(Outbox::new(users.clone(), events)),
+            employees: ErpEmployeesTable::new(dynamo, &config.employees_table),
+            users,
             metrics_namespace: config.metrics_namespace.clone(),
         }
     }

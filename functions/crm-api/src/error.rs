@@ -3,6 +3,7 @@
 
 use http_edge::ProblemError;
 use lambda_http::http::StatusCode;
+use user_sync::crm::CrmError;
 use user_sync::domain::{FieldError, ValidationErrors};
 use user_sync::store::StoreError;
 
@@ -30,6 +31,19 @@ pub enum ApiError {
     ConcurrentChange,
     #[error("the user store failed")]
     Store(#[from] StoreError),
+}
+
+impl From<CrmError> for ApiError {
+    fn from(error: CrmError) -> Self {
+        match error {
+            CrmError::NotFound => Self::NotFound,
+            CrmError::KeyReused => Self::IdempotencyKeyReused,
+            CrmError::KeyUserDeleted => Self::UserDeleted,
+            CrmError::PreconditionFailed => Self::PreconditionFailed,
+            CrmError::ConcurrentChange => Self::ConcurrentChange,
+            CrmError::Store(error) => Self::Store(error),
+        }
+    }
 }
 
 impl ApiError {

@@ -6,6 +6,8 @@ use lambda_http::{Request, RequestExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use user_sync::crm::Expected;
+
 use crate::error::ApiError;
 
 /// The largest body `POST /api/crm` accepts; a name and an email fit many times over.
@@ -89,43 +91,31 @@ pub fn query<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.query_string_parameters_ref().and_then(|q| q.first(name))
 }
 
-/// What `If-Match` asks of the current version: any (`*`), or one of these entity tags.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IfMatch {
-    Any,
-    Tags(Vec<String>),
-}
-
-impl IfMatch {
-    /// Whether the user's current `version` (its ETag `"<version>"`) satisfies it. Strong
-    /// comparison, as RFC 9110 §13.1.1 requires: a weak tag never matches.
-    pub fn allows(&self, version: u64) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Tags(tags) => tags.iter().any(|tag| *tag == etag(version)),
-        }
-    }
-}
-
 /// The entity tag of a user's `version`.
 pub fn etag(version: u64) -> String {
     format!("\"{version}\"")
 }
 
-/// The request's `If-Match`, if any (every header line of it, comma-separated tags).
-pub fn if_match(req: &Request) -> Option<IfMatch> {
+/// What the request's `If-Match` asks of the user's current version, if it has one (every
+/// header line of it, comma-separated tags): any (`*`), or one of the versions its tags
+/// name. Strong comparison, as RFC 9110 §13.1.1 requires: a weak tag, or any tag that is not
+/// a version's ETag exactly, names no version.
+pub fn if_match(req: &Request) -> Option<Expected> {
     let mut values = req.headers().get_all("if-match").iter().peekable();
     values.peek()?;
-    let tags: Vec<String> = values
+    let tags: Vec<&str> = values
         .flat_map(|v| v.to_str().unwrap_or_default().split(','))
-        .map(|tag| tag.trim().to_owned())
+        .map(str::trim)
         .filter(|tag| !tag.is_empty())
         .collect();
-    Some(if tags.iter().any(|t| t == "*") {
-        IfMatch::Any
-    } else {
-        IfMatch::Tags(tags)
-    })
+    if tags.contains(&"*") {
+        return Some(Expected::Any);
+    }
+    let version = |tag: &str| {
+        let digits = tag.strip_prefix('"')?.strip_suffix('"')?;
+        digits.parse::<u64>().ok().filter(|v| etag(*v) == tag)
+    };
+    Some(Expected::OneOf(tags.into_iter().filter_map(version).collect()))
 }
 
 #[cfg(test)]
@@ -157,6 +147,10 @@ mod tests {
         assert!(
             !if_match(&with_if_match(&["2"])).unwrap().allows(2),
             "unquoted is not a tag"
+        );
+        assert!(
+            !if_match(&with_if_match(&["\"02\""])).unwrap().allows(2),
+            "another spelling of the number is another tag"
         );
     }
 }

@@ -50,6 +50,15 @@ impl From<ProcessError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// Fails again however often the request is retried: what the client sent, or what the
+    /// processor refuses for good (`ProcessError::is_permanent`). Not so a store or ERP
+    /// outage, or another delivery in progress.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(self, Self::Store(_) | Self::InProgress | Self::ErpUnavailable(_))
+    }
+}
+
 impl ProblemError for ApiError {
     fn status(&self) -> StatusCode {
         match self {

@@ -9,12 +9,12 @@ use user_sync::domain::FieldError;
 use user_sync::events::{EventEnvelope, EventType, UserSnapshot};
 use utoipa::OpenApi;
 
-use crate::routes;
+use crate::trigger::http;
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(routes::post_event),
-    components(schemas(EventEnvelope, EventType, UserSnapshot, routes::ProcessedResponse, Problem, FieldError)),
+    paths(http::post_event),
+    components(schemas(EventEnvelope, EventType, UserSnapshot, http::ProcessedResponse, Problem, FieldError)),
     tags((name = "events", description = "Events delivered to the ERP over HTTP instead of the queue"))
 )]
 struct EventsDoc;

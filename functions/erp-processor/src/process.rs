@@ -18,11 +18,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use user_sync::domain::ErpEmployee;
+use user_sync::domain::{Change, EmployeeState, EmployeeView, ErpEmployee, Order};
 use user_sync::events::{now_utc_millis, EventEnvelope, EventType};
 use user_sync::store::{
-    Applied, Claimed, EmployeeState, EmployeeView, Erased, ErpEmployeesTable, Lease, Leased, ProcessedEvent,
-    ProcessedUsersTable, RecordError, StoreError, Verdict,
+    Applied, Claimed, Erased, ErpEmployeesTable, Lease, Leased, ProcessedEvent, ProcessedUsersTable, RecordError,
+    StoreError, Verdict,
 };
 
 use crate::erp::{Budget, Erp, ErpError};
@@ -83,6 +83,18 @@ pub enum ProcessError {
     Erp(#[from] ErpError),
 }
 
+impl ProcessError {
+    /// Fails again however often it is retried: the event conflicts with a recorded one, or
+    /// the ERP refused it (a 4xx of its own). Everything else may succeed on a retry.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::Conflict => true,
+            Self::Erp(error) => error.is_permanent(),
+            Self::Record(_) | Self::Store(_) | Self::InProgress => false,
+        }
+    }
+}
+
 impl Processor {
     /// `claim_timeout`: how long a claim (of an event, and of its user) holds: longer than an
     /// invocation may run, so a live one never loses it; a dead one's is taken over after it.
@@ -141,7 +153,8 @@ impl Processor {
         budget: Budget,
     ) -> Result<(Processed, bool), ProcessError> {
         let erp = ErpEmployee::for_user(&event.user.id, &self.erp_system);
-        let deleting = event.event_type == EventType::UserDeleted;
+        let change = change_of(event);
+        let deleting = change == Change::Deletion;
         let claim = match self.table.claim(event, now, now + self.claim_timeout).await? {
             Claimed::Mine(claim) => claim,
             Claimed::Duplicate { processed_at } => {
@@ -152,7 +165,7 @@ impl Processor {
                 // A delivery that recorded the event but died before the view: finish it. A
                 // deletion is finished whole (the erasure and the ERP call are idempotent):
                 // an event applied in between may have brought the record and PII back.
-                let repaired = if finished(view, event) {
+                let repaired = if EmployeeView::holds(view, change, event.version()) {
                     false
                 } else {
                     if deleting {
@@ -173,16 +186,10 @@ impl Processor {
             Claimed::InProgress => return Err(ProcessError::InProgress),
             Claimed::Conflict => return Err(ProcessError::Conflict),
         };
-        // The same version from another event (a backfill's re-publish) is applied again:
-        // it is the same state, and an ERP that lost it gets it back. A deletion is
-        // superseded by nothing but a deletion: whatever version the view holds (a producer
-        // may have posted a higher one), the user is erased and the employee ended.
-        let superseded_by = view
-            .filter(|v| {
-                v.state == EmployeeState::Deleted
-                    || (!deleting && (v.state.is_deleted() || v.version > event.version()))
-            })
-            .map(|v| v.version);
+        let superseded_by = match EmployeeView::order(view, change, event.version()) {
+            Order::Apply => None,
+            Order::Supersede { erp_version } => Some(erp_version),
+        };
         let mut stale_at_erp = false;
         if superseded_by.is_none() {
             // A deletion erases first: the ERP's delete needs ids only, and whatever the
@@ -295,8 +302,7 @@ impl Processor {
         }
     }
 
-    /// The ERP's view once `event` is applied over `view`. A deletion keeps the higher of
-    /// the two versions: the view's version never goes back.
+    /// The ERP's view once `event` is applied over `view` (the domain's rule).
     fn applied<'a>(
         &self,
         event: &'a EventEnvelope,
@@ -304,23 +310,11 @@ impl Processor {
         at: OffsetDateTime,
         view: Option<&EmployeeView>,
     ) -> AppliedView<'a> {
-        let deleting = event.event_type == EventType::UserDeleted;
-        let version = match view {
-            Some(v) if deleting => v.version.max(event.version()),
-            _ => event.version(),
-        };
-        let pii_event_ids = if deleting {
-            Vec::new()
-        } else {
-            EmployeeView::pii_event_ids_with(view, &event.event_id)
-        };
+        let (version, state, pii_event_ids) =
+            EmployeeView::after(view, change_of(event), event.version(), &event.event_id);
         AppliedView {
             version,
-            state: if deleting {
-                EmployeeState::Deleted
-            } else {
-                EmployeeState::Active
-            },
+            state,
             erp,
             event_id: &event.event_id,
             synced_at: at,
@@ -329,13 +323,11 @@ impl Processor {
     }
 }
 
-/// Whether the view already holds what `event` leaves behind: a deletion, or (for a state)
-/// this version or a newer one.
-fn finished(view: Option<&EmployeeView>, event: &EventEnvelope) -> bool {
-    view.is_some_and(|v| {
-        v.state == EmployeeState::Deleted
-            || (event.event_type != EventType::UserDeleted && (v.state.is_deleted() || v.version >= event.version()))
-    })
+fn change_of(event: &EventEnvelope) -> Change {
+    match event.event_type {
+        EventType::UserDeleted => Change::Deletion,
+        EventType::UserCreated | EventType::UserUpdated => Change::State,
+    }
 }
 
 /// The view to write, owning the list of records that hold PII.

@@ -1,20 +1,18 @@
 //! Re-publishing the current state of users through the outbox, for an ERP connected after
-//! they were created or restored after an outage.
+//! they were created or restored after an outage: pages through `Users` (all, or the ids
+//! asked for) and hands each page to the CRM's use case, `Crm::republish`.
 //!
-//! Each user gets one backfill event per generation: its id is derived from the user's id
-//! and the generation's name (and its payload from what is stored), so an interrupted run
-//! that is run again sends the very same events, which the processor records once. A new
-//! generation name mints new ids, for when the ERP must hear of every user again. Each event
-//! is first put in the user's outbox (so the relay delivers it if this run dies), then sent
-//! and its mark cleared, as the CRM API does with a new user's event.
+//! Each user gets one backfill event per generation (`user_sync::crm::backfill_event`): its
+//! id is derived from the user's id and the generation's name (and its payload from what is
+//! stored), so an interrupted run that is run again sends the very same events, which the
+//! processor records once. A new generation name mints new ids, for when the ERP must hear
+//! of every user again.
 
-use time::OffsetDateTime;
-use user_sync::events::{EntryOutcome, EventEnvelope, EventPublisher, EventType, UserSnapshot, MAX_BATCH};
-use user_sync::store::{Marked, PendingEvent, StoredUser, UsersTable};
+use user_sync::crm::Crm;
+use user_sync::events::EventPublisher;
+use user_sync::outbox::Outbox;
+use user_sync::store::{StoredUser, UsersTable};
 use uuid::Uuid;
-
-/// Backfill event ids live here, so they collide with no other id.
-const BACKFILL_EVENT_IDS: Uuid = Uuid::from_u128(0x2b7e_9c41_5d3a_4f80_b6e2_71c9_0a8d_4e15);
 
 /// Users read per page of the table.
 pub const PAGE_SIZE: usize = 100;
@@ -42,35 +40,6 @@ pub struct Progress {
     pub not_found: usize,
 }
 
-/// What a backfill event's id derives from: the user, the generation and (past the first)
-/// the version, so a user changed since an earlier run gets an event of its own, never the
-/// same id with another payload; version 1 keeps the ids runs before versions gave.
-fn backfill_key(user: &StoredUser, generation: &str) -> String {
-    match user.version {
-        1 => format!("{}\n{generation}", user.id),
-        version => format!("{}\n{generation}\n{version}", user.id),
-    }
-}
-
-/// The backfill event of `user` in `generation`: the same id and payload however often it
-/// is built. A row the original system wrote has no creation time; its event carries the
-/// Unix epoch instead.
-pub fn event_of(user: &StoredUser, generation: &str) -> EventEnvelope {
-    EventEnvelope {
-        event_id: Uuid::new_v5(&BACKFILL_EVENT_IDS, backfill_key(user, generation).as_bytes()).to_string(),
-        event_type: EventType::UserCreated,
-        timestamp: user.created_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
-        // The stored version: the ERP applies it again if it holds it (a re-sync), and
-        // never lets it overwrite a newer one.
-        version: Some(user.version),
-        user: UserSnapshot {
-            id: user.id.to_string(),
-            name: Some(user.name.clone()),
-            email: Some(user.email.clone()),
-        },
-    }
-}
-
 pub async fn run(
     users: &UsersTable,
     events: &EventPublisher,
@@ -78,6 +47,7 @@ pub async fn run(
     generation: &str,
     mut progress: impl FnMut(&Progress),
 ) -> Result<Progress, String> {
+    let crm = Crm::new(Outbox::new(users.clone(), events.clone()));
     let mut done = Progress::default();
     match which {
         Users::All => {
@@ -87,7 +57,7 @@ pub async fn run(
                     .page(PAGE_SIZE, after)
                     .await
                     .map_err(|e| format!("read Users: {}", user_sync::errors::chain(&e)))?;
-                republish(users, events, &page.users, generation, &mut done).await?;
+                republish(&crm, &page.users, generation, &mut done).await?;
                 progress(&done);
                 after = page.next;
                 if after.is_none() {
@@ -108,7 +78,7 @@ pub async fn run(
                         None => done.not_found += 1,
                     }
                 }
-                republish(users, events, &found, generation, &mut done).await?;
+                republish(&crm, &found, generation, &mut done).await?;
                 progress(&done);
             }
             Ok(done)
@@ -116,49 +86,16 @@ pub async fn run(
     }
 }
 
-/// Marks each user's event pending, then sends the marked ones in batches and clears them.
-async fn republish(
-    users: &UsersTable,
-    events: &EventPublisher,
-    page: &[StoredUser],
-    generation: &str,
-    done: &mut Progress,
-) -> Result<(), String> {
+/// Re-publishes one page of users through the CRM's use case, adding what it did to `done`.
+async fn republish(crm: &Crm, page: &[StoredUser], generation: &str, done: &mut Progress) -> Result<(), String> {
     done.pages += 1;
     done.users += page.len();
-    let correlation_id = format!("backfill {generation}");
-    let mut marked = Vec::new();
-    for user in page {
-        // Pending from now, not from the user's creation: an old timestamp would look to the
-        // relay like an event stuck for years (its staleness alarm) and past its grace
-        // period (a second send while this run sends it).
-        let pending =
-            PendingEvent::new(event_of(user, generation), &correlation_id).entering_at(OffsetDateTime::now_utc());
-        match users
-            .mark_pending(user.id, &pending)
-            .await
-            .map_err(|e| format!("outbox of {}: {}", user.id, user_sync::errors::chain(&e)))?
-        {
-            Marked::Marked => marked.push(pending.event),
-            Marked::NotMarked => done.skipped += 1,
-        }
-    }
-    for batch in marked.chunks(MAX_BATCH) {
-        let entries: Vec<(&EventEnvelope, &str)> = batch.iter().map(|e| (e, correlation_id.as_str())).collect();
-        let Ok(outcomes) = events.publish_batch(&entries).await else {
-            // Durably pending: the relay sends them.
-            done.left_pending += batch.len();
-            continue;
-        };
-        for (event, outcome) in batch.iter().zip(outcomes) {
-            if outcome != EntryOutcome::Sent {
-                done.left_pending += 1;
-                continue;
-            }
-            done.sent += 1;
-            // A mark left behind only makes the relay send the event once more.
-            let _ = users.clear_pending(&event.user.id, &event.event_id).await;
-        }
-    }
+    let republished = crm
+        .republish(page, generation)
+        .await
+        .map_err(|e| format!("outbox: {}", user_sync::errors::chain(&e)))?;
+    done.skipped += republished.skipped;
+    done.sent += republished.delivered.sent;
+    done.left_pending += republished.delivered.failed;
     Ok(())
 }

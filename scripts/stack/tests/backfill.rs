@@ -167,7 +167,7 @@ async fn chosen_users_only_and_an_undelivered_event_goes_first() {
     assert_eq!((done.sent, done.skipped, done.not_found), (1, 1, 1));
     let sent = sent_event_ids(&w).await;
     let user = w.users.get(chosen).await.unwrap().unwrap();
-    assert_eq!(sent, [backfill::event_of(&user, "1").event_id]);
+    assert_eq!(sent, [user_sync::crm::backfill_event(&user, "1").event_id]);
     assert!(
         w.users.has_pending(undelivered).await.unwrap(),
         "its own event is still pending, untouched"

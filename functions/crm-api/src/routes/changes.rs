@@ -1,27 +1,19 @@
-//! `PATCH /api/crm/{id}` and `DELETE /api/crm/{id}`: each change bumps the user's version
-//! and writes its event (`UserUpdated`, `UserDeleted`) to the outbox in the same write,
-//! behind any of the user's events still pending, so they reach the queue in version order.
+//! `PATCH /api/crm/{id}` and `DELETE /api/crm/{id}`: each parses the request, makes one
+//! call of the CRM's use cases (`user_sync::crm`) and answers its outcome.
 
 use http_edge::Problem;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use user_sync::domain::UserPatch;
-use user_sync::events::{now_utc_millis, EventEnvelope, UserSnapshot};
-use user_sync::store::{Changed, Current, PendingEvent, Row, StoredUser};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::delivery::deliver;
 use super::users::{json, with_etag, Field, UserResponse};
 use super::SubjectUser;
 use crate::error::ApiError;
-use crate::request::{correlation_id, if_match, json_body, IfMatch};
+use crate::request::{correlation_id, if_match, json_body};
 use crate::App;
-
-/// How often a change reads the user again when another change (or the relay) moved it
-/// between its read and its write.
-const ATTEMPTS: usize = 5;
 
 /// The body of `PATCH /api/crm/{id}`: a JSON merge patch (RFC 7396) of the user. A member
 /// absent is kept; `name` and `email` cannot be removed (`null`); other members are ignored,
@@ -69,33 +61,14 @@ pub async fn update(app: &App, req: &Request, id: &str) -> Result<Response<Body>
     let body: PatchUserRequest = json_body(req)?;
     let patch = UserPatch::parse(body.name.patch(), body.email.patch())?;
     let id = Uuid::try_parse(id).map_err(|_| ApiError::NotFound)?;
-    let precondition = if_match(req);
-    let correlation_id = correlation_id(req);
-    for _ in 0..ATTEMPTS {
-        let (stored, pending, pending_id) = live(app, id, precondition.as_ref()).await?;
-        let Some((name, email)) = patch.apply(&stored.name, &stored.email) else {
-            return Ok(answer(&stored));
-        };
-        let user = StoredUser {
-            name,
-            email,
-            version: stored.version + 1,
-            ..stored
-        };
-        let snapshot = UserSnapshot {
-            id: id.to_string(),
-            name: Some(user.name.clone()),
-            email: Some(user.email.clone()),
-        };
-        let event = EventEnvelope::user_updated(snapshot, user.version, Uuid::new_v4(), now_utc_millis());
-        let event = PendingEvent::new(event, &correlation_id);
-        let seen = pending_id.as_deref();
-        if app.users.update(&user, seen, &event).await? == Changed::Changed {
-            deliver(app, pending.unwrap_or(event)).await;
-            return Ok(answer(&user));
-        }
-    }
-    Err(ApiError::ConcurrentChange)
+    let user = app
+        .crm
+        .change(id, &patch, if_match(req).as_ref(), &correlation_id(req))
+        .await?;
+    let mut response = json(StatusCode::OK, &UserResponse::from(&user));
+    with_etag(&mut response, user.version);
+    response.extensions_mut().insert(SubjectUser(user.id));
+    Ok(response)
 }
 
 /// Deletes a user and publishes its `UserDeleted` event (ids only).
@@ -121,60 +94,11 @@ pub async fn update(app: &App, req: &Request, id: &str) -> Result<Response<Body>
 )]
 pub async fn delete(app: &App, req: &Request, id: &str) -> Result<Response<Body>, ApiError> {
     let id = Uuid::try_parse(id).map_err(|_| ApiError::NotFound)?;
-    let precondition = if_match(req);
-    let correlation_id = correlation_id(req);
-    for _ in 0..ATTEMPTS {
-        let stored = match app.users.current(id).await?.ok_or(ApiError::NotFound)?.row {
-            Row::Deleted { .. } => return Ok(no_content(id)),
-            Row::Live(stored) => stored,
-        };
-        if precondition.as_ref().is_some_and(|p| !p.allows(stored.version)) {
-            return Err(ApiError::PreconditionFailed);
-        }
-        let version = stored.version + 1;
-        let event = EventEnvelope::user_deleted(id, version, Uuid::new_v4(), now_utc_millis());
-        let event = PendingEvent::new(event, &correlation_id);
-        if app.users.delete(id, version, &event).await? == Changed::Changed {
-            deliver(app, event).await;
-            return Ok(no_content(id));
-        }
-    }
-    Err(ApiError::ConcurrentChange)
-}
-
-/// The live user `id`, its oldest pending event and that event's id, if the precondition
-/// holds.
-async fn live(
-    app: &App,
-    id: Uuid,
-    precondition: Option<&IfMatch>,
-) -> Result<(StoredUser, Option<PendingEvent>, Option<String>), ApiError> {
-    let Some(Current {
-        row: Row::Live(stored),
-        pending,
-        pending_id,
-    }) = app.users.current(id).await?
-    else {
-        return Err(ApiError::NotFound);
-    };
-    if precondition.is_some_and(|p| !p.allows(stored.version)) {
-        return Err(ApiError::PreconditionFailed);
-    }
-    Ok((stored, pending, pending_id))
-}
-
-fn answer(user: &StoredUser) -> Response<Body> {
-    let mut response = json(StatusCode::OK, &UserResponse::from(user));
-    with_etag(&mut response, user.version);
-    response.extensions_mut().insert(SubjectUser(user.id));
-    response
-}
-
-fn no_content(id: Uuid) -> Response<Body> {
+    app.crm.delete(id, if_match(req).as_ref(), &correlation_id(req)).await?;
     let mut response = Response::builder()
         .status(StatusCode::NO_CONTENT)
         .body(Body::Empty)
         .expect("a bare status is valid");
     response.extensions_mut().insert(SubjectUser(id));
-    response
+    Ok(response)
 }

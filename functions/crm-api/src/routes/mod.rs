@@ -2,7 +2,6 @@
 //! answer and writes one log line per request.
 
 pub mod changes;
-mod delivery;
 pub mod docs;
 pub mod users;
 

@@ -8,13 +8,13 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
+use user_sync::crm::IdempotencyKey;
+use user_sync::domain::SyncState;
 use user_sync::domain::{NewUser, PatchField, RawField, User};
-use user_sync::events::{now_utc_millis, EventEnvelope};
-use user_sync::store::{Inserted, PendingEvent, Row, StoredUser, SyncState};
+use user_sync::store::StoredUser;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::delivery::deliver;
 use super::SubjectUser;
 use crate::error::ApiError;
 use crate::request::{caller, correlation_id, etag, idempotency_key, json_body, query};
@@ -22,10 +22,6 @@ use crate::App;
 
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 100;
-
-/// Ids derived from an idempotency key live in these namespaces, so the same key always
-/// names the same user, and no other kind of id can collide with it.
-const IDEMPOTENT_USER_IDS: Uuid = Uuid::from_u128(0x6f1c_2d4e_8b1a_4c3f_9e7d_5a2b_1c0d_3e4f);
 
 /// The body of `POST /api/crm`, as it is parsed: each field as the client sent it, so
 /// that every invalid one is reported at once, by the domain's own rules. An `id` is
@@ -193,42 +189,17 @@ impl From<&User> for UserResponse {
 )]
 pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let body: CreateUserRequest = json_body(req)?;
-    let key = idempotency_key(req)?;
+    let key = idempotency_key(req)?.map(|key| IdempotencyKey {
+        caller: caller(req),
+        key,
+    });
     let new = NewUser::parse(body.name.raw(), body.email.raw())?;
-
-    let id = key.map_or_else(Uuid::new_v4, |k| idempotent_user_id(caller(req), k));
-    let mut user = User::new(id, new.clone(), now_utc_millis(), Uuid::new_v4());
-    let mut correlation_id = correlation_id(req);
-    let pending = PendingEvent::new(EventEnvelope::user_created(&user), &correlation_id);
-    if app.users.insert(&user, &pending).await? == Inserted::AlreadyExists {
-        // Only a repeated key can get here (random ids do not collide), so the stored user
-        // is one this API created, with its event: the repeat re-sends that event, tied to
-        // the request that created it.
-        let stored = match app.users.current(id).await?.map(|c| c.row) {
-            Some(Row::Live(stored)) => stored,
-            Some(Row::Deleted { .. }) => return Err(ApiError::UserDeleted),
-            None => return Err(ApiError::IdempotencyKeyReused),
-        };
-        correlation_id = stored.correlation_id.clone().unwrap_or(correlation_id);
-        // Only the first request's body, while the user is as it created it, repeats it: the
-        // first event again, byte for byte. A user changed since would re-send its creation
-        // under the first event's id with another payload, which no consumer may take.
-        user = stored
-            .into_user()
-            .filter(|stored| stored.version == 1 && stored.matches(&new))
-            .ok_or(ApiError::IdempotencyKeyReused)?;
-    }
-    deliver(
-        app,
-        PendingEvent::new(EventEnvelope::user_created(&user), &correlation_id),
-    )
-    .await;
+    let user = app.crm.create(new, key, &correlation_id(req)).await?;
     let mut response = json(StatusCode::CREATED, &UserResponse::from(&user));
+    let location = user_location(req, user.id);
     response.headers_mut().insert(
         header::LOCATION,
-        user_location(req, user.id)
-            .parse()
-            .expect("a UUID path is a valid header"),
+        location.parse().expect("a UUID path is a valid header"),
     );
     with_etag(&mut response, user.version);
     response.extensions_mut().insert(SubjectUser(user.id));
@@ -313,13 +284,6 @@ pub async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> 
         );
     }
     Ok(response)
-}
-
-/// The id of the user that `caller`'s `key` creates. Keys belong to their caller: two
-/// callers' equal keys name two users. A newline occurs in neither a key (printable ASCII)
-/// nor a caller's ARN, so no two pairs join to the same text.
-fn idempotent_user_id(caller: &str, key: &str) -> Uuid {
-    Uuid::new_v5(&IDEMPOTENT_USER_IDS, format!("{caller}\n{key}").as_bytes())
 }
 
 /// The new user's URL as a reference relative to the request's own URL (RFC 3986 §4.2).

@@ -295,7 +295,8 @@ async fn a_deletion_while_the_queue_is_unreachable_replaces_what_was_pending() {
 
 #[tokio::test]
 async fn a_users_sync_status_reads_the_erp_sides_view() {
-    use user_sync::store::{Applied, EmployeeState, ErpEmployeesTable, Leased};
+    use user_sync::domain::EmployeeState;
+    use user_sync::store::{Applied, ErpEmployeesTable, Leased};
     let app = spawn_app().await;
     let id = created(&app).await;
     let sync = |res: &crate::helpers::TestResponse| res.json()["sync"].clone();

@@ -11,8 +11,9 @@ use erp_processor::process::{Outcome, ProcessError};
 use erp_processor::App;
 use serde_json::json;
 use test_support::fake_erp::{Behaviour, FakeErp};
+use user_sync::domain::EmployeeState;
 use user_sync::events::EventEnvelope;
-use user_sync::store::{EmployeeState, ErpEmployeesTable};
+use user_sync::store::ErpEmployeesTable;
 
 use crate::helpers::{event, spawn_app, TestApp};
 

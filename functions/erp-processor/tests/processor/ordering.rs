@@ -13,8 +13,9 @@ use erp_processor::process::{Outcome, ProcessError, Processor};
 use futures::future::{join_all, BoxFuture};
 use serde_json::{json, Value};
 use user_sync::domain::ErpEmployee;
+use user_sync::domain::{EmployeeState, EmployeeView};
 use user_sync::events::{now_utc_millis, EventEnvelope};
-use user_sync::store::{EmployeeState, EmployeeView, ErpEmployeesTable, Leased, ProcessedUsersTable};
+use user_sync::store::{ErpEmployeesTable, Leased, ProcessedUsersTable};
 
 use crate::helpers::{s, spawn_app, TestApp};
 
@@ -665,7 +666,7 @@ async fn a_user_changed_thousands_of_times_keeps_a_bounded_view_and_is_erased_wh
     }
     let view = view(&app, &user_id).await;
     assert_eq!(view.version, CHANGES);
-    assert_eq!(view.pii_event_ids.len(), user_sync::store::MAX_PII_EVENT_IDS);
+    assert_eq!(view.pii_event_ids.len(), user_sync::domain::MAX_PII_EVENT_IDS);
     assert_eq!(
         view.pii_event_ids.last().map(String::as_str),
         Some(format!("change-{CHANGES}-{user_id}").as_str())

@@ -1,5 +1,5 @@
 use base64::Engine;
-use erp_processor::routes::MAX_BODY_BYTES;
+use erp_processor::trigger::http::MAX_BODY_BYTES;
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;

@@ -1,6 +1,6 @@
 //! The `ErpEmployees` table: the ERP's view of each user, what the processor last applied
 //! to the user's employee record. `UserId` (S) partition key; `Version` (N), `State`
-//! (`Active` or `Deleted`), `ErpRecordId`, `ErpSystem`, `EventId` (the event applied last)
+//! (`Active`, `Deleted`, or `Deleting` while the ERP has not confirmed a deletion), `ErpRecordId`, `ErpSystem`, `EventId` (the event applied last)
 //! and `SyncedAt`. No name or email: the view orders events, it does not copy the ERP.
 //!
 //! A user's events are applied one at a time under a lease on the user's item
@@ -16,146 +16,45 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use serde::Deserialize;
+
 use super::StoreError;
+use crate::domain::employee::{EmployeeState, EmployeeView, SyncState};
 
 pub const USER_ID: &str = "UserId";
 
-/// What the ERP holds of a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EmployeeState {
-    Active,
-    /// The employee record was removed. Final: no later event brings it back.
-    Deleted,
-    /// The user was deleted and erased here, but the ERP has not confirmed the removal (it
-    /// refused or was down): final like `Deleted` for every later state, while the
-    /// deletion's redelivery still calls the ERP.
-    Deleting,
+/// The attributes of a view, as an item holds them.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ViewItem {
+    user_id: String,
+    version: u64,
+    state: EmployeeState,
+    erp_record_id: String,
+    erp_system: String,
+    event_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    synced_at: OffsetDateTime,
+    /// A list, oldest first; a set in views written before it was bounded.
+    #[serde(default)]
+    pii_event_ids: Vec<String>,
 }
 
-impl EmployeeState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "Active",
-            Self::Deleted => "Deleted",
-            Self::Deleting => "Deleting",
-        }
-    }
-
-    /// Deleted, whether or not the ERP confirmed it: no later state applies.
-    pub fn is_deleted(self) -> bool {
-        self != Self::Active
-    }
-}
-
-/// The ERP's view of one user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmployeeView {
-    pub user_id: String,
-    /// The user's version the ERP holds.
-    pub version: u64,
-    pub state: EmployeeState,
-    pub erp_record_id: String,
-    pub erp_system: String,
-    /// The event that brought the ERP to this version.
-    pub event_id: String,
-    pub synced_at: OffsetDateTime,
-    /// The newest audit records (by event id, oldest first) that hold the user's name and
-    /// email, at most `MAX_PII_EVENT_IDS`.
-    pub pii_event_ids: Vec<String>,
-}
-
-/// How many of the newest audit records holding a user's name and email the view lists.
-/// They are what the `ByUserId` index may not show yet when a deletion erases the user (it
-/// lags a write by a moment); older ones the index holds. Bounded, so the view stays far
-/// below DynamoDB's 400 KB item limit however often a user changes.
-pub const MAX_PII_EVENT_IDS: usize = 16;
-
-impl EmployeeView {
-    /// The records `pii_event_ids` lists once `event_id`'s record holds the name and email
-    /// too: the newest `MAX_PII_EVENT_IDS`.
-    pub fn pii_event_ids_with(view: Option<&Self>, event_id: &str) -> Vec<String> {
-        let mut ids: Vec<String> = view
-            .map(|v| v.pii_event_ids.iter().filter(|id| *id != event_id).cloned().collect())
-            .unwrap_or_default();
-        ids.push(event_id.to_owned());
-        let excess = ids.len().saturating_sub(MAX_PII_EVENT_IDS);
-        ids.drain(..excess);
-        ids
-    }
-}
-
-impl EmployeeView {
-    /// The view in an item; `None` for an item that holds a lease only, or that is not a view.
-    fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Self> {
-        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-        let state = match text("State")?.as_str() {
-            "Active" => EmployeeState::Active,
-            "Deleted" => EmployeeState::Deleted,
-            "Deleting" => EmployeeState::Deleting,
-            _ => return None,
-        };
-        Some(Self {
-            user_id: text(USER_ID)?,
-            version: item.get("Version")?.as_n().ok()?.parse().ok()?,
-            state,
-            erp_record_id: text("ErpRecordId")?,
-            erp_system: text("ErpSystem")?,
-            event_id: text("EventId")?,
-            synced_at: OffsetDateTime::parse(&text("SyncedAt")?, &Rfc3339).ok()?,
-            // A list, oldest first; a set in views written before it was bounded.
-            pii_event_ids: match item.get("PiiEventIds") {
-                Some(AttributeValue::L(ids)) => ids.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
-                Some(AttributeValue::Ss(ids)) => ids.clone(),
-                _ => Vec::new(),
-            },
-        })
-    }
-}
-
-/// What the CRM API tells a client of a user's sync: the ERP's view, if any event was
-/// applied, and the newest version whose event failed for good, if any.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SyncState {
-    pub view: Option<EmployeeView>,
-    pub failed_version: Option<u64>,
-}
-
-/// Whether the ERP has a user's latest version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncStatus {
-    /// The ERP holds an older version (or none), and the latest one's event is on its way.
-    Pending,
-    /// The ERP holds this version, or a newer one.
-    Synced,
-    /// The event of this version failed for good (refused, or in the dead-letter queue).
-    Failed,
-}
-
-impl SyncStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Synced => "synced",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-impl SyncState {
-    /// The status of a user at `version` against this state. A failure of an older
-    /// version does not count: the latest version carries the whole state, and applies.
-    pub fn status(&self, version: u64) -> SyncStatus {
-        if self.view.as_ref().is_some_and(|v| v.version >= version) {
-            SyncStatus::Synced
-        } else if self.failed_version.is_some_and(|failed| failed >= version) {
-            SyncStatus::Failed
-        } else {
-            SyncStatus::Pending
-        }
-    }
+/// The view in an item; `None` for an item that holds a lease only, or that is not a view.
+fn view_of(item: &HashMap<String, AttributeValue>) -> Option<EmployeeView> {
+    let item: ViewItem = serde_dynamo::from_item(item.clone()).ok()?;
+    Some(EmployeeView {
+        user_id: item.user_id,
+        version: item.version,
+        state: item.state,
+        erp_record_id: item.erp_record_id,
+        erp_system: item.erp_system,
+        event_id: item.event_id,
+        synced_at: item.synced_at,
+        pii_event_ids: item.pii_event_ids,
+    })
 }
 
 /// A delivery's exclusive hold on one user, until `apply` or `release`.
@@ -240,7 +139,7 @@ impl ErpEmployeesTable {
             }
             Err(e) => return Err(e.into()),
         };
-        let view = out.attributes.as_ref().and_then(EmployeeView::from_item);
+        let view = out.attributes.as_ref().and_then(view_of);
         // An item that held more than this lease (a view, a failure) outlives it.
         let had_item = out.attributes.as_ref().is_some_and(|item| {
             item.keys()
@@ -347,7 +246,7 @@ impl ErpEmployeesTable {
             return Ok(SyncState::default());
         };
         Ok(SyncState {
-            view: EmployeeView::from_item(&item),
+            view: view_of(&item),
             failed_version: item
                 .get("FailedVersion")
                 .and_then(|v| v.as_n().ok())
@@ -377,70 +276,5 @@ impl ErpEmployeesTable {
             .send()
             .await;
         super::written(result).map(|_| ())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn view(version: u64) -> EmployeeView {
-        EmployeeView {
-            user_id: "u".to_owned(),
-            version,
-            state: EmployeeState::Active,
-            erp_record_id: "EMP-u".to_owned(),
-            erp_system: "OracleFusion".to_owned(),
-            event_id: "e".to_owned(),
-            synced_at: OffsetDateTime::UNIX_EPOCH,
-            pii_event_ids: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn the_view_lists_the_newest_records_holding_pii() {
-        let mut view = view(1);
-        for n in 0..40 {
-            view.pii_event_ids = EmployeeView::pii_event_ids_with(Some(&view), &format!("e{n}"));
-        }
-        let expected: Vec<String> = (24..40).map(|n| format!("e{n}")).collect();
-        assert_eq!(view.pii_event_ids, expected);
-        assert_eq!(
-            EmployeeView::pii_event_ids_with(Some(&view), "e39").len(),
-            MAX_PII_EVENT_IDS,
-            "a repeat is listed once"
-        );
-        assert_eq!(EmployeeView::pii_event_ids_with(None, "e0"), ["e0"]);
-    }
-
-    #[test]
-    fn the_status_compares_the_erps_version_and_failures_with_the_users() {
-        for (view, failed, version, status, case) in [
-            (None, None, 1, SyncStatus::Pending, "nothing applied yet"),
-            (Some(view(2)), None, 2, SyncStatus::Synced, "the latest applied"),
-            (
-                Some(view(3)),
-                Some(2),
-                2,
-                SyncStatus::Synced,
-                "a newer one applied over a failure",
-            ),
-            (Some(view(1)), None, 2, SyncStatus::Pending, "an update on its way"),
-            (Some(view(1)), Some(2), 2, SyncStatus::Failed, "the latest failed"),
-            (
-                Some(view(1)),
-                Some(2),
-                3,
-                SyncStatus::Pending,
-                "an older failure, the latest on its way",
-            ),
-            (None, Some(1), 1, SyncStatus::Failed, "the creation failed"),
-        ] {
-            let state = SyncState {
-                view,
-                failed_version: failed,
-            };
-            assert_eq!(state.status(version), status, "{case}");
-        }
     }
 }

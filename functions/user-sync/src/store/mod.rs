@@ -2,9 +2,7 @@ pub mod employees;
 pub mod processed;
 pub mod users;
 
-pub use employees::{
-    Applied, EmployeeState, EmployeeView, ErpEmployeesTable, Lease, Leased, SyncState, SyncStatus, MAX_PII_EVENT_IDS,
-};
+pub use employees::{Applied, ErpEmployeesTable, Lease, Leased};
 pub use processed::{Claim, Claimed, Erased, ProcessedEvent, ProcessedUsersTable, RecordError, Verdict};
 pub use users::{Changed, Cleared, Current, Inserted, Marked, PendingEvent, Row, StoredUser, UserPage, UsersTable};
 

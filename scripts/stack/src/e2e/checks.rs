@@ -459,7 +459,7 @@ async fn lifecycle_through_the_api(world: &World) -> Result<(), String> {
         world.erp_view(&id).await.filter(|v| v.version == 4)
     })
     .await?;
-    expect(view.state == user_sync::store::EmployeeState::Deleted, || {
+    expect(view.state == user_sync::domain::EmployeeState::Deleted, || {
         format!("{view:?}")
     })?;
     // An event that met its user leased by another delivery is retried after the visibility
@@ -546,7 +546,7 @@ async fn shuffled_lifecycles(world: &World) -> Result<(), String> {
             view.version == *newest as u64 + 1 && view.event_id == newest_event["eventId"].as_str().unwrap_or_default(),
             || format!("{order:?}: the ERP holds {view:?}"),
         )?;
-        let deleted = view.state == user_sync::store::EmployeeState::Deleted;
+        let deleted = view.state == user_sync::domain::EmployeeState::Deleted;
         expect(deleted == (*newest == 3), || {
             format!("{order:?}: state {:?}", view.state)
         })?;

@@ -15,7 +15,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use reqwest::{Method, Url};
 use serde_json::{json, Value};
 use test_support::fake_erp::Behaviour;
-use user_sync::store::EmployeeState;
+use user_sync::domain::EmployeeState;
 
 use stack::LocalUrlForm;
 

@@ -148,7 +148,7 @@ impl World {
     }
 
     /// The ERP's view of one user, if any of its events was applied.
-    pub async fn erp_view(&self, user_id: &str) -> Option<user_sync::store::EmployeeView> {
+    pub async fn erp_view(&self, user_id: &str) -> Option<user_sync::domain::EmployeeView> {
         user_sync::store::ErpEmployeesTable::new(self.dynamo.clone(), &self.outputs.erp_employees_table_name)
             .get(user_id)
             .await

@@ -25,7 +25,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 const EVENTS_PATH: &str = "/events";
 const EVENTS_ALLOW: &str = "POST";
 
-/// Marks a request whose body was flagged base64 and did not decode (see `handler`).
+/// Marks a request whose body was flagged base64 and did not decode (see `trigger`).
 #[derive(Debug, Clone, Copy)]
 pub struct UndecodableBody;
 
@@ -64,10 +64,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
         }
         Err(error) => {
             if !matches!(error, ApiError::NotFound | ApiError::MethodNotAllowed { .. }) {
-                tally.count_failure(!matches!(
-                    error,
-                    ApiError::Store(_) | ApiError::InProgress | ApiError::ErpUnavailable(_)
-                ));
+                tally.count_failure(error.is_permanent());
             }
             if let ApiError::ErpRefused(reason) | ApiError::ErpUnavailable(reason) = &error {
                 tracing::warn!(reason = %reason, "the ERP did not take the posted event");

@@ -1,6 +1,11 @@
-//! The function's entry. An SQS batch arrives as an `SqsEvent`; an HTTP call as any
-//! payload `lambda_http` accepts (REST API, HTTP API, function URL), served by
-//! `routes::handle` through `lambda_http`'s own adapter, the path crm-api's requests take.
+//! The function's entry and its two triggers over one processing path
+//! (`deferral::process_waiting`, then `Processor::process`). An SQS batch arrives as an
+//! `SqsEvent` (`sqs`); an HTTP call as any payload `lambda_http` accepts (REST API, HTTP
+//! API, function URL), served by `http::handle` through `lambda_http`'s own adapter, the
+//! path crm-api's requests take.
+
+pub mod http;
+pub mod sqs;
 
 use std::convert::Infallible;
 
@@ -12,8 +17,8 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::batch::{self, Batch};
-use crate::routes::{self, UndecodableBody};
+use self::http::UndecodableBody;
+use self::sqs::Batch;
 use crate::App;
 
 /// A payload the function cannot handle. The invocation fails: for an SQS batch that
@@ -57,7 +62,7 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Invoc
                     if undecodable {
                         req.extensions_mut().insert(UndecodableBody);
                     }
-                    routes::handle(app, req).await
+                    http::handle(app, req).await
                 });
                 let response = Adapter::from(service)
                     .call(LambdaEvent::new(request, context))
@@ -78,7 +83,7 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Invoc
 async fn sqs_batch(app: &App, payload: &Value, deadline_ms: u64) -> Result<Value, InvocationError> {
     let event = SqsEvent::deserialize(payload).map_err(|e| InvocationError::MalformedSqsEvent(position(&e)))?;
     let batch = identified(event, payload)?;
-    let response = batch::handle(app, batch, app.erp_budget(deadline_ms)).await;
+    let response = sqs::handle(app, batch, app.erp_budget(deadline_ms)).await;
     Ok(serde_json::to_value(response).expect("a batch response serializes"))
 }
 

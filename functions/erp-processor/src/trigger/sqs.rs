@@ -6,7 +6,7 @@ use futures::stream::{self, StreamExt};
 use user_sync::events::{EnvelopeError, EventEnvelope};
 use user_sync::store::RecordError;
 
-use crate::erp::{Budget, ErpError};
+use crate::erp::Budget;
 use crate::metrics::Tally;
 use crate::process::{Outcome, ProcessError};
 use tracing::Instrument;
@@ -20,18 +20,10 @@ use user_sync::errors::chain as error_chain;
 /// redelivery.
 #[derive(Debug, thiserror::Error)]
 enum RecordFailure {
-    #[error("permanent: the body is not a valid event: {0}")]
+    #[error("the body is not a valid event: {0}")]
     Invalid(#[from] EnvelopeError),
-    #[error("permanent: the event id is recorded with a different payload")]
-    Conflict,
-    #[error("transient: another delivery of the event is being processed")]
-    InProgress,
-    #[error("transient: recording the event failed")]
-    Store(#[from] RecordError),
-    #[error("permanent: {0}")]
-    ErpRefused(ErpError),
-    #[error("transient: {0}")]
-    ErpUnavailable(ErpError),
+    #[error(transparent)]
+    Process(#[from] ProcessError),
 }
 
 impl RecordFailure {
@@ -41,25 +33,16 @@ impl RecordFailure {
     fn is_deferrable(&self) -> bool {
         matches!(
             self,
-            Self::InProgress | Self::Store(RecordError::ErasureIncomplete { .. })
+            Self::Process(ProcessError::InProgress | ProcessError::Record(RecordError::ErasureIncomplete { .. }))
         )
     }
 
-    /// Fails again on every receive, until the dead-letter queue.
+    /// Fails again on every receive, until the dead-letter queue (the processor's rule,
+    /// and a body that is no event).
     fn is_permanent(&self) -> bool {
-        matches!(self, Self::Invalid(_) | Self::Conflict | Self::ErpRefused(_))
-    }
-}
-
-impl From<ProcessError> for RecordFailure {
-    fn from(error: ProcessError) -> Self {
-        match error {
-            ProcessError::Record(e) => Self::Store(e),
-            ProcessError::Store(e) => Self::Store(RecordError::Store(e)),
-            ProcessError::InProgress => Self::InProgress,
-            ProcessError::Conflict => Self::Conflict,
-            ProcessError::Erp(e) if e.is_permanent() => Self::ErpRefused(e),
-            ProcessError::Erp(e) => Self::ErpUnavailable(e),
+        match self {
+            Self::Invalid(_) => true,
+            Self::Process(error) => error.is_permanent(),
         }
     }
 }
@@ -113,7 +96,7 @@ pub async fn handle(app: &App, batch: Batch, budget: Budget) -> SqsBatchResponse
                     span.in_scope(|| log_failure(&failure));
                     // Bound for the dead-letter queue: the user's sync status says so. An
                     // event refused for good (a conflict, the ERP's 4xx) is marked at once.
-                    let refused = matches!(failure, RecordFailure::Conflict | RecordFailure::ErpRefused(_));
+                    let refused = matches!(&failure, RecordFailure::Process(e) if e.is_permanent());
                     if let (Some((user_id, version, event_id)), true) = (user, last_receive || refused) {
                         mark_failed(app, &user_id, version, &event_id).instrument(span).await;
                     }
@@ -223,15 +206,18 @@ async fn mark_failed(app: &App, user_id: &str, version: u64, event_id: &str) {
 
 /// The reason only, never the body: it holds a name and an email.
 fn log_failure(failure: &RecordFailure) {
-    match failure {
-        RecordFailure::Invalid(_) | RecordFailure::Conflict | RecordFailure::ErpRefused(_) => {
-            tracing::warn!(reason = %failure, "record rejected")
-        }
+    let kind = if failure.is_permanent() {
+        "permanent"
+    } else {
+        "transient"
+    };
+    if failure.is_permanent() {
+        tracing::warn!(reason = %failure, kind, "record rejected")
+    } else if failure.is_deferrable() {
         // Expected when deliveries of one event overlap: the retry finds it done.
-        RecordFailure::InProgress => tracing::info!(reason = %failure, "record deferred"),
-        RecordFailure::Store(_) | RecordFailure::ErpUnavailable(_) => {
-            tracing::error!(reason = %error_chain(failure), "record failed")
-        }
+        tracing::info!(reason = %failure, kind, "record deferred")
+    } else {
+        tracing::error!(reason = %error_chain(failure), kind, "record failed")
     }
 }
 

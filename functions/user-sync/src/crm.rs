@@ -1,0 +1,307 @@
+//! The CRM's use cases: create, change, delete and re-publish a user. Each stores the
+//! change and its event in one write (the outbox), then delivers the user's pending events
+//! through [`Outbox::deliver`]. Outcomes are the domain's, never HTTP's: crm-api maps them
+//! to answers, the backfill to its report.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::domain::{NewUser, User, UserPatch};
+use crate::events::{now_utc_millis, EventEnvelope, EventType, UserSnapshot};
+use crate::outbox::{Delivered, Outbox};
+use crate::store::{Changed, Current, Inserted, Marked, PendingEvent, Row, StoreError, StoredUser, UsersTable};
+
+/// How often a change reads the user again when another change (or the relay) moved it
+/// between its read and its write.
+const ATTEMPTS: usize = 5;
+
+/// Ids derived from an idempotency key live in this namespace, so the same key always
+/// names the same user, and no other kind of id can collide with it.
+const IDEMPOTENT_USER_IDS: Uuid = Uuid::from_u128(0x6f1c_2d4e_8b1a_4c3f_9e7d_5a2b_1c0d_3e4f);
+
+/// Backfill event ids live here, so they collide with no other id.
+const BACKFILL_EVENT_IDS: Uuid = Uuid::from_u128(0x2b7e_9c41_5d3a_4f80_b6e2_71c9_0a8d_4e15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CrmError {
+    #[error("no such user")]
+    NotFound,
+    #[error("the idempotency key was used with a different body, or the user it created changed since")]
+    KeyReused,
+    #[error("the user this idempotency key created was deleted")]
+    KeyUserDeleted,
+    #[error("the user's version is not one the precondition allows")]
+    PreconditionFailed,
+    #[error("the user kept changing while this change was written")]
+    ConcurrentChange,
+    #[error("the user store failed")]
+    Store(#[from] StoreError),
+}
+
+/// Which of a user's versions a change may apply to (HTTP's `If-Match`, read as versions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    Any,
+    OneOf(Vec<u64>),
+}
+
+impl Expected {
+    pub fn allows(&self, version: u64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::OneOf(versions) => versions.contains(&version),
+        }
+    }
+}
+
+/// A request to create a user made idempotent by its caller's key: the same caller and key
+/// always name the same user.
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotencyKey<'a> {
+    pub caller: &'a str,
+    pub key: &'a str,
+}
+
+impl IdempotencyKey<'_> {
+    /// The id of the user this key creates. Keys belong to their caller: two callers' equal
+    /// keys name two users. A newline occurs in neither a key (printable ASCII) nor a
+    /// caller's ARN, so no two pairs join to the same text.
+    fn user_id(&self) -> Uuid {
+        Uuid::new_v5(
+            &IDEMPOTENT_USER_IDS,
+            format!("{}\n{}", self.caller, self.key).as_bytes(),
+        )
+    }
+}
+
+/// What a re-publication of users did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Republished {
+    /// Put in the outbox now: another event of theirs was not pending.
+    pub marked: usize,
+    /// Skipped: another event of the user is still pending (it goes first), or the user is gone.
+    pub skipped: usize,
+    pub delivered: Delivered,
+}
+
+/// The CRM side: the `Users` table and the outbox that publishes its events.
+#[derive(Debug, Clone)]
+pub struct Crm {
+    outbox: Outbox,
+}
+
+impl Crm {
+    pub fn new(outbox: Outbox) -> Self {
+        Self { outbox }
+    }
+
+    fn users(&self) -> &UsersTable {
+        self.outbox.users()
+    }
+
+    /// Creates a user and publishes its `UserCreated` event. If sending fails, the user is
+    /// created all the same: the event is durably pending and the relay sends it.
+    ///
+    /// With a key, a repeat of the request that created the user finds it and sends the
+    /// same event again, byte for byte, tied to the first request's correlation id: only
+    /// while the user is as it created it (`KeyReused` once it changed, or with other data;
+    /// `KeyUserDeleted` once it is deleted).
+    pub async fn create(
+        &self,
+        new: NewUser,
+        key: Option<IdempotencyKey<'_>>,
+        correlation_id: &str,
+    ) -> Result<User, CrmError> {
+        let id = key.map_or_else(Uuid::new_v4, |k| k.user_id());
+        let mut user = User::new(id, new.clone(), now_utc_millis(), Uuid::new_v4());
+        let mut correlation_id = correlation_id.to_owned();
+        let pending = PendingEvent::new(EventEnvelope::user_created(&user), &correlation_id);
+        if self.users().insert(&user, &pending).await? == Inserted::AlreadyExists {
+            // Only a repeated key gets here (random ids do not collide), so the stored user
+            // is one this CRM created, with its event.
+            let stored = match self.users().current(id).await?.map(|c| c.row) {
+                Some(Row::Live(stored)) => stored,
+                Some(Row::Deleted { .. }) => return Err(CrmError::KeyUserDeleted),
+                None => return Err(CrmError::KeyReused),
+            };
+            correlation_id = stored.correlation_id.clone().unwrap_or(correlation_id);
+            // A user changed since would re-send its creation under the first event's id
+            // with another payload, which no consumer may take.
+            user = stored
+                .into_user()
+                .filter(|stored| stored.version == 1 && stored.matches(&new))
+                .ok_or(CrmError::KeyReused)?;
+        }
+        let event = PendingEvent::new(EventEnvelope::user_created(&user), &correlation_id);
+        self.outbox.deliver(vec![event], usize::MAX).await;
+        Ok(user)
+    }
+
+    /// Changes a user's name and/or email and publishes its `UserUpdated` event, behind any
+    /// of the user's events still pending. A patch that changes nothing returns the user as
+    /// it is and sends nothing.
+    pub async fn change(
+        &self,
+        id: Uuid,
+        patch: &UserPatch,
+        expected: Option<&Expected>,
+        correlation_id: &str,
+    ) -> Result<StoredUser, CrmError> {
+        for _ in 0..ATTEMPTS {
+            let Some(Current {
+                row: Row::Live(stored),
+                pending,
+                pending_id,
+            }) = self.users().current(id).await?
+            else {
+                return Err(CrmError::NotFound);
+            };
+            if expected.is_some_and(|e| !e.allows(stored.version)) {
+                return Err(CrmError::PreconditionFailed);
+            }
+            let Some((name, email)) = patch.apply(&stored.name, &stored.email) else {
+                return Ok(stored);
+            };
+            let user = StoredUser {
+                name,
+                email,
+                version: stored.version + 1,
+                ..stored
+            };
+            let snapshot = UserSnapshot {
+                id: id.to_string(),
+                name: Some(user.name.clone()),
+                email: Some(user.email.clone()),
+            };
+            let event = EventEnvelope::user_updated(snapshot, user.version, Uuid::new_v4(), now_utc_millis());
+            let event = PendingEvent::new(event, correlation_id);
+            if self.users().update(&user, pending_id.as_deref(), &event).await? == Changed::Changed {
+                // The user's oldest pending event goes first; this one follows it.
+                self.outbox.deliver(vec![pending.unwrap_or(event)], usize::MAX).await;
+                return Ok(user);
+            }
+        }
+        Err(CrmError::ConcurrentChange)
+    }
+
+    /// Deletes a user and publishes its `UserDeleted` event (ids only). Its name and email
+    /// leave the table at once; a tombstone keeps the id from being reused. Deleting a
+    /// deleted user succeeds again and sends nothing: the state asked for holds.
+    pub async fn delete(&self, id: Uuid, expected: Option<&Expected>, correlation_id: &str) -> Result<(), CrmError> {
+        for _ in 0..ATTEMPTS {
+            let stored = match self.users().current(id).await?.ok_or(CrmError::NotFound)?.row {
+                Row::Deleted { .. } => return Ok(()),
+                Row::Live(stored) => stored,
+            };
+            if expected.is_some_and(|e| !e.allows(stored.version)) {
+                return Err(CrmError::PreconditionFailed);
+            }
+            let version = stored.version + 1;
+            let event = EventEnvelope::user_deleted(id, version, Uuid::new_v4(), now_utc_millis());
+            let event = PendingEvent::new(event, correlation_id);
+            if self.users().delete(id, version, &event).await? == Changed::Changed {
+                self.outbox.deliver(vec![event], usize::MAX).await;
+                return Ok(());
+            }
+        }
+        Err(CrmError::ConcurrentChange)
+    }
+
+    /// Re-publishes `users`' current state as one event each in `generation` (see
+    /// [`backfill_event`]): each is first put in its user's outbox, so the relay delivers
+    /// it if this run dies, then delivered. A user with another event pending is skipped:
+    /// that event goes first and carries a state at least as new.
+    pub async fn republish(&self, users: &[StoredUser], generation: &str) -> Result<Republished, CrmError> {
+        let correlation_id = format!("backfill {generation}");
+        let mut done = Republished::default();
+        let mut marked = Vec::new();
+        for user in users {
+            // Pending from now, not from the user's creation: an old timestamp would look to
+            // the relay like an event stuck for years (its staleness alarm) and past its
+            // grace period (a second send while this run sends it).
+            let pending = PendingEvent::new(backfill_event(user, generation), &correlation_id)
+                .entering_at(OffsetDateTime::now_utc());
+            match self.users().mark_pending(user.id, &pending).await? {
+                Marked::Marked => marked.push(pending),
+                Marked::NotMarked => done.skipped += 1,
+            }
+        }
+        done.marked = marked.len();
+        done.delivered = self.outbox.deliver(marked, usize::MAX).await;
+        Ok(done)
+    }
+}
+
+/// What a backfill event's id derives from: the user, the generation and (past the first)
+/// the version, so a user changed since an earlier run gets an event of its own, never the
+/// same id with another payload; version 1 keeps the ids runs before versions gave.
+fn backfill_key(user: &StoredUser, generation: &str) -> String {
+    match user.version {
+        1 => format!("{}\n{generation}", user.id),
+        version => format!("{}\n{generation}\n{version}", user.id),
+    }
+}
+
+/// The backfill event of `user` in `generation`: the same id and payload however often it
+/// is built, so a rerun of an interrupted backfill sends the very same events, which the
+/// consumers record once. A row the original system wrote has no creation time; its event
+/// carries the Unix epoch instead.
+pub fn backfill_event(user: &StoredUser, generation: &str) -> EventEnvelope {
+    EventEnvelope {
+        event_id: Uuid::new_v5(&BACKFILL_EVENT_IDS, backfill_key(user, generation).as_bytes()).to_string(),
+        event_type: EventType::UserCreated,
+        timestamp: user.created_at.unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        // The stored version: the ERP applies it again if it holds it (a re-sync), and
+        // never lets it overwrite a newer one.
+        version: Some(user.version),
+        user: UserSnapshot {
+            id: user.id.to_string(),
+            name: Some(user.name.clone()),
+            email: Some(user.email.clone()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_versions() {
+        for (expected, version, allows) in [
+            (Expected::Any, 7, true),
+            (Expected::OneOf(vec![1, 2]), 2, true),
+            (Expected::OneOf(vec![1, 2]), 3, false),
+            (Expected::OneOf(vec![]), 1, false),
+        ] {
+            assert_eq!(expected.allows(version), allows, "{expected:?} {version}");
+        }
+    }
+
+    #[test]
+    fn a_key_names_one_user_per_caller() {
+        let key = |caller, key| IdempotencyKey { caller, key }.user_id();
+        assert_eq!(key("arn:a", "k"), key("arn:a", "k"));
+        assert_ne!(key("arn:a", "k"), key("arn:b", "k"));
+        assert_ne!(key("arn:a", "k"), key("arn:a", "l"));
+    }
+
+    #[test]
+    fn a_backfill_event_is_the_same_however_often_built_and_new_per_version_and_generation() {
+        let user = StoredUser {
+            id: Uuid::new_v4(),
+            name: "Ada".to_owned(),
+            email: "ada@example.com".to_owned(),
+            created_at: None,
+            event_id: None,
+            correlation_id: None,
+            version: 1,
+        };
+        let first = backfill_event(&user, "1");
+        assert_eq!(first, backfill_event(&user, "1"));
+        assert_eq!(first.timestamp, OffsetDateTime::UNIX_EPOCH);
+        assert_ne!(first.event_id, backfill_event(&user, "2").event_id);
+        let changed = StoredUser { version: 2, ..user };
+        assert_ne!(first.event_id, backfill_event(&changed, "1").event_id);
+    }
+}
