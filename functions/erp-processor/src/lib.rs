@@ -1,6 +1,7 @@
 //! The ERP processor: one Lambda function behind two triggers. SQS delivers batches of
-//! `UserCreated` events (answered with partial batch failures); API Gateway delivers
-//! `POST /events` with one event in the body. Both run the same `Processor`.
+//! `UserCreated`, `UserUpdated` and `UserDeleted` events (answered with partial batch
+//! failures); API Gateway delivers `POST /events` with one event in the body. Both run the
+//! same `Processor`.
 
 pub mod app;
 pub mod batch;

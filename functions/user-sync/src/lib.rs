@@ -1,4 +1,4 @@
-//! What the functions share: the user domain, the `UserCreated` event envelope, the
+//! What the functions share: the user domain, the user events' envelope, the
 //! DynamoDB and SQS adapters and configuration. Nothing here knows about Lambda or HTTP;
 //! the HTTP edge is `http-edge`, and each handler translates its trigger's payloads.
 
