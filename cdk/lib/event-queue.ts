@@ -36,7 +36,7 @@ export function safeQueue(
   return queue;
 }
 
-/** The `UserCreated` events queue and the dead-letter queue that catches what keeps failing. */
+/** The user events queue and the dead-letter queue that catches what keeps failing. */
 export class EventQueue extends Construct {
   readonly queue: sqs.Queue;
   readonly deadLetters: sqs.Queue;

@@ -23,11 +23,12 @@ export const BATCH_CONCURRENCY = 10;
 export const ERP_SYSTEM_NAME = 'OracleFusion';
 
 /**
- * erp-processor's timeout. A record is one conditional PutItem (plus a GetItem on a
- * duplicate) and a simulated ERP call of ~100 ms; a batch of 10 runs concurrently and takes
- * well under a second. 30 s leaves room for SDK retries with backoff under throttling and
- * for a cold start, while keeping the queue's visibility timeout (6x this) near 3 minutes,
- * so a crashed batch is retried soon.
+ * erp-processor's timeout. A record is a few DynamoDB writes (the user's lease, the event's
+ * claim and completion, the view) and one ERP call (the simulation's ERP_LATENCY_MS, 0 by
+ * default, or the HTTP connector's attempts); a batch of 10 runs concurrently. 30 s leaves
+ * room for SDK retries with backoff under throttling and for a cold start, while keeping
+ * the queue's visibility timeout (6x this) near 3 minutes, so a crashed batch is retried
+ * soon.
  */
 export const PROCESSOR_TIMEOUT = Duration.seconds(30);
 

@@ -16,7 +16,7 @@ import { CrmErpMetrics, metricsNamespace } from './metrics';
 import { RestApi } from './rest-api';
 import { Tables } from './tables';
 
-/** Settings a deployer chooses with `-c key=value` (see the README, "Configuration"). */
+/** Settings a deployer chooses with `-c key=value` (see docs/configuration.md). */
 export interface CrmErpConfig {
   /** `dev` (the default) may destroy its data with the stack; every other stage retains it. */
   readonly stage: string;

@@ -79,9 +79,9 @@ export class Tables extends Construct {
   static readonly BY_USER_ID_INDEX = 'ByUserId';
 
   /**
-   * The outbox's sparse index on `Users`: only a user whose `UserCreated` event is not yet
-   * on the queue carries `Outbox` and `OutboxSince`, so the relay's query reads exactly the
-   * pending events, oldest first (see functions/user-sync/src/store/users/).
+   * The outbox's sparse index on `Users`: only a user with an event (created, updated,
+   * deleted) not yet on the queue carries `Outbox` and `OutboxSince`, so the relay's query
+   * reads exactly the pending events, oldest first (see functions/user-sync/src/store/users/).
    */
   static readonly PENDING_EVENTS_INDEX = 'PendingEvents';
 

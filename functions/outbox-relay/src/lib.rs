@@ -1,4 +1,4 @@
-//! The outbox relay: every minute, sends the `UserCreated` events that the CRM API stored
+//! The outbox relay: every minute, sends the user events that the CRM API stored
 //! but could not send (the queue was unreachable, or the function died between its write
 //! and its send), then clears their pending marks. Events keep their ids, so a duplicate
 //! send is harmless: the processor records each event id once.

@@ -2,7 +2,7 @@
 //! HTTPS client trusts the Amazon Trust Services roots bundled here instead of reading the
 //! system's certificate store.
 //!
-//! Why (measured by `scripts/bench`, see README "Performance"): the SDK's default client
+//! Why (measured by `scripts/bench`, see docs/performance.md): the SDK's default client
 //! reads and parses every file under the system's certificate directory each time a
 //! client is built, which was most of a function's init. The five bundled roots are the
 //! ones Amazon Trust Services recommends for a custom trust store; every AWS endpoint

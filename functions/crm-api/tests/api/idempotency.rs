@@ -97,7 +97,7 @@ async fn the_same_key_with_another_body_is_422() {
 }
 
 /// A repeat answers as its first request did only while nothing has changed: the table of
-/// the README's "Idempotency-Key". No repeat sends an event of another payload.
+/// docs/api.md's "Idempotency-Key". No repeat sends an event of another payload.
 #[tokio::test]
 async fn a_repeat_after_a_change_or_deletion_is_refused() {
     let app = spawn_app().await;

@@ -145,7 +145,7 @@ impl HttpErp {
         let deleting = event.event_type == EventType::UserDeleted;
         let request = if deleting {
             // The deletion's version too: an ERP keeps it with the deletion, and refuses
-            // any write of the employee after it (see the ERP contract in the README).
+            // any write of the employee after it (see the ERP contract, docs/erp-contract.md).
             url.query_pairs_mut()
                 .append_pair("version", &event.version().to_string());
             self.client.delete(url)

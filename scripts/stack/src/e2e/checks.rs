@@ -91,7 +91,7 @@ pub async fn run_all(world: &World, only: &[&str]) -> (usize, usize) {
             Box::pin(edges::undeliverable_text(world)),
         ),
         (
-            "Idempotency-Key repeats follow the README's table: 201 while the user is unchanged, 422 once changed or with another body, 409 once deleted; nothing dead-lettered, the ERP ends deleted",
+            "Idempotency-Key repeats follow the table in docs/api.md: 201 while the user is unchanged, 422 once changed or with another body, 409 once deleted; nothing dead-lettered, the ERP ends deleted",
             Box::pin(edges::idempotency_key_repeats(world)),
         ),
         (

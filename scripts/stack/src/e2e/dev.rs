@@ -15,7 +15,7 @@ pub struct DevStack {
     pub state: PathBuf,
 }
 
-/// The local timings the suite deploys with (README, "Trying it locally").
+/// The local timings the suite deploys with (docs/local-stack.md, "Settings").
 pub struct Settings {
     pub visibility_timeout_s: u64,
     pub outbox_grace_s: u64,

@@ -112,7 +112,7 @@ fn field_errors(body: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// Idempotency-Key repeats follow the README's table: the first body repeats (`201`, the
+/// Idempotency-Key repeats follow docs/api.md's table: the first body repeats (`201`, the
 /// same user) only while the user is unchanged; once changed, any body is `422`; once
 /// deleted, `409`. And no repeat sends anything the pipeline refuses: once it settles, nothing
 /// of the user is in the dead-letter queue and the ERP holds it deleted. (Before the fix, the

@@ -2,7 +2,7 @@
 //! account root's key is accepted with any secret, so it proves nothing about signatures):
 //! a principal without `execute-api:Invoke` is refused, a wrong secret is refused, and a
 //! policy that allows the CRM routes only lets a CRM client in and keeps it off
-//! `POST /events`. The policies are the ones the README ("Calling the IAM-protected
+//! `POST /events`. The policies are the ones docs/deploying.md ("Calling the IAM-protected
 //! endpoints") gives CRM clients and event producers. And a signed request the API has no
 //! route for reaches a function, which says what is wrong, while an unsigned one is still
 //! refused by the gateway.
@@ -151,9 +151,9 @@ pub async fn iam_decides(world: &World) -> Result<(), String> {
     })
 }
 
-/// The routes of a CRM client's policy (README): every method on the users.
+/// The routes of a CRM client's policy (docs/deploying.md): every method on the users.
 pub const CRM_CLIENT_ROUTES: [&str; 2] = ["*/api/crm", "*/api/crm/*"];
-/// The route of an event producer's policy (README).
+/// The route of an event producer's policy (docs/deploying.md).
 pub const PRODUCER_ROUTES: [&str; 1] = ["POST/events"];
 
 /// What crm-api and erp-processor answer every error with.
