@@ -118,7 +118,7 @@ export class Alarms extends Construct {
       `The API (stage ${props.apiStage.stageName}) answered 5XX.`);
 
     this.pendingEventsStale = this.alarm('PendingEventsStale', props.oldestPendingEventAge,
-      'A UserCreated event has been pending in the outbox for over 5 minutes: the relay cannot '
+      'A user\'s event has been pending in the outbox for over 5 minutes: the relay cannot '
       + 'send to the events queue (see the OutboxRelay logs).', Alarms.STALE_PENDING_SECONDS);
 
     this.eventsQueueAgeHigh = this.alarm('EventsQueueAgeHigh',

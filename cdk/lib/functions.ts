@@ -212,7 +212,7 @@ export class Functions extends Construct {
 
     this.outboxRelay = this.rustLambda('OutboxRelay', {
       binaryName: 'outbox-relay',
-      description: 'Outbox relay: sends UserCreated events still pending in Users, every minute',
+      description: 'Outbox relay: sends the users\' events still pending in Users, every minute',
       timeout: RELAY_TIMEOUT,
       environment: {
         USERS_TABLE_NAME: props.usersTable.tableName,

@@ -261,7 +261,7 @@ export class CrmErpStack extends Stack {
     });
     this.events.queue.grant(outboxRelay, 'sqs:SendMessage');
     this.relaySchedule = new events.Rule(this, 'OutboxRelaySchedule', {
-      description: 'Runs outbox-relay, which sends UserCreated events still pending',
+      description: 'Runs outbox-relay, which sends the users\' events still pending',
       schedule: events.Schedule.rate(Duration.minutes(RELAY_SCHEDULE_MINUTES)),
       // A failed run is not retried: the next one, a minute later, takes the same events
       // (nor does Lambda retry it: see the relay's asyncInvoke in lib/functions.ts).
@@ -351,7 +351,7 @@ export class CrmErpStack extends Stack {
       'DynamoDB table of processed ERP events');
     output('ErpEmployeesTableName', this.tables.erpEmployees.tableName,
       'DynamoDB table of the ERP\'s view of each user');
-    output('EventsQueueUrl', this.events.queue.queueUrl, 'SQS queue of UserCreated events');
+    output('EventsQueueUrl', this.events.queue.queueUrl, 'SQS queue of the users\' events (created, updated, deleted)');
     output('DeadLetterQueueUrl', this.events.deadLetters.queueUrl,
       'SQS dead-letter queue of events that failed 5 deliveries');
     output('ErpConcurrencyCeiling', String(props.maxConcurrency * props.batchConcurrency),

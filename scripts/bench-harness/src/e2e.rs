@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use futures::stream::{self, StreamExt};
+use ops::{outputs_for_this_environment, Outputs};
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{json, Value};
-use stack::{outputs_for_this_environment, Outputs, SignedClient};
+use stack::SignedClient;
 
 use crate::progress::Progress;
 use crate::report;
@@ -46,7 +47,7 @@ pub async fn run(root: &Path, users_per_client: usize, progress: &Progress) -> R
     let state = std::env::var("LOCAL_STATE_DIR").map_or_else(|_| root.join("target/local"), PathBuf::from);
     let outputs = outputs_for_this_environment(&state.join("outputs.json"))
         .map_err(|e| format!("{e}; start the local stack first (scripts/dev)"))?;
-    let aws = stack::trust::sdk_config().await;
+    let aws = ops::trust::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let client = SignedClient::from_env().await?;
 

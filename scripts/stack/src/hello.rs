@@ -1,7 +1,7 @@
 //! What `scripts/dev` prints once the stack is up, and the environment `scripts/watch` gives
 //! `cargo lambda watch`: both from the deployment's outputs.
 
-use stack::Outputs;
+use ops::Outputs;
 
 /// The emulator's dummy credentials and region, as `scripts/dev` exports them.
 const REGION: &str = "us-east-1";
@@ -9,7 +9,7 @@ const REGION: &str = "us-east-1";
 /// Working commands to copy: signed curl calls through the stage, the smoke test, and the
 /// AWS CLI for the tables and queues.
 pub fn text(o: &Outputs) -> String {
-    let endpoint = stack::emulator().map_or_else(String::new, |e| e.as_str().trim_end_matches('/').to_owned());
+    let endpoint = ops::emulator().map_or_else(String::new, |e| e.as_str().trim_end_matches('/').to_owned());
     let base = o.crm_api_url.as_str().trim_end_matches("/api/crm").to_owned();
     let ca = std::env::var(user_sync::aws::CA_BUNDLE_VAR).unwrap_or_default();
     // The emulator's own certificate (HTTPS, as AWS), and the account root's dummy key.
@@ -60,7 +60,7 @@ pub fn watch_env(o: &Outputs) -> String {
         "AWS_ACCESS_KEY_ID=test".to_owned(),
         "AWS_SECRET_ACCESS_KEY=test".to_owned(),
     ];
-    if let Some(endpoint) = stack::emulator() {
+    if let Some(endpoint) = ops::emulator() {
         lines.push(format!("AWS_ENDPOINT_URL={}", endpoint.as_str().trim_end_matches('/')));
     }
     // The functions trust the emulator's certificate through it (user_sync::aws).

@@ -1,32 +1,10 @@
-//! Clients of a deployed stack: its outputs, the URLs the local emulator serves them at,
-//! SigV4-signed requests, the dead-letter queue's redrive and the backfill. Shared by the `stack` tool
-//! and the benchmark.
+//! The developer tools' library: SigV4-signed requests through the stage, the HTTP clients'
+//! TLS trust, and the local stack's certificate. Shared by the `stack` tool and the
+//! benchmark; what an operator runs against a stack (outputs, redrive, backfill, metrics)
+//! is the `ops` crate's.
 
-pub mod backfill;
-pub mod deployed;
-pub mod functions;
 pub mod local_tls;
-pub mod metrics;
-pub mod redrive;
 pub mod signed;
 pub mod trust;
 
-pub use deployed::{LocalUrlForm, Outputs};
 pub use signed::SignedClient;
-
-/// The local emulator, when the environment points the AWS SDK at one (`AWS_ENDPOINT_URL`).
-pub fn emulator() -> Option<url::Url> {
-    std::env::var("AWS_ENDPOINT_URL")
-        .ok()
-        .and_then(|u| url::Url::parse(&u).ok())
-}
-
-/// The outputs file, with its API URLs rewritten to the emulator's host form when the
-/// environment points at one, so the same command works against AWS and locally.
-pub fn outputs_for_this_environment(path: &std::path::Path) -> Result<Outputs, String> {
-    let outputs = Outputs::read(path)?;
-    Ok(match emulator() {
-        Some(emulator) => outputs.through_emulator(&emulator, LocalUrlForm::Host),
-        None => outputs,
-    })
-}

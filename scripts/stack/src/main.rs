@@ -1,4 +1,5 @@
-//! `stack`: what the scripts do with a deployed stack, one subcommand each.
+//! `stack`: the developer tools for a deployed stack, one subcommand each (the operator's
+//! commands, redrive, backfill and metrics, are the `ops` binary's).
 //!
 //! ```text
 //! stack e2e [WORD…]                 the end-to-end suite (starts scripts/dev itself); with
@@ -10,12 +11,6 @@
 //!                                   one argument per line
 //! stack emulator-ready URL PID      waits until the emulator (process PID) answers at URL
 //! stack local-cert DIR              the emulator's TLS certificate and key, into DIR
-//! stack redrive --outputs FILE list|move …   the dead-letter queue: list it, move messages
-//!                                   back to the events queue
-//! stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)   re-publish users
-//!                                   through the outbox
-//! stack metrics [MINUTES]           the dashboard's figures from the functions' EMF log
-//!                                   lines of the last MINUTES (default 60)
 //! stack watch-env OUTPUTS           `cargo lambda watch`'s environment, for the deployed
 //!                                   local tables and queue
 //! ```
@@ -23,21 +18,20 @@
 //! the emulator's: `https://API_ID.execute-api.localhost:PORT/prod/…` (in the emulator's
 //! scheme).
 
-mod dead_letters;
 mod dev_context;
 mod e2e;
 mod emulator_ready;
 mod hello;
-mod republish;
 mod smoke;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use stack::{outputs_for_this_environment, SignedClient};
+use ops::outputs_for_this_environment;
+use stack::SignedClient;
 
 const USAGE: &str =
-    "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack local-context | stack emulator-ready URL PID | stack local-cert DIR | stack metrics [MINUTES] | stack watch-env OUTPUTS | stack redrive --outputs FILE (list | move (--all | ID…)) | stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)";
+    "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack local-context | stack emulator-ready URL PID | stack local-cert DIR | stack watch-env OUTPUTS";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -67,13 +61,9 @@ async fn main() -> ExitCode {
         ["emulator-ready", url, pid] => emulator_ready::wait(url, pid).await,
         ["local-cert", dir] => stack::local_tls::write(std::path::Path::new(dir)),
         ["hello", file] => outputs_for_this_environment(&PathBuf::from(file)).map(|o| print!("{}", hello::text(&o))),
-        ["redrive", "--outputs", file, rest @ ..] => dead_letters::run(&PathBuf::from(file), rest).await,
-        ["backfill", "--outputs", file, rest @ ..] => republish::run(&PathBuf::from(file), rest).await,
         ["watch-env", file] => {
             outputs_for_this_environment(&PathBuf::from(file)).map(|o| print!("{}", hello::watch_env(&o)))
         }
-        ["metrics"] => print_metrics("60").await,
-        ["metrics", minutes] => print_metrics(minutes).await,
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -88,21 +78,4 @@ async fn main() -> ExitCode {
 async fn smoke_at(endpoints: &smoke::Endpoints) -> Result<(), String> {
     let client = SignedClient::from_env().await?;
     smoke::run(&client, endpoints).await
-}
-
-async fn print_metrics(minutes: &str) -> Result<(), String> {
-    let minutes: i64 = minutes
-        .parse()
-        .ok()
-        .filter(|m| *m > 0)
-        .ok_or_else(|| format!("MINUTES must be a positive number, not {minutes:?}"))?;
-    let aws = stack::trust::sdk_config().await;
-    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-    let figures = stack::metrics::gather(&aws, now_ms - minutes * 60_000).await?;
-    if figures.0.is_empty() {
-        println!("no metrics in the functions' logs of the last {minutes} minutes");
-    } else {
-        print!("{}", figures.render());
-    }
-    Ok(())
 }

@@ -21,7 +21,7 @@ pub struct SignedClient {
 impl SignedClient {
     /// Credentials and region from the environment (`AWS_*`, profiles, SSO, ...).
     pub async fn from_env() -> Result<Self, String> {
-        let aws = crate::trust::sdk_config().await;
+        let aws = ops::trust::sdk_config().await;
         let provider = aws
             .credentials_provider()
             .ok_or("no AWS credentials: configure a profile or AWS_ACCESS_KEY_ID")?;

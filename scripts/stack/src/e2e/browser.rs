@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
 
-use stack::LocalUrlForm;
+use ops::LocalUrlForm;
 
 use super::signing_proxy::{Sign, SigningProxy};
 use super::world::World;

@@ -10,7 +10,7 @@ use reqwest::{Method, Url};
 use serde_json::{json, Value};
 use tokio::time::sleep;
 
-use stack::LocalUrlForm;
+use ops::LocalUrlForm;
 
 use super::signing_proxy::{Sign, SigningProxy};
 use super::world::{s, World};
@@ -908,7 +908,7 @@ async fn redrive_after_the_fix(world: &World) -> Result<(), String> {
         let user = user_id(&created.body)?;
         let limit = Duration::from_secs(SETTINGS.visibility_timeout_s * 5 + 30);
         let letter = eventually(limit, "the user's event in the dead-letter queue", || async {
-            let letters = stack::redrive::list(&world.sqs, &world.outputs.dead_letter_queue_url)
+            let letters = ops::redrive::list(&world.sqs, &world.outputs.dead_letter_queue_url)
                 .await
                 .ok()?;
             letters
@@ -949,7 +949,7 @@ async fn redrive_after_the_fix(world: &World) -> Result<(), String> {
     expect(records.len() == 1, || {
         format!("{} audit records for one event", records.len())
     })?;
-    let still_dead = stack::redrive::list(&world.sqs, &world.outputs.dead_letter_queue_url)
+    let still_dead = ops::redrive::list(&world.sqs, &world.outputs.dead_letter_queue_url)
         .await?
         .iter()
         .any(|l| l.event_id.as_deref() == Some(event_id.as_str()));
@@ -966,11 +966,18 @@ pub(super) async fn run_script(world: &World, script: &str, args: &[&str]) -> Re
         .output()
         .await
         .map_err(|e| format!("cannot run {script}: {e}"))?;
+    // The end of each stream: a build's progress lines come first and would bury the reason.
+    let tail = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    };
     expect(out.status.success(), || {
         format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            "{script} exited with {}\n--- stdout (end) ---\n{}\n--- stderr (end) ---\n{}",
+            out.status,
+            tail(&out.stdout),
+            tail(&out.stderr)
         )
     })?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use test_support::fake_erp::Behaviour;
 use user_sync::domain::EmployeeState;
 
-use stack::LocalUrlForm;
+use ops::LocalUrlForm;
 
 use super::checks::{envelope, eventually, unique_email, user_id};
 use super::world::{Answer, World};
@@ -666,7 +666,7 @@ async fn queue_settled(world: &World) -> Result<(), String> {
 /// Fails when any message of `user` is in the dead-letter queue (all of it read, not a
 /// sample of ten).
 async fn nothing_dead_lettered(world: &World, user: &str) -> Result<(), String> {
-    let letters = stack::redrive::list(&world.sqs, &world.outputs.dead_letter_queue_url).await?;
+    let letters = ops::redrive::list(&world.sqs, &world.outputs.dead_letter_queue_url).await?;
     let mine: Vec<String> = letters
         .iter()
         .filter(|l| l.user_id.as_deref() == Some(user))

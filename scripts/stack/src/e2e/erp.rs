@@ -25,7 +25,7 @@ pub async fn once_per_key(world: &World) -> Result<(), String> {
     let repeated = uuid::Uuid::new_v4().to_string();
     let event_id = format!("evt-erp-{}", uuid::Uuid::new_v4().simple());
     let body = envelope(&event_id, &repeated);
-    let events_url = world.api(stack::LocalUrlForm::Host).events_url;
+    let events_url = world.api(ops::LocalUrlForm::Host).events_url;
     let posted = world.call(Method::POST, &events_url, Some(&body)).await?;
     expect(posted.status == 200, || {
         format!("POST /events: {} {}", posted.status, posted.body)
@@ -117,7 +117,7 @@ pub async fn once_per_key(world: &World) -> Result<(), String> {
 async fn no_token_in_environments(world: &World) -> Result<(), String> {
     let secret = world.outputs.erp_credentials_secret_arn.clone().unwrap_or_default();
     let token = world.erp_token().await?;
-    for binary in stack::metrics::FUNCTIONS {
+    for binary in ops::metrics::FUNCTIONS {
         let config = world.function_configuration(binary).await?;
         let vars = config
             .environment()
@@ -218,7 +218,7 @@ pub async fn refusal_goes_to_the_dlq(world: &World) -> Result<(), String> {
     })
     .await?;
     world.erp.set_for_user(&user, Behaviour::Healthy);
-    let lines = stack::metrics::log_lines(&world.lambda, &world.logs(), "erp-processor", since).await?;
+    let lines = ops::metrics::log_lines(&world.lambda, &world.logs(), "erp-processor", since).await?;
     // The status and the body's length, never the ERP's words (they may quote the record).
     let reason = "the ERP refused the event (HTTP 400): a 42-byte body, not quoted";
     expect(
@@ -254,7 +254,7 @@ pub async fn metrics(world: &World) -> Result<(), String> {
     synced(world, &url, 1).await?;
     // The lines of the invocations just done.
     let figures = eventually(Duration::from_secs(20), "the run's metrics in the logs", || async {
-        let figures = stack::metrics::gather(&world.aws, since).await.ok()?;
+        let figures = ops::metrics::gather(&world.aws, since).await.ok()?;
         (figures.sum("erp-processor", "EventsApplied") >= 1.0).then_some(figures)
     })
     .await?;
@@ -313,7 +313,7 @@ fn now_ms() -> i64 {
 pub async fn failed_call_retried_at_once(world: &World) -> Result<(), String> {
     let user = uuid::Uuid::new_v4().to_string();
     let event = envelope(&format!("evt-retry-{}", uuid::Uuid::new_v4().simple()), &user);
-    let events_url = world.api(stack::LocalUrlForm::Host).events_url;
+    let events_url = world.api(ops::LocalUrlForm::Host).events_url;
     world.erp.set_for_user(
         &user,
         Behaviour::Status {

@@ -13,7 +13,8 @@ use aws_credential_types::Credentials;
 use reqwest::{Method, Url};
 use serde_json::json;
 
-use stack::{LocalUrlForm, SignedClient};
+use ops::LocalUrlForm;
+use stack::SignedClient;
 
 use super::checks::{envelope, unique_email};
 use super::world::{World, REGION};

@@ -122,7 +122,7 @@ pub async fn compare(world: &World, since: SystemTime, whole_suite: bool) -> Res
     recording_is_complete(&trail, since).await?;
     let events_queue = queue_arn(&account, &world.outputs.events_queue_url);
     let mut problems = Vec::new();
-    for binary in stack::metrics::FUNCTIONS {
+    for binary in ops::metrics::FUNCTIONS {
         let config = world.function_configuration(binary).await?;
         let (arn, role) = (
             config.function_arn().unwrap_or_default(),

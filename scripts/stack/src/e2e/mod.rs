@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use dev::{DevStack, Peers, Settings};
-use stack::Outputs;
+use ops::Outputs;
 use test_support::fake_erp::FakeErp;
 
 /// Short local timings (`-c queueVisibilitySeconds`, `-c outboxGraceSeconds`), so retries

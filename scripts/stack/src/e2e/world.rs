@@ -8,7 +8,8 @@ use aws_credential_types::Credentials;
 use reqwest::{Method, Url};
 use serde_json::{json, Value};
 
-use stack::{LocalUrlForm, Outputs, SignedClient};
+use ops::{LocalUrlForm, Outputs};
+use stack::SignedClient;
 
 use super::proxy::FaultProxy;
 use crate::smoke::{header, read};
@@ -61,7 +62,7 @@ impl World {
         // root's dummy key. The certificate is scripts/dev's, made after this process
         // started: passed explicitly, not through this process's AWS_CA_BUNDLE.
         let ca = std::fs::read(root.join(CA_BUNDLE)).map_err(|e| format!("{CA_BUNDLE}: {e}"))?;
-        let aws = stack::trust::sdk_loader_trusting(Some(ca.clone()))
+        let aws = ops::trust::sdk_loader_trusting(Some(ca.clone()))
             .endpoint_url(emulator.as_str())
             .region(aws_config::Region::new(REGION))
             .credentials_provider(credentials.clone())
@@ -227,7 +228,7 @@ impl World {
 
     /// Messages visible or in flight on the events queue.
     pub async fn queue_depth(&self) -> u64 {
-        stack::redrive::depth(&self.sqs, &self.outputs.events_queue_url)
+        ops::redrive::depth(&self.sqs, &self.outputs.events_queue_url)
             .await
             .expect("queue attributes")
     }
@@ -253,7 +254,7 @@ impl World {
 
     /// The deployed function built from `binary` (the template tags each with it).
     pub async fn function_named(&self, binary: &str) -> Result<String, String> {
-        stack::functions::named(&self.lambda, binary).await
+        ops::functions::named(&self.lambda, binary).await
     }
 
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {

@@ -1,11 +1,11 @@
-//! `stack::backfill` on a real Users table and queue (the emulator): every user of more
+//! `ops::backfill` on a real Users table and queue (the emulator): every user of more
 //! than one page is re-published once per generation, a rerun sends the same events, the
 //! outbox is left clean, and a user with an undelivered event is left to it.
 
 use std::collections::HashSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use stack::backfill::{self, Users, PAGE_SIZE};
+use ops::backfill::{self, Users, PAGE_SIZE};
 use test_support::{create_queue, create_users_table, emulator};
 use user_sync::domain::{NewUser, RawField, User};
 use user_sync::events::{now_utc_millis, EventEnvelope, EventPublisher};

@@ -1,10 +1,10 @@
-//! `stack::redrive` against a real SQS API (the emulator): listing takes nothing, a move
+//! `ops::redrive` against a real SQS API (the emulator): listing takes nothing, a move
 //! takes only what was chosen, and a failed send deletes nothing.
 
 use std::collections::HashSet;
 
 use aws_sdk_sqs::Client;
-use stack::redrive::{self, Selection};
+use ops::redrive::{self, Selection};
 use test_support::{create_queue, emulator};
 
 fn event(id: &str, user: &str) -> String {

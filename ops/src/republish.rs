@@ -1,14 +1,14 @@
-//! `stack backfill`: re-publish users' current state through the outbox (see `stack::backfill`).
+//! `ops backfill`: re-publish users' current state through the outbox (see `ops::backfill`).
 
 use std::path::Path;
 
-use stack::backfill::{self, Users};
-use stack::Outputs;
+use ops::backfill::{self, Users};
+use ops::Outputs;
 use user_sync::events::EventPublisher;
 use user_sync::store::UsersTable;
 use uuid::Uuid;
 
-const USAGE: &str = "stack backfill --outputs FILE [--generation NAME] (--all | USER_ID…)";
+const USAGE: &str = "ops backfill --outputs FILE [--generation NAME] (--all | USER_ID…)";
 
 pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
     let (generation, rest) = match args {
@@ -25,7 +25,7 @@ pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
         _ => return Err(USAGE.to_owned()),
     };
     let outputs = Outputs::read(outputs)?;
-    let aws = stack::trust::sdk_config().await;
+    let aws = ops::trust::sdk_config().await;
     let users = UsersTable::new(aws_sdk_dynamodb::Client::new(&aws), &outputs.users_table_name);
     let events = EventPublisher::new(aws_sdk_sqs::Client::new(&aws), &outputs.events_queue_url);
     let done = backfill::run(&users, &events, &which, generation, |p| {

@@ -1,10 +1,10 @@
-//! `stack redrive`: the dead-letter queue for an operator (see `stack::redrive`).
+//! `ops redrive`: the dead-letter queue for an operator (see `ops::redrive`).
 
 use std::collections::HashSet;
 use std::path::Path;
 
-use stack::redrive::{self, DeadLetter, Selection};
-use stack::Outputs;
+use ops::redrive::{self, DeadLetter, Selection};
+use ops::Outputs;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -13,7 +13,7 @@ const SHOWN_ID_CHARS: usize = 128;
 
 pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
     let outputs = Outputs::read(outputs)?;
-    let aws = stack::trust::sdk_config().await;
+    let aws = ops::trust::sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let dlq = &outputs.dead_letter_queue_url;
     match args {
@@ -33,7 +33,7 @@ pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
 }
 
 pub const USAGE: &str =
-    "stack redrive [--outputs FILE] list | stack redrive [--outputs FILE] move (--all | EVENT_OR_MESSAGE_ID…)";
+    "ops redrive [--outputs FILE] list | ops redrive [--outputs FILE] move (--all | EVENT_OR_MESSAGE_ID…)";
 
 async fn move_chosen(sqs: &aws_sdk_sqs::Client, outputs: &Outputs, selection: &Selection) -> Result<(), String> {
     let mut count = 0;
