@@ -21,8 +21,8 @@ use time::OffsetDateTime;
 use user_sync::domain::{Change, EmployeeState, EmployeeView, ErpEmployee, Order};
 use user_sync::events::{now_utc_millis, EventEnvelope, EventType};
 use user_sync::store::{
-    Applied, Claimed, Erased, ErpEmployeesTable, Lease, Leased, ProcessedEvent, ProcessedUsersTable, RecordError,
-    StoreError, Verdict,
+    Applied, Claim, Claimed, Erased, ErpEmployeesTable, Lease, Leased, ProcessedEvent, ProcessedUsersTable,
+    RecordError, StoreError, Verdict,
 };
 
 use crate::erp::{Budget, Erp, ErpError};
@@ -153,29 +153,12 @@ impl Processor {
         budget: Budget,
     ) -> Result<(Processed, bool), ProcessError> {
         let erp = ErpEmployee::for_user(&event.user.id, &self.erp_system);
-        let change = change_of(event);
-        let deleting = change == Change::Deletion;
         let claim = match self.table.claim(event, now, now + self.claim_timeout).await? {
             Claimed::Mine(claim) => claim,
             Claimed::Duplicate { processed_at } => {
-                if let Err(error) = self.table.note_duplicate(&event.event_id, now).await {
-                    tracing::warn!(event_id = %event.event_id, error = %user_sync::errors::chain(&error),
-                        "a duplicate delivery was not counted on its record");
-                }
-                // A delivery that recorded the event but died before the view: finish it. A
-                // deletion is finished whole (the erasure and the ERP call are idempotent):
-                // an event applied in between may have brought the record and PII back.
-                let repaired = if EmployeeView::holds(view, change, event.version()) {
-                    false
-                } else {
-                    if deleting {
-                        self.erase(event, view, budget).await?;
-                        self.erp.integrate(event, &erp, budget).await?;
-                    }
-                    self.employees
-                        .apply(lease, &self.applied(event, &erp, processed_at, view).as_applied())
-                        .await?
-                };
+                let repaired = self
+                    .finish_duplicate(event, &erp, lease, view, now, processed_at, budget)
+                    .await?;
                 let processed = Processed {
                     erp_record_id: erp.record_id,
                     processed_at,
@@ -186,80 +169,32 @@ impl Processor {
             Claimed::InProgress => return Err(ProcessError::InProgress),
             Claimed::Conflict => return Err(ProcessError::Conflict),
         };
-        let superseded_by = match EmployeeView::order(view, change, event.version()) {
-            Order::Apply => None,
-            Order::Supersede { erp_version } => Some(erp_version),
-        };
-        let mut stale_at_erp = false;
-        if superseded_by.is_none() {
-            // A deletion erases first: the ERP's delete needs ids only, and whatever the
-            // ERP answers (a refusal goes to the dead-letter queue) the PII is gone already.
-            let erased = if deleting {
-                self.erase(event, view, budget).await
-            } else {
-                Ok(())
-            };
-            let result = match erased {
-                Ok(()) => self
-                    .erp
-                    .integrate(event, &erp, budget)
-                    .await
-                    .map_err(ProcessError::from),
-                Err(error) => Err(error),
-            };
-            match result {
-                Ok(()) => {}
-                // The ERP is ahead of the view (a call that timed out here landed there):
-                // the event is superseded, as if the view had said so.
-                Err(ProcessError::Erp(ErpError::Stale)) => stale_at_erp = true,
-                Err(error) => {
-                    // Unclaimed, the redelivery (or the client's retry) tries again at once.
-                    if let Err(abandon) = self.table.abandon(&claim).await {
-                        tracing::warn!(event_id = %event.event_id, error = %user_sync::errors::chain(&abandon),
-                            "the claim was not given up; the next delivery waits for it to expire");
-                    }
-                    if deleting && matches!(error, ProcessError::Erp(_)) {
-                        self.deleting(event, &erp, lease, view).await;
-                    }
-                    return Err(error);
-                }
-            }
-        }
-        let processed_at = now_utc_millis();
-        let verdict = match superseded_by {
-            Some(erp_version) => Verdict::Superseded {
+        let verdict = match EmployeeView::order(view, change_of(event), event.version()) {
+            Order::Supersede { erp_version } => Verdict::Superseded {
                 erp_version: Some(erp_version),
             },
-            None if stale_at_erp => Verdict::Superseded { erp_version: None },
-            None => Verdict::Applied,
+            Order::Apply => self.call_erp(event, &erp, &claim, lease, view, budget).await?,
         };
-        let completed = self
-            .table
-            .complete(
-                &claim,
-                &ProcessedEvent {
-                    event,
-                    erp: &erp,
-                    processed_at,
-                    verdict,
-                },
-            )
-            .await?;
-        if !completed {
+        let processed_at = now_utc_millis();
+        let record = ProcessedEvent {
+            event,
+            erp: &erp,
+            processed_at,
+            verdict,
+        };
+        if !self.table.complete(&claim, &record).await? {
             // Only when this delivery outlived its claim: the ERP call ran twice.
             tracing::warn!(event_id = %event.event_id, "the claim expired before completion; another delivery took it over");
         }
-        let wrote_view = match verdict {
+        let (outcome, wrote_view) = match verdict {
             Verdict::Applied => {
-                self.employees
-                    .apply(lease, &self.applied(event, &erp, processed_at, view).as_applied())
-                    .await?
+                let applied = self.applied(event, &erp, processed_at, view);
+                (
+                    Outcome::Applied,
+                    self.employees.apply(lease, &applied.as_applied()).await?,
+                )
             }
-            Verdict::Superseded { .. } => false,
-        };
-        let outcome = match verdict {
-            Verdict::Applied => Outcome::Applied,
-            Verdict::Superseded { .. } => Outcome::Superseded,
+            Verdict::Superseded { .. } => (Outcome::Superseded, false),
         };
         let processed = Processed {
             erp_record_id: erp.record_id,
@@ -267,6 +202,76 @@ impl Processor {
             outcome,
         };
         Ok((processed, wrote_view))
+    }
+
+    /// Calls the ERP for a claimed event the view lets apply: `Applied`, or `Superseded` when
+    /// the ERP says it holds a newer version. A deletion erases first: the ERP's delete needs
+    /// ids only, and whatever the ERP answers (a refusal goes to the dead-letter queue) the
+    /// PII is gone already. On failure the claim is given up, so the redelivery (or the
+    /// client's retry) tries again at once.
+    async fn call_erp(
+        &self,
+        event: &EventEnvelope,
+        erp: &ErpEmployee,
+        claim: &Claim,
+        lease: &Lease,
+        view: Option<&EmployeeView>,
+        budget: Budget,
+    ) -> Result<Verdict, ProcessError> {
+        let deleting = change_of(event) == Change::Deletion;
+        let called = async {
+            if deleting {
+                self.erase(event, view, budget).await?;
+            }
+            self.erp.integrate(event, erp, budget).await.map_err(ProcessError::from)
+        };
+        match called.await {
+            Ok(()) => Ok(Verdict::Applied),
+            // The ERP is ahead of the view (a call that timed out here landed there): the
+            // event is superseded, as if the view had said so.
+            Err(ProcessError::Erp(ErpError::Stale)) => Ok(Verdict::Superseded { erp_version: None }),
+            Err(error) => {
+                if let Err(abandon) = self.table.abandon(claim).await {
+                    tracing::warn!(event_id = %event.event_id, error = %user_sync::errors::chain(&abandon),
+                        "the claim was not given up; the next delivery waits for it to expire");
+                }
+                if deleting && matches!(error, ProcessError::Erp(_)) {
+                    self.deleting(event, erp, lease, view).await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// A duplicate delivery: counted on its record, and if the delivery that recorded the
+    /// event died before the view, finished (`true` when the view was written). A deletion
+    /// is finished whole (the erasure and the ERP call are idempotent): an event applied in
+    /// between may have brought the record and PII back.
+    #[allow(clippy::too_many_arguments)] // one call site; each is a distinct input
+    async fn finish_duplicate(
+        &self,
+        event: &EventEnvelope,
+        erp: &ErpEmployee,
+        lease: &Lease,
+        view: Option<&EmployeeView>,
+        now: OffsetDateTime,
+        processed_at: OffsetDateTime,
+        budget: Budget,
+    ) -> Result<bool, ProcessError> {
+        if let Err(error) = self.table.note_duplicate(&event.event_id, now).await {
+            tracing::warn!(event_id = %event.event_id, error = %user_sync::errors::chain(&error),
+                "a duplicate delivery was not counted on its record");
+        }
+        let change = change_of(event);
+        if EmployeeView::holds(view, change, event.version()) {
+            return Ok(false);
+        }
+        if change == Change::Deletion {
+            self.erase(event, view, budget).await?;
+            self.erp.integrate(event, erp, budget).await?;
+        }
+        let applied = self.applied(event, erp, processed_at, view);
+        Ok(self.employees.apply(lease, &applied.as_applied()).await?)
     }
 
     /// Records a deletion the ERP did not take as `Deleting` (the erasure is done by then): no
