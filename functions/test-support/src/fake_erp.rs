@@ -195,53 +195,87 @@ impl FakeErp {
         let user_id = path.strip_prefix("/erp/employees/").map(str::to_owned);
         let mut call = Call {
             method: method.clone(),
-            path: path.clone(),
+            path,
             idempotency_key: idempotency_key.clone(),
             authorization: authorization.clone(),
             body: body.clone(),
             status: None,
             replayed: false,
         };
-        let behaviour = {
-            let mut state = self.lock();
-            if let Some((times, status, retry_after)) = state.fail_next.take() {
-                if times > 1 {
-                    state.fail_next = Some((times - 1, status, retry_after.clone()));
-                }
-                Some(Behaviour::Status { status, retry_after })
+        match self.behaviour_for(user_id.as_deref()) {
+            Behaviour::Healthy => {}
+            Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
+            other => return self.misbehave(other, call, body.as_ref()).await,
+        }
+        let mut state = self.lock();
+        let status = if state
+            .token
+            .as_ref()
+            .is_some_and(|t| authorization.as_deref() != Some(&format!("Bearer {t}")))
+        {
+            401
+        } else if let (Some(key), Some(user_id)) = (&idempotency_key, &user_id) {
+            if let Some(status) = state.answered.get(key) {
+                call.replayed = true;
+                *status
             } else {
-                None
+                let status = state.apply(&method, user_id, &query, body);
+                if (200..300).contains(&status) || status == 404 {
+                    state.answered.insert(key.clone(), status);
+                    *state.applied.entry(key.clone()).or_default() += 1;
+                }
+                status
             }
+        } else {
+            400
         };
-        let behaviour = behaviour.unwrap_or_else(|| {
-            let state = self.lock();
-            user_id
-                .as_ref()
-                .and_then(|u| state.per_user.get(u))
-                .unwrap_or(&state.behaviour)
-                .clone()
-        });
+        call.status = Some(status);
+        state.calls.push(call);
+        Ok(reply(status, "{}"))
+    }
+
+    /// How to answer a call about `user_id`: the next of `fail_next`'s failures, else the
+    /// user's behaviour, else everyone's.
+    fn behaviour_for(&self, user_id: Option<&str>) -> Behaviour {
+        let mut state = self.lock();
+        if let Some((times, status, retry_after)) = state.fail_next.take() {
+            if times > 1 {
+                state.fail_next = Some((times - 1, status, retry_after.clone()));
+            }
+            return Behaviour::Status { status, retry_after };
+        }
+        user_id
+            .and_then(|u| state.per_user.get(u))
+            .unwrap_or(&state.behaviour)
+            .clone()
+    }
+
+    /// Answers as told instead of applying the call.
+    async fn misbehave(
+        &self,
+        behaviour: Behaviour,
+        mut call: Call,
+        body: Option<&Value>,
+    ) -> Result<Response<Full<Bytes>>, std::io::Error> {
         match behaviour {
+            Behaviour::Healthy | Behaviour::Slow(_) => unreachable!("a healthy or slow call is applied"),
             Behaviour::Down => {
                 self.lock().calls.push(call);
-                return Err(std::io::Error::other("down"));
+                Err(std::io::Error::other("down"))
             }
             Behaviour::Hang => {
                 self.lock().calls.push(call);
                 tokio::time::sleep(Duration::from_secs(3600)).await;
-                return Err(std::io::Error::other("hung"));
+                Err(std::io::Error::other("hung"))
             }
-            Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
             Behaviour::Echo(status) => {
                 call.status = Some(status);
-                let quoted = body
-                    .as_ref()
-                    .map_or_else(String::new, |b| format!("{} <{}>", b["name"], b["email"]));
+                let quoted = body.map_or_else(String::new, |b| format!("{} <{}>", b["name"], b["email"]));
                 self.lock().calls.push(call);
                 let text = serde_json::json!({"type": "urn:erp:employee-exists", "detail": format!("Employee {quoted} exists")});
                 let mut response = Response::new(Full::new(Bytes::from(text.to_string())));
                 *response.status_mut() = StatusCode::from_u16(status).expect("a valid status");
-                return Ok(response);
+                Ok(response)
             }
             Behaviour::Status { status, retry_after } => {
                 call.status = Some(status);
@@ -259,57 +293,38 @@ impl FakeErp {
                         .headers_mut()
                         .insert("retry-after", after.parse().expect("a header value"));
                 }
-                return Ok(response);
+                Ok(response)
             }
-            Behaviour::Healthy => {}
         }
-        let mut state = self.lock();
-        let status = if state
-            .token
-            .as_ref()
-            .is_some_and(|t| authorization.as_deref() != Some(&format!("Bearer {t}")))
-        {
-            401
-        } else if let (Some(key), Some(user_id)) = (&idempotency_key, &user_id) {
-            if let Some(status) = state.answered.get(key) {
-                call.replayed = true;
-                *status
-            } else {
-                let status = match (method.as_str(), body) {
-                    ("PUT", Some(record)) => {
-                        let version = |r: &Value| r["version"].as_u64().unwrap_or(0);
-                        let held = state.employees.get(user_id).map(version);
-                        if state.deleted.contains_key(user_id) || held.is_some_and(|held| held > version(&record)) {
-                            412
-                        } else if state.employees.insert(user_id.clone(), record).is_none() {
-                            201
-                        } else {
-                            200
-                        }
-                    }
-                    ("PUT", None) => 400,
-                    ("DELETE", _) => {
-                        let version = query_version(&query);
-                        state.deleted.insert(user_id.clone(), version.unwrap_or(0));
-                        match state.employees.remove(user_id) {
-                            Some(_) => 204,
-                            None => 404,
-                        }
-                    }
-                    _ => 405,
-                };
-                if (200..300).contains(&status) || status == 404 {
-                    state.answered.insert(key.clone(), status);
-                    *state.applied.entry(key.clone()).or_default() += 1;
+    }
+}
+
+impl State {
+    /// Applies a first call of its idempotency key: its status.
+    fn apply(&mut self, method: &str, user_id: &str, query: &str, body: Option<Value>) -> u16 {
+        match (method, body) {
+            ("PUT", Some(record)) => {
+                let version = |r: &Value| r["version"].as_u64().unwrap_or(0);
+                let held = self.employees.get(user_id).map(version);
+                if self.deleted.contains_key(user_id) || held.is_some_and(|held| held > version(&record)) {
+                    412
+                } else if self.employees.insert(user_id.to_owned(), record).is_none() {
+                    201
+                } else {
+                    200
                 }
-                status
             }
-        } else {
-            400
-        };
-        call.status = Some(status);
-        state.calls.push(call);
-        Ok(reply(status, "{}"))
+            ("PUT", None) => 400,
+            ("DELETE", _) => {
+                self.deleted
+                    .insert(user_id.to_owned(), query_version(query).unwrap_or(0));
+                match self.employees.remove(user_id) {
+                    Some(_) => 204,
+                    None => 404,
+                }
+            }
+            _ => 405,
+        }
     }
 }
 

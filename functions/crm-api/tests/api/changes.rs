@@ -58,15 +58,7 @@ async fn a_patch_changes_the_user_bumps_its_version_and_publishes_its_new_state(
     );
 
     let sent = events(&app).await;
-    let kinds: Vec<(String, u64)> = sent
-        .iter()
-        .map(|e| {
-            (
-                e["eventType"].as_str().unwrap().to_owned(),
-                e["version"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let kinds = kinds_and_versions(&sent);
     assert_eq!(
         kinds,
         [
@@ -255,16 +247,7 @@ async fn changes_made_while_the_queue_is_unreachable_collapse_behind_the_creatio
     // The queue is back: the next change sends everything pending, oldest first.
     let res = app.send(patch(&id, &json!({"name": "Ada D"}))).await;
     assert_eq!(res.status, 200);
-    let sent: Vec<(String, u64)> = events(&app)
-        .await
-        .iter()
-        .map(|e| {
-            (
-                e["eventType"].as_str().unwrap().to_owned(),
-                e["version"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let sent = kinds_and_versions(&events(&app).await);
     assert_eq!(
         sent,
         [("UserCreated".to_owned(), 1), ("UserUpdated".to_owned(), CHANGES + 2)]
@@ -344,4 +327,17 @@ async fn a_users_sync_status_reads_the_erp_sides_view() {
     );
     // Lists need not carry it.
     assert!(app.get("/api/crm").await.json()[0].get("sync").is_none());
+}
+
+/// Each sent event's type and version, in order.
+fn kinds_and_versions(events: &[serde_json::Value]) -> Vec<(String, u64)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e["eventType"].as_str().unwrap().to_owned(),
+                e["version"].as_u64().unwrap(),
+            )
+        })
+        .collect()
 }

@@ -22,13 +22,11 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// A fresh table, and the configuration adjusted by `tweak` (concurrency, latency...).
-pub async fn spawn_app_with(tweak: impl FnOnce(&mut ErpProcessorConfig)) -> TestApp {
-    let aws = emulator().sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-    let mut config = ErpProcessorConfig {
-        processed_table: create_processed_table(&dynamo).await,
-        employees_table: create_employees_table(&dynamo).await,
+/// The defaults with the simulated ERP (no latency), on these tables.
+fn config_for(processed_table: String, employees_table: String) -> ErpProcessorConfig {
+    ErpProcessorConfig {
+        processed_table,
+        employees_table,
         erp_system: "OracleFusion".to_owned(),
         batch_concurrency: ErpProcessorConfig::DEFAULT_BATCH_CONCURRENCY,
         erp: ErpConnector::Simulated {
@@ -38,7 +36,17 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ErpProcessorConfig)) -> Test
         claim_timeout: Duration::from_secs(ErpProcessorConfig::DEFAULT_CLAIM_TIMEOUT_SECONDS),
         max_receive_count: ErpProcessorConfig::DEFAULT_MAX_RECEIVE_COUNT,
         events_queue_url: None,
-    };
+    }
+}
+
+/// A fresh table, and the configuration adjusted by `tweak` (concurrency, latency...).
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut ErpProcessorConfig)) -> TestApp {
+    let aws = emulator().sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let mut config = config_for(
+        create_processed_table(&dynamo).await,
+        create_employees_table(&dynamo).await,
+    );
     tweak(&mut config);
     TestApp {
         app: App::new(&aws, &config).await.expect("the simulated ERP needs nothing"),
@@ -50,19 +58,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut ErpProcessorConfig)) -> Test
 /// The handler wired to a table that does not exist: every write fails.
 pub async fn spawn_app_without_table() -> TestApp {
     let aws = emulator().sdk_config().await;
-    let config = ErpProcessorConfig {
-        processed_table: unique("Missing"),
-        employees_table: unique("Missing"),
-        erp_system: "OracleFusion".to_owned(),
-        batch_concurrency: ErpProcessorConfig::DEFAULT_BATCH_CONCURRENCY,
-        erp: ErpConnector::Simulated {
-            latency: Duration::ZERO,
-        },
-        metrics_namespace: "CrmErp/test".to_owned(),
-        claim_timeout: Duration::from_secs(ErpProcessorConfig::DEFAULT_CLAIM_TIMEOUT_SECONDS),
-        max_receive_count: ErpProcessorConfig::DEFAULT_MAX_RECEIVE_COUNT,
-        events_queue_url: None,
-    };
+    let config = config_for(unique("Missing"), unique("Missing"));
     TestApp {
         app: App::new(&aws, &config).await.expect("the simulated ERP needs nothing"),
         dynamo: aws_sdk_dynamodb::Client::new(&aws),

@@ -35,19 +35,15 @@ pub async fn spawn_stack() -> Stack {
         metrics_namespace: "CrmErp/test".to_owned(),
     };
     let processed_table = create_processed_table(&dynamo).await;
-    let erp_config = ErpProcessorConfig {
-        processed_table: processed_table.clone(),
-        employees_table,
-        erp_system: "OracleFusion".to_owned(),
-        batch_concurrency: 10,
-        erp: ErpConnector::Simulated {
-            latency: Duration::ZERO,
-        },
-        metrics_namespace: "CrmErp/test".to_owned(),
-        claim_timeout: Duration::from_secs(ErpProcessorConfig::DEFAULT_CLAIM_TIMEOUT_SECONDS),
-        max_receive_count: ErpProcessorConfig::DEFAULT_MAX_RECEIVE_COUNT,
-        events_queue_url: None,
-    };
+    // The processor as its environment configures it: the defaults, the simulated ERP.
+    let erp_config = ErpProcessorConfig::from_lookup(|name| match name {
+        "ERP_PROCESSED_TABLE_NAME" => Some(processed_table.clone()),
+        "ERP_EMPLOYEES_TABLE_NAME" => Some(employees_table.clone()),
+        "METRICS_NAMESPACE" => Some("CrmErp/test".to_owned()),
+        _ => None,
+    })
+    .expect("a valid configuration");
+    assert_eq!(erp_config.erp, ErpConnector::Simulated { latency: Duration::ZERO });
     Stack {
         crm: crm_api::App::new(&aws, &crm_config),
         erp: erp_processor::App::new(&aws, &erp_config)

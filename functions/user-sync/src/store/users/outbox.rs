@@ -161,41 +161,7 @@ impl UsersTable {
                 // Only this module writes them: a bug, logged rather than blocking the user.
                 tracing::error!(user_id, "malformed later pending events dropped");
             }
-            // The later events exactly as read: a change replaces the one pending update with
-            // a newer one (the list keeps its length), which must not be lost under the move.
-            let mut request = self
-                .client()
-                .update_item()
-                .table_name(self.table())
-                .key("Id", AttributeValue::S(user_id.to_owned()))
-                .expression_attribute_names("#later", OUTBOX_LATER)
-                .expression_attribute_values(":event_id", AttributeValue::S(event_id.to_owned()));
-            request = if later.is_empty() {
-                request.condition_expression("#event_id = :event_id AND attribute_not_exists(#later)")
-            } else {
-                request
-                    .expression_attribute_values(":read", AttributeValue::L(later.clone()))
-                    .condition_expression("#event_id = :event_id AND #later = :read")
-            };
-            request = match &next {
-                None => request.update_expression("REMOVE #outbox, #since, #event_id, #event, #correlation, #later"),
-                Some(next) => {
-                    for (name, value) in next.attributes() {
-                        request = request.expression_attribute_values(format!(":{name}"), value);
-                    }
-                    let head = format!(
-                        "SET #outbox = :{OUTBOX}, #since = :{OUTBOX_SINCE}, #event_id = :{OUTBOX_EVENT_ID}, \
-                         #event = :{OUTBOX_EVENT}, #correlation = :{OUTBOX_CORRELATION_ID}"
-                    );
-                    if later.len() == 1 {
-                        request.update_expression(format!("{head} REMOVE #later"))
-                    } else {
-                        request
-                            .expression_attribute_values(":rest", AttributeValue::L(later[1..].to_vec()))
-                            .update_expression(format!("{head}, #later = :rest"))
-                    }
-                }
-            };
+            let request = self.move_up(user_id, event_id, &later, next.as_ref());
             if crate::store::written(with_outbox_names(request).send().await)? {
                 return Ok(next.map_or(Cleared::Cleared, Cleared::Next));
             }
@@ -203,6 +169,50 @@ impl UsersTable {
         // Changes kept moving the outbox: the relay clears it on a later run (sending the
         // event once more, which the processor absorbs).
         Ok(Cleared::NotPending)
+    }
+
+    /// The write that replaces the pending mark of `event_id` with `next` (the first of
+    /// `later`), or removes it when there is none. Conditional on the later events exactly as
+    /// read: a change replaces the one pending update with a newer one (the list keeps its
+    /// length), which must not be lost under the move.
+    fn move_up(
+        &self,
+        user_id: &str,
+        event_id: &str,
+        later: &[AttributeValue],
+        next: Option<&PendingEvent>,
+    ) -> UpdateItemFluentBuilder {
+        let mut request = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key("Id", AttributeValue::S(user_id.to_owned()))
+            .expression_attribute_names("#later", OUTBOX_LATER)
+            .expression_attribute_values(":event_id", AttributeValue::S(event_id.to_owned()));
+        request = if later.is_empty() {
+            request.condition_expression("#event_id = :event_id AND attribute_not_exists(#later)")
+        } else {
+            request
+                .expression_attribute_values(":read", AttributeValue::L(later.to_vec()))
+                .condition_expression("#event_id = :event_id AND #later = :read")
+        };
+        let Some(next) = next else {
+            return request.update_expression("REMOVE #outbox, #since, #event_id, #event, #correlation, #later");
+        };
+        for (name, value) in next.attributes() {
+            request = request.expression_attribute_values(format!(":{name}"), value);
+        }
+        let head = format!(
+            "SET #outbox = :{OUTBOX}, #since = :{OUTBOX_SINCE}, #event_id = :{OUTBOX_EVENT_ID}, \
+             #event = :{OUTBOX_EVENT}, #correlation = :{OUTBOX_CORRELATION_ID}"
+        );
+        if later.len() == 1 {
+            request.update_expression(format!("{head} REMOVE #later"))
+        } else {
+            request
+                .expression_attribute_values(":rest", AttributeValue::L(later[1..].to_vec()))
+                .update_expression(format!("{head}, #later = :rest"))
+        }
     }
 
     /// Whether the user's item still holds a pending event (read consistently).
