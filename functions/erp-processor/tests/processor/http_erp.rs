@@ -488,6 +488,9 @@ async fn the_erps_error_text_is_never_logged() {
     let _logging = tracing::subscriber::set_default(subscriber);
 
     let c = connected(Duration::from_secs(2), 3).await;
+    // Another test's thread may have registered a call site while this subscriber was being
+    // registered, caching "never" for it; the interest is computed again now that it is.
+    tracing::callsite::rebuild_interest_cache();
     let user_id = test_support::unique("user");
     for (status, message) in [(409, "m-1"), (503, "m-2")] {
         c.erp.set_for_user(&user_id, Behaviour::Echo(status));
