@@ -77,8 +77,6 @@ impl IdempotencyKey<'_> {
 /// What a re-publication of users did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Republished {
-    /// Put in the outbox now: another event of theirs was not pending.
-    pub marked: usize,
     /// Skipped: another event of the user is still pending (it goes first), or the user is gone.
     pub skipped: usize,
     pub delivered: Delivered,
@@ -226,7 +224,6 @@ impl Crm {
                 Marked::NotMarked => done.skipped += 1,
             }
         }
-        done.marked = marked.len();
         done.delivered = self.outbox.deliver(marked, usize::MAX).await;
         Ok(done)
     }

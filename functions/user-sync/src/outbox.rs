@@ -65,7 +65,9 @@ impl Outbox {
                 Ok(outcomes) => outcomes,
                 Err(error) => {
                     let left = pending.len() - i * MAX_BATCH;
-                    tracing::warn!(error = %chain(&error), left, "events queue unreachable; the events stay pending for the outbox relay");
+                    let first = &chunk[0].event;
+                    tracing::warn!(error = %chain(&error), left, event_id = %first.event_id, user_id = %first.user.id,
+                        "events queue unreachable; this event and the rest of the run's stay pending for the outbox relay");
                     done.failed += left;
                     return None;
                 }

@@ -213,7 +213,7 @@ fn log_failure(failure: &RecordFailure) {
     };
     if failure.is_permanent() {
         tracing::warn!(reason = %failure, kind, "record rejected")
-    } else if failure.is_deferrable() {
+    } else if matches!(failure, RecordFailure::Process(ProcessError::InProgress)) {
         // Expected when deliveries of one event overlap: the retry finds it done.
         tracing::info!(reason = %failure, kind, "record deferred")
     } else {

@@ -43,7 +43,12 @@ pub async fn spawn_stack() -> Stack {
         _ => None,
     })
     .expect("a valid configuration");
-    assert_eq!(erp_config.erp, ErpConnector::Simulated { latency: Duration::ZERO });
+    assert_eq!(
+        erp_config.erp,
+        ErpConnector::Simulated {
+            latency: Duration::ZERO
+        }
+    );
     Stack {
         crm: crm_api::App::new(&aws, &crm_config),
         erp: erp_processor::App::new(&aws, &erp_config)

@@ -46,18 +46,6 @@ impl EventPublisher {
         }
     }
 
-    pub async fn publish(&self, event: &EventEnvelope, correlation_id: &str) -> Result<(), PublishError> {
-        self.client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(message_body(event))
-            .message_attributes("eventType", string_attribute(event.event_type.as_str()))
-            .message_attributes("correlationId", string_attribute(correlation_id))
-            .send()
-            .await?;
-        Ok(())
-    }
-
     /// Sends up to `MAX_BATCH` events in one call. `Err` when the call itself failed
     /// (nothing was sent); otherwise one outcome per event, in order, since SQS may accept
     /// some entries of a batch and refuse others.

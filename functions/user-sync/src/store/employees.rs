@@ -278,3 +278,54 @@ impl ErpEmployeesTable {
         super::written(result).map(|_| ())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> AttributeValue {
+        AttributeValue::S(text.to_owned())
+    }
+
+    fn view_item(pii: Option<AttributeValue>) -> HashMap<String, AttributeValue> {
+        let mut item = HashMap::from([
+            (USER_ID.to_owned(), s("u-1")),
+            ("Version".to_owned(), AttributeValue::N("3".to_owned())),
+            ("State".to_owned(), s("Deleting")),
+            ("ErpRecordId".to_owned(), s("EMP-u-1")),
+            ("ErpSystem".to_owned(), s("OracleFusion")),
+            ("EventId".to_owned(), s("e-3")),
+            ("SyncedAt".to_owned(), s("2026-12-06T10:00:00.123Z")),
+            ("LeaseToken".to_owned(), s("t")),
+        ]);
+        if let Some(pii) = pii {
+            item.insert("PiiEventIds".to_owned(), pii);
+        }
+        item
+    }
+
+    #[test]
+    fn a_view_reads_from_its_item_with_a_list_a_legacy_set_or_no_records() {
+        let list = AttributeValue::L(vec![s("e-1"), s("e-3")]);
+        let view = view_of(&view_item(Some(list))).expect("a view");
+        assert_eq!((view.version, view.state), (3, EmployeeState::Deleting));
+        assert_eq!(view.pii_event_ids, ["e-1", "e-3"]);
+        assert_eq!(view.synced_at.unix_timestamp_nanos() % 1_000_000_000, 123_000_000);
+        let legacy = AttributeValue::Ss(vec!["e-1".to_owned()]);
+        assert_eq!(view_of(&view_item(Some(legacy))).unwrap().pii_event_ids, ["e-1"]);
+        assert!(view_of(&view_item(None)).unwrap().pii_event_ids.is_empty());
+    }
+
+    #[test]
+    fn an_item_holding_only_a_lease_or_an_unknown_state_is_no_view() {
+        let lease = HashMap::from([
+            (USER_ID.to_owned(), s("u-1")),
+            ("LeaseToken".to_owned(), s("t")),
+            ("LeaseExpiresAt".to_owned(), AttributeValue::N("1".to_owned())),
+        ]);
+        assert_eq!(view_of(&lease), None);
+        let mut unknown = view_item(None);
+        unknown.insert("State".to_owned(), s("Archived"));
+        assert_eq!(view_of(&unknown), None);
+    }
+}
