@@ -90,10 +90,14 @@ pub async fn run(
 async fn republish(crm: &Crm, page: &[StoredUser], generation: &str, done: &mut Progress) -> Result<(), String> {
     done.pages += 1;
     done.users += page.len();
-    let republished = crm
-        .republish(page, generation)
-        .await
-        .map_err(|e| format!("outbox: {}", user_sync::errors::chain(&e)))?;
+    let republished = crm.republish(page, generation).await.map_err(|e| {
+        let first = page.first().map(|u| u.id.to_string()).unwrap_or_default();
+        format!(
+            "outbox of the page of {} users from {first}: {}",
+            page.len(),
+            user_sync::errors::chain(&e)
+        )
+    })?;
     done.skipped += republished.skipped;
     done.sent += republished.delivered.sent;
     done.left_pending += republished.delivered.failed;

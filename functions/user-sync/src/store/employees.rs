@@ -96,10 +96,6 @@ pub struct ErpEmployeesTable {
     table: String,
 }
 
-fn epoch_millis(t: OffsetDateTime) -> String {
-    (t.unix_timestamp_nanos() / 1_000_000).to_string()
-}
-
 impl ErpEmployeesTable {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         Self {
@@ -124,8 +120,8 @@ impl ErpEmployeesTable {
             .update_expression("SET LeaseToken = :token, LeaseExpiresAt = :expires")
             .condition_expression("attribute_not_exists(LeaseToken) OR LeaseExpiresAt < :now")
             .expression_attribute_values(":token", AttributeValue::S(token.clone()))
-            .expression_attribute_values(":expires", AttributeValue::N(epoch_millis(expires_at)))
-            .expression_attribute_values(":now", AttributeValue::N(epoch_millis(now)))
+            .expression_attribute_values(":expires", super::epoch_millis(expires_at))
+            .expression_attribute_values(":now", super::epoch_millis(now))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;

@@ -31,6 +31,24 @@ pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
         .expect("a UTC time of our era formats as RFC 3339")
 }
 
+/// `t` as the epoch milliseconds every number-typed time attribute (`OutboxSince`, the
+/// claims' and leases' expiries) holds, in a number attribute. Milliseconds, not RFC 3339:
+/// conditions and the `PendingEvents` index compare them as numbers.
+pub(crate) fn epoch_millis(t: time::OffsetDateTime) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::N(millis(t).to_string())
+}
+
+/// `t` in epoch milliseconds, for an item's number field written through `serde_dynamo`.
+pub(crate) fn millis(t: time::OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).expect("a time of our era")
+}
+
+/// A number attribute `epoch_millis` wrote, as a time.
+pub(crate) fn from_epoch_millis(value: &aws_sdk_dynamodb::types::AttributeValue) -> Option<time::OffsetDateTime> {
+    let millis: i128 = value.as_n().ok()?.parse().ok()?;
+    time::OffsetDateTime::from_unix_timestamp_nanos(millis.checked_mul(1_000_000)?).ok()
+}
+
 /// A conditional write's outcome: `true` when it was written, `false` when its condition
 /// did not hold (nothing was written); any other failure is an error.
 pub(crate) fn written<O, E, R>(result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>) -> Result<bool, StoreError>
@@ -42,5 +60,19 @@ where
         Ok(_) => Ok(true),
         Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException") => Ok(false),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use time::macros::datetime;
+
+    #[test]
+    fn times_in_number_attributes_are_epoch_milliseconds_and_read_back() {
+        let t = datetime!(2026-12-06 10:00:00.123 UTC);
+        assert_eq!(super::epoch_millis(t), AttributeValue::N("1796551200123".to_owned()));
+        assert_eq!(super::from_epoch_millis(&super::epoch_millis(t)), Some(t));
+        assert_eq!(super::from_epoch_millis(&AttributeValue::S("1".to_owned())), None);
     }
 }

@@ -195,10 +195,6 @@ fn payload_hash(event: &EventEnvelope) -> String {
         .collect()
 }
 
-fn epoch_millis(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).expect("a time of our era")
-}
-
 #[derive(Debug, Clone)]
 pub struct ProcessedUsersTable {
     client: aws_sdk_dynamodb::Client,
@@ -231,7 +227,7 @@ impl ProcessedUsersTable {
             status: STATUS_IN_PROGRESS,
             payload_hash: payload_hash(event),
             claim_token: &token,
-            claim_expires_at: epoch_millis(expires_at),
+            claim_expires_at: super::millis(expires_at),
         };
         let result = self
             .client
@@ -241,7 +237,7 @@ impl ProcessedUsersTable {
             .condition_expression("attribute_not_exists(EventId) OR (#status = :in_progress AND ClaimExpiresAt < :now)")
             .expression_attribute_names("#status", "Status")
             .expression_attribute_values(":in_progress", AttributeValue::S(STATUS_IN_PROGRESS.to_owned()))
-            .expression_attribute_values(":now", AttributeValue::N(epoch_millis(now).to_string()))
+            .expression_attribute_values(":now", super::epoch_millis(now))
             .send()
             .await;
         if super::written(result)? {

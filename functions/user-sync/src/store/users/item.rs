@@ -63,10 +63,9 @@ impl PendingEvent {
 
     /// The attributes that mark an item as holding this pending event.
     pub(super) fn attributes(&self) -> HashMap<String, AttributeValue> {
-        let since = self.since.unix_timestamp_nanos() / 1_000_000;
         HashMap::from([
             (OUTBOX.to_owned(), AttributeValue::S(PENDING.to_owned())),
-            (OUTBOX_SINCE.to_owned(), AttributeValue::N(since.to_string())),
+            (OUTBOX_SINCE.to_owned(), crate::store::epoch_millis(self.since)),
             (
                 OUTBOX_EVENT_ID.to_owned(),
                 AttributeValue::S(self.event.event_id.clone()),
@@ -81,7 +80,6 @@ impl PendingEvent {
 
     /// The event as an entry of `OutboxLater`.
     pub(super) fn to_later(&self) -> AttributeValue {
-        let since = self.since.unix_timestamp_nanos() / 1_000_000;
         AttributeValue::M(HashMap::from([
             ("EventId".to_owned(), AttributeValue::S(self.event.event_id.clone())),
             ("Event".to_owned(), AttributeValue::S(self.event.to_json())),
@@ -89,7 +87,7 @@ impl PendingEvent {
                 "CorrelationId".to_owned(),
                 AttributeValue::S(self.correlation_id.clone()),
             ),
-            ("Since".to_owned(), AttributeValue::N(since.to_string())),
+            ("Since".to_owned(), crate::store::epoch_millis(self.since)),
         ]))
     }
 
@@ -112,9 +110,7 @@ impl PendingEvent {
         let event = EventEnvelope::parse(text(OUTBOX_EVENT)?).ok()?;
         let since = item
             .get(OUTBOX_SINCE)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|ms| ms.parse::<i128>().ok())
-            .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).ok())
+            .and_then(crate::store::from_epoch_millis)
             .unwrap_or(event.timestamp);
         Some(Self {
             event,

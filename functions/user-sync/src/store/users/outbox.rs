@@ -44,7 +44,6 @@ impl UsersTable {
     /// The index is eventually consistent: an event just cleared may still be listed,
     /// which costs one duplicate send that the processor's idempotency absorbs.
     pub async fn pending_events(&self, cutoff: OffsetDateTime, limit: usize) -> Result<Vec<PendingEvent>, StoreError> {
-        let cutoff_ms = cutoff.unix_timestamp_nanos() / 1_000_000;
         let mut found = Vec::new();
         let mut start = None;
         loop {
@@ -58,7 +57,7 @@ impl UsersTable {
                 .expression_attribute_names("#outbox", OUTBOX)
                 .expression_attribute_names("#since", OUTBOX_SINCE)
                 .expression_attribute_values(":pending", AttributeValue::S(PENDING.to_owned()))
-                .expression_attribute_values(":cutoff", AttributeValue::N(cutoff_ms.to_string()))
+                .expression_attribute_values(":cutoff", crate::store::epoch_millis(cutoff))
                 .scan_index_forward(true)
                 .limit(page)
                 .set_exclusive_start_key(start)
