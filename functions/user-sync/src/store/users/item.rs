@@ -63,61 +63,82 @@ impl PendingEvent {
 
     /// The attributes that mark an item as holding this pending event.
     pub(super) fn attributes(&self) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            (OUTBOX.to_owned(), AttributeValue::S(PENDING.to_owned())),
-            (OUTBOX_SINCE.to_owned(), crate::store::epoch_millis(self.since)),
-            (
-                OUTBOX_EVENT_ID.to_owned(),
-                AttributeValue::S(self.event.event_id.clone()),
-            ),
-            (OUTBOX_EVENT.to_owned(), AttributeValue::S(self.event.to_json())),
-            (
-                OUTBOX_CORRELATION_ID.to_owned(),
-                AttributeValue::S(self.correlation_id.clone()),
-            ),
-        ])
+        serde_dynamo::to_item(OutboxAttributes {
+            outbox: PENDING.to_owned(),
+            since: Some(crate::store::millis(self.since)),
+            event_id: Some(self.event.event_id.clone()),
+            event: self.event.to_json(),
+            correlation_id: self.correlation_id.clone(),
+        })
+        .expect("strings and a number always make an item")
     }
 
     /// The event as an entry of `OutboxLater`.
     pub(super) fn to_later(&self) -> AttributeValue {
-        AttributeValue::M(HashMap::from([
-            ("EventId".to_owned(), AttributeValue::S(self.event.event_id.clone())),
-            ("Event".to_owned(), AttributeValue::S(self.event.to_json())),
-            (
-                "CorrelationId".to_owned(),
-                AttributeValue::S(self.correlation_id.clone()),
-            ),
-            ("Since".to_owned(), crate::store::epoch_millis(self.since)),
-        ]))
+        AttributeValue::M(
+            serde_dynamo::to_item(LaterEntry {
+                event_id: Some(self.event.event_id.clone()),
+                event: self.event.to_json(),
+                correlation_id: self.correlation_id.clone(),
+                since: Some(crate::store::millis(self.since)),
+            })
+            .expect("strings and a number always make an item"),
+        )
     }
 
     /// An entry of `OutboxLater`, as `to_later` wrote it.
     pub(super) fn from_later(entry: &AttributeValue) -> Option<Self> {
-        let map = entry.as_m().ok()?;
-        let renamed: HashMap<String, AttributeValue> = [
-            ("Event", OUTBOX_EVENT),
-            ("CorrelationId", OUTBOX_CORRELATION_ID),
-            ("Since", OUTBOX_SINCE),
-        ]
-        .into_iter()
-        .filter_map(|(from, to)| map.get(from).map(|v| (to.to_owned(), v.clone())))
-        .collect();
-        Self::from_item(&renamed)
+        let entry: LaterEntry = serde_dynamo::from_item(entry.as_m().ok()?.clone()).ok()?;
+        Self::read(&entry.event, entry.correlation_id, entry.since)
     }
 
+    /// The pending event of a user item, as `attributes` wrote it.
     pub(super) fn from_item(item: &HashMap<String, AttributeValue>) -> Option<Self> {
-        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
-        let event = EventEnvelope::parse(text(OUTBOX_EVENT)?).ok()?;
-        let since = item
-            .get(OUTBOX_SINCE)
-            .and_then(crate::store::from_epoch_millis)
-            .unwrap_or(event.timestamp);
+        let fields: OutboxAttributes = serde_dynamo::from_item(item.clone()).ok()?;
+        Self::read(&fields.event, fields.correlation_id, fields.since)
+    }
+
+    /// An entry without its time entered the outbox with its event.
+    fn read(event: &str, correlation_id: String, since: Option<i64>) -> Option<Self> {
+        let event = EventEnvelope::parse(event).ok()?;
+        let since = match since {
+            Some(millis) => crate::store::from_millis(millis)?,
+            None => event.timestamp,
+        };
         Some(Self {
             event,
-            correlation_id: text(OUTBOX_CORRELATION_ID)?.clone(),
+            correlation_id,
             since,
         })
     }
+}
+
+/// The oldest pending event's attributes on a user item; `Outbox` and `OutboxSince` key the
+/// `PendingEvents` index.
+#[derive(Serialize, Deserialize)]
+struct OutboxAttributes {
+    #[serde(rename = "Outbox", default)]
+    outbox: String,
+    #[serde(rename = "OutboxSince", default)]
+    since: Option<i64>,
+    #[serde(rename = "OutboxEventId", default)]
+    event_id: Option<String>,
+    #[serde(rename = "OutboxEvent")]
+    event: String,
+    #[serde(rename = "OutboxCorrelationId")]
+    correlation_id: String,
+}
+
+/// An entry of `OutboxLater`: the same event, without the index's key.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct LaterEntry {
+    #[serde(default)]
+    event_id: Option<String>,
+    event: String,
+    correlation_id: String,
+    #[serde(default)]
+    since: Option<i64>,
 }
 
 /// A user as the table holds it: ours carry their creation time and event id, the
@@ -275,6 +296,51 @@ pub(super) fn key_of(id: Uuid) -> HashMap<String, AttributeValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::macros::datetime;
+
+    fn pending() -> PendingEvent {
+        let user = User {
+            id: Uuid::from_u128(7),
+            name: "Ada".to_owned(),
+            email: "ada@example.com".to_owned(),
+            created_at: datetime!(2026-12-06 10:00:00 UTC),
+            event_id: Uuid::from_u128(8),
+            version: 1,
+        };
+        PendingEvent::new(EventEnvelope::user_created(&user), "req-1")
+            .entering_at(datetime!(2026-12-06 10:00:05.123 UTC))
+    }
+
+    #[test]
+    fn a_pending_event_reads_back_from_its_attributes_and_from_outbox_later() {
+        let event = pending();
+        let attributes = event.attributes();
+        assert_eq!(attributes[OUTBOX], AttributeValue::S(PENDING.to_owned()));
+        assert_eq!(attributes[OUTBOX_SINCE], AttributeValue::N("1796551205123".to_owned()));
+        assert_eq!(
+            attributes[OUTBOX_EVENT_ID],
+            AttributeValue::S(event.event.event_id.clone())
+        );
+        assert_eq!(attributes[OUTBOX_CORRELATION_ID], AttributeValue::S("req-1".to_owned()));
+        assert_eq!(PendingEvent::from_item(&attributes), Some(event.clone()));
+        let later = event.to_later();
+        let entry = later.as_m().expect("a map");
+        assert_eq!(entry["Since"], AttributeValue::N("1796551205123".to_owned()));
+        assert_eq!(PendingEvent::from_later(&later), Some(event));
+    }
+
+    #[test]
+    fn an_entry_without_its_time_entered_with_its_event_and_a_broken_one_reads_as_none() {
+        let event = pending();
+        let mut attributes = event.attributes();
+        attributes.remove(OUTBOX_SINCE);
+        let read = PendingEvent::from_item(&attributes).expect("readable");
+        assert_eq!(read.since, event.event.timestamp);
+        attributes.insert(OUTBOX_EVENT.to_owned(), AttributeValue::S("{not json".to_owned()));
+        assert_eq!(PendingEvent::from_item(&attributes), None);
+        assert_eq!(PendingEvent::from_item(&HashMap::new()), None);
+        assert_eq!(PendingEvent::from_later(&AttributeValue::S("x".to_owned())), None);
+    }
 
     /// The index the outbox queries is the one the CDK app deploys (cdk/lib/tables.json).
     #[test]
