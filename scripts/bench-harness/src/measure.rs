@@ -124,11 +124,13 @@ impl RawCall {
     }
 }
 
+/// The emulator's tables and queue, and the harness's own client of them.
 struct Raw {
     dynamo: aws_sdk_dynamodb::Client,
     users_table: String,
     processed_table: String,
     employees_table: String,
+    queue_url: String,
     user_id: String,
 }
 
@@ -149,28 +151,141 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
 
     progress.step("MiniStack server, tables, a seeded user");
     let emulator = tokio::task::spawn_blocking(test_support::emulator).await?;
-    let aws = emulator.sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let users_table = test_support::create_users_table(&dynamo).await;
-    let processed_table = test_support::create_processed_table(&dynamo).await;
-    let employees_table = test_support::create_employees_table(&dynamo).await;
-    let queue_url = test_support::create_queue(&sqs, "Events").await;
-    let user_id = Uuid::new_v4().to_string();
-    dynamo
-        .put_item()
-        .table_name(&users_table)
-        .set_item(Some(HashMap::from([
-            ("Id".to_owned(), s(&user_id)),
-            ("Name".to_owned(), s("Bench User")),
-            ("Email".to_owned(), s("bench@example.com")),
-            ("CreatedAt".to_owned(), s("2026-03-02T09:15:27.418Z")),
-            ("EventId".to_owned(), s(&Uuid::new_v4().to_string())),
-        ])))
-        .send()
-        .await?;
-    let ctx = Ctx { user_id };
-    let mut base_env = vec![("AWS_ENDPOINT_URL".to_owned(), emulator.endpoint.clone())];
+    let raw = Raw::prepare(emulator).await?;
+    let ctx = Ctx {
+        user_id: raw.user_id.clone(),
+    };
+    let subjects = subjects(root, &logs, &emulator.endpoint, &raw);
+    progress.done(&format!("MiniStack at {}", emulator.endpoint));
+
+    progress.step(&format!(
+        "cold starts: {} fresh processes per function, interleaved",
+        plan.cold_starts
+    ));
+    let cold = cold_starts(&subjects, &ctx, plan, &progress).await?;
+    let p50 = |samples: &[Duration]| Summary::of(samples).map_or(f64::NAN, |s| s.p50);
+    progress.done(&format!(
+        "init p50: {}",
+        listed(subjects.iter().zip(&cold.init), |(s, d)| format!(
+            "{} {:.2} ms",
+            s.spec.name,
+            p50(d)
+        ))
+    ));
+
+    progress.step(&format!(
+        "warm: {} sequential invocations per function, each followed by its AWS call made raw; peak RSS",
+        plan.warm_invocations
+    ));
+    let (functions, emulator_raw) = warm_all(&subjects, &ctx, &raw, &cold, plan, &progress).await?;
+    progress.done(&format!(
+        "p50: {}",
+        listed(&functions, |f| format!(
+            "{} {:.2} ms",
+            f.name,
+            f.warm_ms.map_or(f64::NAN, |s| s.p50)
+        ))
+    ));
+
+    progress.step("erp-processor batches: 100 records against 1, at ERP_LATENCY_MS 100 and 0");
+    let mut batch = Vec::new();
+    for latency in [100u64, 0] {
+        batch.push(batches(&subjects[2], latency, plan, &progress).await?);
+    }
+    progress.done(&format!(
+        "100 records at 100 ms: p50 {:.0} ms; at 0 ms: {:.0} records/s",
+        batch[0].hundred_records_ms.map_or(f64::NAN, |s| s.p50),
+        batch[1].records_per_second.unwrap_or(f64::NAN)
+    ));
+
+    progress.step("artifacts: cargo lambda build --release --arm64 --output-format zip");
+    let artifacts = artifacts(root);
+    progress.done(&listed(&artifacts, |a| {
+        format!("{} {:.2} MB", a.function, a.zip_bytes.unwrap_or(0) as f64 / 1e6)
+    }));
+
+    progress.step(&format!(
+        "cost inputs: {} users created, {} batches of the deployed size (at {} ms per ERP call, concurrent and sequential); AWS calls counted",
+        plan.cost_users,
+        plan.cost_batches,
+        crate::cost::measured::ERP_LATENCY_MS
+    ));
+    let setup = crate::cost::measured::Setup {
+        root,
+        emulator: &emulator.endpoint,
+        users_table: &raw.users_table,
+        processed_table: &raw.processed_table,
+        employees_table: &raw.employees_table,
+        queue_url: &raw.queue_url,
+        logs: &logs,
+    };
+    let cost = crate::cost::measured::measure(&setup, plan.cost_users, plan.cost_batches, &progress).await?;
+    progress.done(&listed(&cost.designs, |d| {
+        format!("{}: ${:.2} per million users", d.usage.design, d.total_usd)
+    }));
+
+    let targets = targets(&functions, &batch, &artifacts);
+    Ok(Results {
+        mode: if smoke { "smoke" } else { "full" },
+        machine: machine(),
+        git_commit: git_commit(root),
+        unix_time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        plan,
+        functions,
+        emulator_raw,
+        batch,
+        artifacts,
+        targets,
+        e2e: None,
+        cost: Some(cost),
+    })
+}
+
+/// `items` one per `show`, comma-separated: a step's summary line.
+fn listed<I: IntoIterator>(items: I, show: impl FnMut(I::Item) -> String) -> String {
+    items.into_iter().map(show).collect::<Vec<_>>().join(", ")
+}
+
+impl Raw {
+    /// The tables and the queue the functions are pointed at, and one user to read.
+    async fn prepare(emulator: &test_support::Emulator) -> Result<Self, AnyError> {
+        let aws = emulator.sdk_config().await;
+        let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+        let sqs = aws_sdk_sqs::Client::new(&aws);
+        let users_table = test_support::create_users_table(&dynamo).await;
+        let processed_table = test_support::create_processed_table(&dynamo).await;
+        let employees_table = test_support::create_employees_table(&dynamo).await;
+        let queue_url = test_support::create_queue(&sqs, "Events").await;
+        let user_id = Uuid::new_v4().to_string();
+        dynamo
+            .put_item()
+            .table_name(&users_table)
+            .set_item(Some(HashMap::from([
+                ("Id".to_owned(), s(&user_id)),
+                ("Name".to_owned(), s("Bench User")),
+                ("Email".to_owned(), s("bench@example.com")),
+                ("CreatedAt".to_owned(), s("2026-03-02T09:15:27.418Z")),
+                ("EventId".to_owned(), s(&Uuid::new_v4().to_string())),
+            ])))
+            .send()
+            .await?;
+        Ok(Self {
+            dynamo,
+            users_table,
+            processed_table,
+            employees_table,
+            queue_url,
+            user_id,
+        })
+    }
+}
+
+/// The four processes measured, in the tables' order: the floor, crm-api, erp-processor
+/// and the Python peer.
+fn subjects(root: &Path, logs: &Path, endpoint: &str, raw: &Raw) -> [Subject; 4] {
+    let mut base_env = vec![("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned())];
     // Experiments: extra KEY=VALUE words for every function's environment.
     let extra = std::env::var("BENCH_FUNCTION_ENV").unwrap_or_default();
     base_env.extend(
@@ -197,7 +312,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
         env,
         log: logs.join(format!("{name}.log")),
     };
-    let subjects = [
+    [
         Subject {
             spec: spec("floor", base_env.clone()),
             event: |_, n| events::hello(n),
@@ -207,9 +322,9 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
             spec: spec(
                 "crm-api",
                 with(&[
-                    ("USERS_TABLE_NAME", &users_table),
-                    ("EVENTS_QUEUE_URL", &queue_url),
-                    ("ERP_EMPLOYEES_TABLE_NAME", &employees_table),
+                    ("USERS_TABLE_NAME", &raw.users_table),
+                    ("EVENTS_QUEUE_URL", &raw.queue_url),
+                    ("ERP_EMPLOYEES_TABLE_NAME", &raw.employees_table),
                 ]),
             ),
             event: |ctx, _| events::get_user(&ctx.user_id),
@@ -219,8 +334,8 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
             spec: spec(
                 "erp-processor",
                 with(&[
-                    ("ERP_PROCESSED_TABLE_NAME", &processed_table),
-                    ("ERP_EMPLOYEES_TABLE_NAME", &employees_table),
+                    ("ERP_PROCESSED_TABLE_NAME", &raw.processed_table),
+                    ("ERP_EMPLOYEES_TABLE_NAME", &raw.employees_table),
                 ]),
             ),
             event: |_, _| events::sqs_batch(1),
@@ -233,7 +348,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
                 args: vec!["-m".into(), "awslambdaric".into(), "handler.handler".into()],
                 cwd: Some(root.join("scripts/bench-python")),
                 env: with(&[
-                    ("ERP_PROCESSED_TABLE_NAME", &processed_table),
+                    ("ERP_PROCESSED_TABLE_NAME", &raw.processed_table),
                     ("LAMBDA_TASK_ROOT", &root.join("scripts/bench-python").to_string_lossy()),
                     ("_HANDLER", "handler.handler"),
                 ]),
@@ -242,53 +357,50 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
             event: |_, _| events::sqs_batch(1),
             raw_call: Some(RawCall::PutItem),
         },
-    ];
-    progress.done(&format!("MiniStack at {}", emulator.endpoint));
+    ]
+}
 
-    let raw = Raw {
-        dynamo: dynamo.clone(),
-        users_table: users_table.clone(),
-        processed_table: processed_table.clone(),
-        employees_table: employees_table.clone(),
-        user_id: ctx.user_id.clone(),
+/// Per subject, the cold starts' init and first-response times.
+struct Cold {
+    init: Vec<Vec<Duration>>,
+    first: Vec<Vec<Duration>>,
+}
+
+/// `plan.cold_starts` fresh processes per subject, the subjects interleaved in each round.
+async fn cold_starts(subjects: &[Subject], ctx: &Ctx, plan: Plan, progress: &Progress) -> Result<Cold, AnyError> {
+    let mut cold = Cold {
+        init: vec![vec![]; subjects.len()],
+        first: vec![vec![]; subjects.len()],
     };
-    progress.step(&format!(
-        "cold starts: {} fresh processes per function, interleaved",
-        plan.cold_starts
-    ));
-    let mut init: Vec<Vec<Duration>> = vec![vec![]; subjects.len()];
-    let mut first: Vec<Vec<Duration>> = vec![vec![]; subjects.len()];
     let rounds = plan.cold_starts + 1;
     for round in 0..rounds {
         for (i, subject) in subjects.iter().enumerate() {
-            let (cold_init, cold_first) = cold_start(subject, &ctx).await?;
+            let (cold_init, cold_first) = cold_start(subject, ctx).await?;
             // Round 0 warms the page cache (and Python's bytecode cache) for every function.
             if round > 0 {
-                init[i].push(cold_init);
-                first[i].push(cold_first);
+                cold.init[i].push(cold_init);
+                cold.first[i].push(cold_first);
             }
         }
         progress.tick(round, rounds - 1);
     }
-    let p50 = |samples: &[Duration]| Summary::of(samples).map_or(f64::NAN, |s| s.p50);
-    progress.done(&format!(
-        "init p50: {}",
-        subjects
-            .iter()
-            .zip(&init)
-            .map(|(s, d)| format!("{} {:.2} ms", s.spec.name, p50(d)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    Ok(cold)
+}
 
-    progress.step(&format!(
-        "warm: {} sequential invocations per function, each followed by its AWS call made raw; peak RSS",
-        plan.warm_invocations
-    ));
+/// Each subject warm, with its raw AWS call timed alongside; the net figure is the warm p50
+/// less the floor's and the raw call's.
+async fn warm_all(
+    subjects: &[Subject],
+    ctx: &Ctx,
+    raw: &Raw,
+    cold: &Cold,
+    plan: Plan,
+    progress: &Progress,
+) -> Result<(Vec<FunctionResult>, EmulatorRaw), AnyError> {
     let mut functions = Vec::new();
     let (mut raw_get, mut raw_put, mut raw_claim) = (Vec::new(), Vec::new(), Vec::new());
     for (i, subject) in subjects.iter().enumerate() {
-        let warm = warm(subject, &ctx, &raw, plan.warm_invocations, &progress).await?;
+        let warm = warm(subject, ctx, raw, plan.warm_invocations, progress).await?;
         match subject.raw_call {
             Some(RawCall::GetItem) => raw_get.extend(&warm.raw),
             Some(RawCall::PutItem) => raw_put.extend(&warm.raw),
@@ -297,8 +409,8 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
         }
         functions.push(FunctionResult {
             name: subject.spec.name,
-            cold_init_ms: Summary::of(&init[i]),
-            cold_first_response_ms: Summary::of(&first[i]),
+            cold_init_ms: Summary::of(&cold.init[i]),
+            cold_first_response_ms: Summary::of(&cold.first[i]),
             warm_ms: Summary::of(&warm.latency),
             peak_rss_mb: Some(warm.peak_rss_mb),
             raw_call: subject.raw_call.map(RawCall::name),
@@ -318,88 +430,20 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
         put_item_ms: Summary::of(&raw_put),
         claim_and_complete_ms: Summary::of(&raw_claim),
     };
-    progress.done(&format!(
-        "p50: {}",
-        functions
-            .iter()
-            .map(|f| format!("{} {:.2} ms", f.name, f.warm_ms.map_or(f64::NAN, |s| s.p50)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    Ok((functions, emulator_raw))
+}
 
-    progress.step("erp-processor batches: 100 records against 1, at ERP_LATENCY_MS 100 and 0");
-    let mut batch = Vec::new();
-    for latency in [100u64, 0] {
-        batch.push(batches(&subjects[2], latency, plan, &progress).await?);
-    }
-    progress.done(&format!(
-        "100 records at 100 ms: p50 {:.0} ms; at 0 ms: {:.0} records/s",
-        batch[0].hundred_records_ms.map_or(f64::NAN, |s| s.p50),
-        batch[1].records_per_second.unwrap_or(f64::NAN)
-    ));
-
-    progress.step("artifacts: cargo lambda build --release --arm64 --output-format zip");
-    let artifacts: Vec<Artifact> = DEPLOYED
+/// The deployed functions' arm64 zips and binaries, as `cargo lambda build` left them.
+fn artifacts(root: &Path) -> Vec<Artifact> {
+    let size = |path: std::path::PathBuf| std::fs::metadata(path).ok().map(|m| m.len());
+    DEPLOYED
         .iter()
-        .map(|&function| {
-            let size = |path: std::path::PathBuf| std::fs::metadata(path).ok().map(|m| m.len());
-            Artifact {
-                function,
-                zip_bytes: size(root.join("target/lambda").join(function).join("bootstrap.zip")),
-                binary_bytes: size(root.join("target/aarch64-unknown-linux-gnu/release").join(function)),
-            }
+        .map(|&function| Artifact {
+            function,
+            zip_bytes: size(root.join("target/lambda").join(function).join("bootstrap.zip")),
+            binary_bytes: size(root.join("target/aarch64-unknown-linux-gnu/release").join(function)),
         })
-        .collect();
-    progress.done(
-        &artifacts
-            .iter()
-            .map(|a| format!("{} {:.2} MB", a.function, a.zip_bytes.unwrap_or(0) as f64 / 1e6))
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
-
-    progress.step(&format!(
-        "cost inputs: {} users created, {} batches of the deployed size (at {} ms per ERP call, concurrent and sequential); AWS calls counted",
-        plan.cost_users,
-        plan.cost_batches,
-        crate::cost::measured::ERP_LATENCY_MS
-    ));
-    let setup = crate::cost::measured::Setup {
-        root,
-        emulator: &emulator.endpoint,
-        users_table: &users_table,
-        processed_table: &processed_table,
-        employees_table: &employees_table,
-        queue_url: &queue_url,
-        logs: &logs,
-    };
-    let cost = crate::cost::measured::measure(&setup, plan.cost_users, plan.cost_batches, &progress).await?;
-    progress.done(
-        &cost
-            .designs
-            .iter()
-            .map(|d| format!("{}: ${:.2} per million users", d.usage.design, d.total_usd))
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
-
-    let targets = targets(&functions, &batch, &artifacts);
-    Ok(Results {
-        mode: if smoke { "smoke" } else { "full" },
-        machine: machine(),
-        git_commit: git_commit(root),
-        unix_time: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        plan,
-        functions,
-        emulator_raw,
-        batch,
-        artifacts,
-        targets,
-        e2e: None,
-        cost: Some(cost),
-    })
+        .collect()
 }
 
 fn s(v: &str) -> AttributeValue {

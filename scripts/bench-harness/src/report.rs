@@ -165,7 +165,7 @@ pub fn markdown(r: &Results) -> String {
         let _ = writeln!(md, "\n{}", cost_tables(c));
     }
     if let Some(e) = &r.e2e {
-        let _ = writeln!(md, "\n{}", e2e_table(e));
+        let _ = writeln!(md, "\n{}", e.table());
     }
     let _ = writeln!(md, "\n| target | measured | limit | holds |");
     let _ = writeln!(md, "|---|---:|---:|:---:|");
@@ -177,31 +177,6 @@ pub fn markdown(r: &Results) -> String {
         );
         table_row(&mut md, &[t.name.clone(), measured, limit, holds.to_owned()]);
     }
-    md
-}
-
-/// Starts the end-to-end table in results.md (a rerun of `--e2e` replaces what follows it).
-pub const E2E_HEADING: &str = "| end to end through the deployed local stack";
-
-pub fn e2e_table(e: &crate::e2e::E2e) -> String {
-    let mut md = format!(
-        "{E2E_HEADING} | users | users/s | POST answered → record, p50 / p95 / p99, ms |\n|---|---:|---:|---:|\n"
-    );
-    for l in &e.levels {
-        let lag = l.lag_ms.map_or("–".to_owned(), |s| {
-            format!("{:.0} / {:.0} / {:.0}", s.p50, s.p95, s.p99)
-        });
-        let _ = writeln!(
-            md,
-            "| {} concurrent client(s) | {} | {:.0} | {lag} |",
-            l.clients, l.users, l.posts_per_s
-        );
-    }
-    let _ = writeln!(
-        md,
-        "\nOne look into the table (BatchGetItem of up to 100 event ids) takes p50 {:.1} ms: the lag's resolution.",
-        e.poll_ms.map_or(f64::NAN, |s| s.p50)
-    );
     md
 }
 
