@@ -78,7 +78,13 @@ pub struct FakeErp {
 impl FakeErp {
     /// Listens on a free loopback port until the process ends.
     pub async fn start() -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::start_on(0).await
+    }
+
+    /// Listens on this loopback port (0: a free one) until the process ends; its URL is
+    /// `url_on(port)`.
+    pub async fn start_on(port: u16) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let erp = Self {
             addr: listener.local_addr()?,
             state: Arc::default(),
@@ -107,7 +113,12 @@ impl FakeErp {
 
     /// The base URL, as `ERP_ENDPOINT_URL` names it.
     pub fn url(&self) -> String {
-        format!("http://{}/erp", self.addr)
+        Self::url_on(self.addr.port())
+    }
+
+    /// The base URL of a fake ERP on this loopback port.
+    pub fn url_on(port: u16) -> String {
+        format!("http://127.0.0.1:{port}/erp")
     }
 
     /// Requires `Authorization: Bearer <token>` (401 otherwise).

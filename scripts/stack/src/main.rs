@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! stack e2e [WORD…]                 the end-to-end suite (starts scripts/dev itself); with
-//!                                   WORDs, only the checks whose name contains one of them
+//!                                   WORDs, only the tests whose name contains one of them
 //! stack smoke BASE_URL              the original's flow against …/prod (AWS or local)
 //! stack smoke --outputs FILE        the same, at the URLs of `cdk deploy --outputs-file`
 //! stack hello OUTPUTS               the local stack's copy-paste commands
@@ -19,16 +19,14 @@
 //! scheme).
 
 mod dev_context;
-mod e2e;
 mod emulator_ready;
 mod hello;
-mod smoke;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ops::outputs_for_this_environment;
-use stack::SignedClient;
+use stack::{smoke, SignedClient};
 
 const USAGE: &str =
     "usage: stack e2e [WORD…] | stack smoke (BASE_URL | --outputs FILE) | stack hello OUTPUTS | stack local-context | stack emulator-ready URL PID | stack local-cert DIR | stack watch-env OUTPUTS";
@@ -38,7 +36,7 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
-        ["e2e", words @ ..] => return e2e::main(words).await,
+        ["e2e", words @ ..] => return stack::e2e::main(words).await,
         ["smoke", "--outputs", file] => match outputs_for_this_environment(&PathBuf::from(file)) {
             Ok(outputs) => {
                 let endpoints = smoke::Endpoints {

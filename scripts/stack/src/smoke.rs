@@ -5,7 +5,7 @@
 use reqwest::{Method, Url};
 use serde_json::{json, Value};
 
-use stack::SignedClient;
+use crate::SignedClient;
 
 /// The two endpoints, from `BASE` (`…/prod`) or from the stack's outputs.
 pub struct Endpoints {

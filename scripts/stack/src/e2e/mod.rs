@@ -1,30 +1,18 @@
-//! The end-to-end suite: starts `scripts/dev` (MiniStack, `cdk deploy` of the real app) on
-//! a free port and checks the system's promises from the outside, as a client of the
-//! deployment and its operator would: signed requests through API Gateway's stage, the
-//! queue's real event source mapping and redrive policy, the relay's real schedule, and the
-//! tables and queues read through the AWS SDK. The emulator enforces what AWS does (SigV4
-//! verified, IAM evaluated for every caller and every function's role, TLS-only policies);
-//! after the scenarios, the calls each role made are compared with its grants (`grants`).
+//! `stack e2e`: the end-to-end suite's runner. It deploys the stack with `scripts/dev` on a
+//! free port, runs the scenarios (`tests/e2e`, an integration-test target built only with
+//! the `e2e` feature) against it as libtest tests, then the checks that need every
+//! scenario's calls first (the call-versus-grant comparison, `after_the_suite::`), and stops
+//! the stack. libtest filters (`stack e2e WORD…`: the tests whose name contains a WORD) and
+//! reports; the scenarios share one deployment and some take a service down for everyone,
+//! so they run one at a time.
 
-mod browser;
-mod checks;
 mod dev;
-mod edges;
-mod erp;
-mod gateway;
-mod grants;
-mod proxy;
-mod signing_proxy;
-mod watch;
-mod world;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use dev::{DevStack, Peers, Settings};
-use ops::Outputs;
-use test_support::fake_erp::FakeErp;
+pub use dev::{free_port, DevStack, Peers, Settings};
 
 /// Short local timings (`-c queueVisibilitySeconds`, `-c outboxGraceSeconds`), so retries
 /// and redrive happen within seconds and the relay takes any event pending for 2 s.
@@ -33,23 +21,28 @@ pub const SETTINGS: Settings = Settings {
     outbox_grace_s: 2,
 };
 
-pub async fn main(only: &[&str]) -> ExitCode {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("the workspace root exists");
-    // Started first: the stack is deployed pointing at it (`-c erpEndpointUrl`).
-    let erp = match FakeErp::start().await {
-        Ok(erp) => erp,
-        Err(e) => {
-            eprintln!("e2e: cannot start the fake ERP: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    println!("e2e: the fake ERP listens at {}", erp.url());
+/// The emulator's region, and the account root's dummy key id and secret scripts/dev exports.
+pub const REGION: &str = "us-east-1";
+pub const KEY: &str = "test";
+
+/// What the runner tells the test process: where the emulator and the fake ERP listen, when
+/// the scenarios began, and whether every scenario ran ("1") or a filtered few ("0").
+pub const EMULATOR_PORT_VAR: &str = "E2E_EMULATOR_PORT";
+pub const ERP_PORT_VAR: &str = "E2E_ERP_PORT";
+pub const SINCE_VAR: &str = "E2E_SINCE_MS";
+pub const WHOLE_SUITE_VAR: &str = "E2E_WHOLE_SUITE";
+
+/// The module of the checks that run once every scenario has.
+const AFTER_THE_SUITE: &str = "after_the_suite::";
+
+pub async fn main(words: &[&str]) -> ExitCode {
+    let root = workspace_root();
+    // The fake ERP runs inside the test process, which starts after the deployment; the
+    // stack is deployed pointing at the port it will take (`-c erpEndpointUrl`).
+    let erp_port = free_port();
+    let erp_url = test_support::fake_erp::FakeErp::url_on(erp_port);
     println!("e2e: starting scripts/dev (log: target/e2e.dev.log)");
     let started = Instant::now();
-    let erp_url = erp.url();
     let peers = Peers {
         erp_endpoint_url: &erp_url,
     };
@@ -61,46 +54,64 @@ pub async fn main(only: &[&str]) -> ExitCode {
         }
     };
     println!("e2e: stack deployed in {:.0} s", started.elapsed().as_secs_f64());
-    let (passed, failed) = match prepare(&root, &dev, erp).await {
-        Ok(world) => {
-            let since = std::time::SystemTime::now();
-            let (passed, failed) = checks::run_all(&world, only).await;
-            // After every scenario: the calls they made are what proves the grants.
-            let name = "every call of each function's role has its grant, and every grant a call (but the AWS services' named uses)";
-            match grants::compare(&world, since, only.is_empty()).await {
-                Ok(()) => {
-                    println!("PASS  {name}");
-                    (passed + 1, failed)
-                }
-                Err(reason) => {
-                    println!("FAIL  {name}: {reason}");
-                    (passed, failed + 1)
-                }
-            }
-        }
-        Err(e) => {
-            eprintln!("e2e: {e}");
-            (0, 1)
-        }
-    };
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let env = [
+        (EMULATOR_PORT_VAR, dev.port.to_string()),
+        (ERP_PORT_VAR, erp_port.to_string()),
+        (SINCE_VAR, since.as_millis().to_string()),
+        (WHOLE_SUITE_VAR, u8::from(words.is_empty()).to_string()),
+    ];
+    let mut scenarios = vec!["--skip", AFTER_THE_SUITE];
+    scenarios.extend_from_slice(words);
+    let scenarios_passed = libtest(&root, &env, &scenarios).await;
+    // After every scenario, whether or not each passed: their calls prove the grants.
+    let after_passed = libtest(&root, &env, &[AFTER_THE_SUITE]).await;
     dev.stop().await;
     let left = std::net::TcpStream::connect(("127.0.0.1", dev.port)).is_ok();
     if left {
         eprintln!("e2e: scripts/dev left the emulator listening after it stopped");
     }
-    println!("\n{passed} passed, {failed} failed");
-    if failed == 0 && !left {
+    if scenarios_passed && after_passed && !left {
         ExitCode::SUCCESS
     } else {
+        eprintln!("e2e: failed (scripts/dev's log: target/e2e.dev.log)");
         ExitCode::FAILURE
     }
 }
 
-async fn prepare(root: &std::path::Path, dev: &DevStack, erp: FakeErp) -> Result<world::World, String> {
-    let emulator = url::Url::parse(&format!("https://127.0.0.1:{}", dev.port)).expect("a valid URL");
-    let outputs = Outputs::read(&dev.outputs_file())?;
-    let proxy = proxy::FaultProxy::start(([127, 0, 0, 1], dev.port).into())
-        .await
-        .map_err(|e| format!("cannot start the fault proxy: {e}"))?;
-    world::World::new(root, outputs, emulator, proxy, erp).await
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the workspace root exists")
+}
+
+/// Runs the suite's test target with libtest's `args`, one test at a time.
+async fn libtest(root: &Path, env: &[(&str, String)], args: &[&str]) -> bool {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = tokio::process::Command::new(cargo)
+        .args([
+            "test",
+            "--locked",
+            "-p",
+            "stack",
+            "--features",
+            "e2e",
+            "--test",
+            "e2e",
+            "--",
+        ])
+        .arg("--test-threads=1")
+        .args(args)
+        .current_dir(root)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .status()
+        .await;
+    match status {
+        Ok(status) => status.success(),
+        Err(e) => {
+            eprintln!("e2e: cannot run cargo test: {e}");
+            false
+        }
+    }
 }

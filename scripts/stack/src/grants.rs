@@ -9,15 +9,10 @@
 //! one the policies meant. Grants that AWS services use on a role's behalf, and that the
 //! emulator does not record as the role's calls, are named in `SERVICE_USES` with the reason.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::{Duration, SystemTime};
-
-use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
-use aws_smithy_types::DateTime;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::world::{World, REGION};
+use crate::e2e::REGION;
 
 /// Which resources a service's use of a grant is on.
 #[derive(Clone, Copy)]
@@ -113,79 +108,6 @@ pub struct Access {
     pub resource: String,
 }
 
-/// Compares each role's recorded calls since `since` with its policies. With
-/// `whole_suite` false (a filtered run) only the calls are checked: an unused grant may
-/// belong to a scenario that did not run.
-pub async fn compare(world: &World, since: SystemTime, whole_suite: bool) -> Result<(), String> {
-    let account = world.account()?;
-    let trail = aws_sdk_cloudtrail::Client::new(&world.aws);
-    recording_is_complete(&trail, since).await?;
-    let events_queue = queue_arn(&account, &world.outputs.events_queue_url);
-    let mut problems = Vec::new();
-    for binary in ops::metrics::FUNCTIONS {
-        let config = world.function_configuration(binary).await?;
-        let (arn, role) = (
-            config.function_arn().unwrap_or_default(),
-            config.role().unwrap_or_default(),
-        );
-        let grants = role_grants(world, role).await?;
-        let events = recorded(&trail, &session_key(arn, role), since).await?;
-        let mut used: BTreeMap<Access, usize> = BTreeMap::new();
-        for event in &events {
-            for call in calls_of(event, &account)? {
-                if !grants.iter().any(|g| covers(g, &call)) {
-                    problems.push(format!(
-                        "{binary} called {} on {} without a grant",
-                        call.action, call.resource
-                    ));
-                }
-                *used.entry(call).or_default() += 1;
-            }
-        }
-        println!("      {binary} ({} calls recorded):", events.len());
-        for (call, n) in &used {
-            println!("        {:>5}  {} on {}", n, call.action, call.resource);
-        }
-        for grant in &grants {
-            if used.keys().any(|call| covers(grant, call)) {
-                continue;
-            }
-            match service_use(binary, grant, &events_queue) {
-                Some(why) => println!("        (AWS) {} on {}: {why}", grant.action, grant.resource),
-                None if whole_suite => problems.push(format!(
-                    "{binary} holds {} on {}, which no call of the suite used: exercise it in a scenario or remove it",
-                    grant.action, grant.resource
-                )),
-                None => println!(
-                    "        (unused in this filtered run) {} on {}",
-                    grant.action, grant.resource
-                ),
-            }
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
-}
-
-/// The emulator keeps a bounded ring of events: if one older than the suite is still
-/// there, none of the suite's was dropped.
-async fn recording_is_complete(trail: &aws_sdk_cloudtrail::Client, since: SystemTime) -> Result<(), String> {
-    let before = trail
-        .lookup_events()
-        .end_time(date_time(since))
-        .max_results(1)
-        .send()
-        .await
-        .map_err(|e| format!("CloudTrail LookupEvents: {e:?}"))?;
-    if before.events().is_empty() {
-        return Err("CloudTrail holds no call from before the suite: its ring dropped some of the suite's calls (raise CLOUDTRAIL_MAX_EVENTS in scripts/dev)".to_owned());
-    }
-    Ok(())
-}
-
 /// The access key the emulator gives a function's execution-role session: `ASIA` and the
 /// first 16 hex digits of SHA-256 over `FUNCTION_ARN:ROLE_ARN` (MiniStack's rule). Should a
 /// new emulator change it, no call is found for the role and every grant shows as unused:
@@ -194,59 +116,6 @@ pub fn session_key(function_arn: &str, role_arn: &str) -> String {
     let digest = Sha256::digest(format!("{function_arn}:{role_arn}").as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02X}")).collect();
     format!("ASIA{}", &hex[..16])
-}
-
-/// Every event recorded for `key` since `since`. LookupEvents answers at most 50 events
-/// and no page token, so a window that comes back full is halved until none is.
-async fn recorded(trail: &aws_sdk_cloudtrail::Client, key: &str, since: SystemTime) -> Result<Vec<Value>, String> {
-    const PAGE: usize = 50;
-    let start = since
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_err(|e| e.to_string())?;
-    let end = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_err(|e| e.to_string())?
-        + Duration::from_secs(1);
-    let mut windows = vec![(start.as_secs_f64(), end.as_secs_f64())];
-    let mut events: HashMap<String, Value> = HashMap::new();
-    while let Some((from, to)) = windows.pop() {
-        let page = trail
-            .lookup_events()
-            .lookup_attributes(
-                LookupAttribute::builder()
-                    .attribute_key(LookupAttributeKey::AccessKeyId)
-                    .attribute_value(key)
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            )
-            .start_time(DateTime::from_secs_f64(from))
-            .end_time(DateTime::from_secs_f64(to))
-            .max_results(PAGE as i32)
-            .send()
-            .await
-            .map_err(|e| format!("CloudTrail LookupEvents: {e:?}"))?;
-        if page.events().len() >= PAGE {
-            let middle = from + (to - from) / 2.0;
-            if to - from < 1e-4 {
-                return Err(format!(
-                    "more than {PAGE} calls by {key} within 0.1 ms: cannot page through them"
-                ));
-            }
-            windows.extend([(from, middle), (middle, to)]);
-            continue;
-        }
-        for event in page.events() {
-            let id = event.event_id().unwrap_or_default().to_owned();
-            let body: Value = serde_json::from_str(event.cloud_trail_event().unwrap_or("{}"))
-                .map_err(|e| format!("a CloudTrail event that is not JSON: {e}"))?;
-            events.insert(id, body);
-        }
-    }
-    Ok(events.into_values().collect())
-}
-
-fn date_time(at: SystemTime) -> DateTime {
-    DateTime::from(at)
 }
 
 /// The IAM authorizations one recorded call needed.
@@ -314,62 +183,9 @@ pub fn calls_of(event: &Value, account: &str) -> Result<Vec<Access>, String> {
 }
 
 /// `arn:aws:sqs:REGION:ACCOUNT:NAME` of a queue URL (`…/ACCOUNT/NAME`).
-fn queue_arn(account: &str, url: &str) -> String {
+pub fn queue_arn(account: &str, url: &str) -> String {
     let name = url.rsplit('/').next().unwrap_or(url);
     format!("arn:aws:sqs:{REGION}:{account}:{name}")
-}
-
-/// The Allow statements of every policy attached to the role, one `Access` per action and
-/// resource.
-async fn role_grants(world: &World, role_arn: &str) -> Result<BTreeSet<Access>, String> {
-    let iam = world.iam();
-    let role = role_arn.rsplit('/').next().unwrap_or(role_arn);
-    let mut documents = Vec::new();
-    let inline = iam
-        .list_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .map_err(|e| format!("policies of {role}: {e:?}"))?;
-    for name in inline.policy_names() {
-        let policy = iam
-            .get_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .send()
-            .await
-            .map_err(|e| format!("policy {name} of {role}: {e:?}"))?;
-        documents.push(policy.policy_document().to_owned());
-    }
-    let attached = iam
-        .list_attached_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .map_err(|e| format!("managed policies of {role}: {e:?}"))?;
-    for policy in attached.attached_policies() {
-        let arn = policy.policy_arn().unwrap_or_default();
-        let meta = iam
-            .get_policy()
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(|e| format!("{arn}: {e:?}"))?;
-        let version = meta.policy().and_then(|p| p.default_version_id()).unwrap_or("v1");
-        let document = iam
-            .get_policy_version()
-            .policy_arn(arn)
-            .version_id(version)
-            .send()
-            .await
-            .map_err(|e| format!("{arn} {version}: {e:?}"))?;
-        documents.extend(document.policy_version().and_then(|v| v.document()).map(str::to_owned));
-    }
-    let mut grants = BTreeSet::new();
-    for document in documents {
-        grants.extend(allowed(&document)?);
-    }
-    Ok(grants)
 }
 
 /// The Allow statements of one policy document (IAM returns it URL-encoded).
@@ -438,7 +254,9 @@ fn wildcard(pattern: &str, text: &str) -> bool {
     p[i..].iter().all(|c| *c == '*')
 }
 
-fn service_use(binary: &str, grant: &Access, events_queue: &str) -> Option<&'static str> {
+/// Why an AWS service, not the function, uses `grant` of `binary`'s role; None when no
+/// service does.
+pub fn service_use(binary: &str, grant: &Access, events_queue: &str) -> Option<&'static str> {
     SERVICE_USES.iter().find_map(|(function, action, on, why)| {
         let on_it = match on {
             On::Any => true,

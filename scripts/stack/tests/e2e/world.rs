@@ -9,17 +9,15 @@ use reqwest::{Method, Url};
 use serde_json::{json, Value};
 
 use ops::{LocalUrlForm, Outputs};
+use stack::e2e::{EMULATOR_PORT_VAR, ERP_PORT_VAR, KEY};
+use stack::smoke::{header, read};
 use stack::SignedClient;
-
-use super::proxy::FaultProxy;
-use crate::smoke::{header, read};
 use test_support::fake_erp::FakeErp;
 
-pub use test_support::Item;
+use crate::proxy::FaultProxy;
 
-/// The emulator's region, and the dummy key id and secret scripts/dev exports.
-pub const REGION: &str = "us-east-1";
-pub const KEY: &str = "test";
+pub use stack::e2e::REGION;
+pub use test_support::Item;
 
 pub struct World {
     pub root: std::path::PathBuf,
@@ -50,7 +48,31 @@ pub struct Answer {
 }
 
 impl World {
-    pub async fn new(
+    /// The stack `stack e2e` deployed: its emulator's port and the port the stack expects
+    /// the fake ERP on, from the runner's environment.
+    pub async fn from_runner() -> Result<Self, String> {
+        let port = |name: &str| -> Result<u16, String> {
+            std::env::var(name).ok().and_then(|v| v.parse().ok()).ok_or_else(|| {
+                format!("{name} is not set: run the suite with scripts/e2e, which deploys the stack first")
+            })
+        };
+        let (emulator_port, erp_port) = (port(EMULATOR_PORT_VAR)?, port(ERP_PORT_VAR)?);
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .canonicalize()
+            .map_err(|e| e.to_string())?;
+        let emulator = Url::parse(&format!("https://127.0.0.1:{emulator_port}")).map_err(|e| e.to_string())?;
+        let outputs = Outputs::read(&root.join("target/e2e/outputs.json"))?;
+        let proxy = FaultProxy::start(([127, 0, 0, 1], emulator_port).into())
+            .await
+            .map_err(|e| format!("cannot start the fault proxy: {e}"))?;
+        let erp = FakeErp::start_on(erp_port)
+            .await
+            .map_err(|e| format!("cannot start the fake ERP on port {erp_port}: {e}"))?;
+        Self::new(&root, outputs, emulator, proxy, erp).await
+    }
+
+    async fn new(
         root: &std::path::Path,
         outputs: Outputs,
         emulator: Url,

@@ -10,10 +10,10 @@ use reqwest::{Method, Url};
 use serde_json::json;
 use tokio::process::{Child, Command};
 
-use super::checks::{eventually, unique_email};
-use super::dev::free_port;
-use super::world::World;
-use crate::smoke::{expect, header, is_with_sync, next_page, read};
+use crate::support::{eventually, unique_email};
+use crate::world::World;
+use stack::e2e::free_port;
+use stack::smoke::{expect, header, is_with_sync, next_page, read};
 
 /// `scripts/watch` and the processes it starts, stopped together when dropped.
 struct Watch(Child);

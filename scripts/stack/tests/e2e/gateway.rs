@@ -16,9 +16,9 @@ use serde_json::json;
 use ops::LocalUrlForm;
 use stack::SignedClient;
 
-use super::checks::{envelope, unique_email};
-use super::world::{World, REGION};
-use crate::smoke::{expect, header};
+use crate::support::{envelope, unique_email};
+use crate::world::{World, REGION};
+use stack::smoke::{expect, header};
 
 /// An IAM user with an access key and, when given, one inline policy.
 struct User {
@@ -124,7 +124,7 @@ pub async fn iam_decides(world: &World) -> Result<(), String> {
 
     let client = crm_client.client(world, &crm_client.secret);
     let created = client.send(Method::POST, &api.crm_api_url, Some(&new_user)).await?;
-    let (created_status, body) = crate::smoke::read(created).await?;
+    let (created_status, body) = stack::smoke::read(created).await?;
     expect(created_status == 201, || {
         format!("POST /api/crm by a CRM client answered {created_status}: {body}")
     })?;

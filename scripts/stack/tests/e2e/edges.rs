@@ -19,10 +19,10 @@ use user_sync::domain::EmployeeState;
 
 use ops::LocalUrlForm;
 
-use super::checks::{envelope, eventually, unique_email, user_id};
-use super::world::{Answer, World};
-use super::SETTINGS;
-use crate::smoke::{expect, header, read};
+use crate::support::{envelope, eventually, unique_email, user_id};
+use crate::world::{Answer, World};
+use stack::e2e::SETTINGS;
+use stack::smoke::{expect, header, read};
 
 /// A name a queue message cannot carry (U+FFFF) is refused where it enters: `POST` and
 /// `PATCH /api/crm` name `name`, `POST /events` names `user.name`, each with the rule. A user

@@ -15,9 +15,9 @@ use tokio_rustls::rustls;
 
 use ops::LocalUrlForm;
 
-use super::signing_proxy::{Sign, SigningProxy};
-use super::world::World;
-use crate::smoke::expect;
+use crate::signing_proxy::{Sign, SigningProxy};
+use crate::world::World;
+use stack::smoke::expect;
 
 const CDN_HOST: &str = "cdn.jsdelivr.net";
 

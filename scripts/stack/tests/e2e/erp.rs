@@ -9,10 +9,10 @@ use reqwest::Method;
 use serde_json::json;
 use test_support::fake_erp::{Behaviour, Call};
 
-use super::checks::{envelope, eventually, run_script, unique_email, user_id};
-use super::world::World;
-use super::SETTINGS;
-use crate::smoke::expect;
+use crate::support::{envelope, eventually, run_script, unique_email, user_id};
+use crate::world::World;
+use stack::e2e::SETTINGS;
+use stack::smoke::expect;
 
 /// Each change reaches the ERP once per idempotency key (its event id), whatever was retried
 /// or delivered twice; every call carries the secret's token, which no environment holds.

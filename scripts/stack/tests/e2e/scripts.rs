@@ -1,0 +1,169 @@
+//! The scripts a developer and an operator run against a deployment, run as they would:
+//! schemathesis, scripts/smoke, scripts/bench --e2e, scripts/backfill and scripts/redrive.
+
+use std::time::Duration;
+
+use reqwest::{Method, Url};
+use tokio::time::sleep;
+
+use ops::LocalUrlForm;
+use stack::e2e::SETTINGS;
+use stack::smoke::expect;
+
+use crate::signing_proxy::{Sign, SigningProxy};
+use crate::support::{eventually, run_script, unique_email, user_id, with_service_down};
+use crate::world::World;
+
+/// Fuzzes the deployed API from the document it serves (fetched signed, as a client
+/// would), with the expectations committed in schemathesis.toml.
+pub async fn schemathesis(world: &World) -> Result<(), String> {
+    let api = world.api(LocalUrlForm::Path);
+    let doc = world
+        .call(
+            Method::GET,
+            &api.crm_api_url.join("../openapi.json").map_err(|e| e.to_string())?,
+            None,
+        )
+        .await?;
+    expect(doc.status == 200, || {
+        format!("GET /openapi.json answered {}", doc.status)
+    })?;
+    let file = world.root.join("target/e2e/openapi.json");
+    std::fs::create_dir_all(file.parent().expect("a directory")).map_err(|e| e.to_string())?;
+    std::fs::write(&file, doc.body.to_string()).map_err(|e| e.to_string())?;
+    // schemathesis cannot compute SigV4: its requests carry a marker the proxy replaces
+    // with a real signature. The requests its ignored_auth check strips of the marker or
+    // gives a made-up Authorization reach the gateway as they are, and must be refused.
+    const MARKER: &str = "SigV4 (signed by the e2e proxy)";
+    let stage = Url::parse(&format!("{}/", api.crm_api_url.as_str().trim_end_matches("/api/crm")))
+        .map_err(|e| e.to_string())?;
+    let proxy = SigningProxy::start(world.client.clone(), stage, Sign::Marked(MARKER)).await?;
+    let out = tokio::process::Command::new(world.root.join(".venv/bin/schemathesis"))
+        .current_dir(&world.root)
+        .args(["--config-file", "schemathesis.toml", "run"])
+        .args(["--url", &format!("http://{}", proxy.addr)])
+        .args(["--header", &format!("Authorization: {MARKER}")])
+        .arg(&file)
+        .output()
+        .await
+        .map_err(|e| format!("cannot run schemathesis: {e}"))?;
+    let report = String::from_utf8_lossy(&out.stdout);
+    let summary = report
+        .lines()
+        .rev()
+        .find(|l| l.contains(" in "))
+        .unwrap_or_default()
+        .trim_matches(['=', ' '])
+        .to_owned();
+    expect(out.status.success(), || {
+        format!("{report}{}", String::from_utf8_lossy(&out.stderr))
+    })?;
+    // Signed requests must get through: a run of refusals alone would prove nothing. And
+    // none is refused: a 403 would be a signature or a grant refused, a 401 the gateway not
+    // seeing the signature. (A path or method the API has no route for is no 401 either:
+    // every route has a method, and crm-api answers an unknown path with 404.)
+    let answers = proxy.signed_answers();
+    let accepted: usize = answers
+        .iter()
+        .filter(|(status, _)| (200..300).contains(*status))
+        .map(|(_, n)| n)
+        .sum();
+    let refused = answers.contains_key(&401) || answers.contains_key(&403);
+    println!("      schemathesis: {summary}; signed requests' answers: {answers:?}");
+    expect(accepted > 0 && !refused, || {
+        format!("signed requests answered {answers:?}: expected 2xx answers and no 401 or 403")
+    })
+}
+
+pub async fn smoke(world: &World) -> Result<(), String> {
+    let base = world.users_url().as_str().trim_end_matches("/api/crm").to_owned();
+    run_script(world, "scripts/smoke", &[&base]).await.map(drop)
+}
+
+pub async fn bench_e2e(world: &World) -> Result<(), String> {
+    run_script(world, "scripts/bench", &["--e2e", "--smoke"])
+        .await
+        .map(drop)
+}
+
+pub async fn backfill_reaches_the_erp(world: &World) -> Result<(), String> {
+    let created = world.post_user("Backfill Me", &unique_email("backfill")).await?;
+    let user = user_id(&created.body)?;
+    let records = |n: usize| {
+        let user = user.clone();
+        async move {
+            let found = world.processed_by_user().await.remove(&user).unwrap_or_default();
+            (found.len() == n).then_some(())
+        }
+    };
+    eventually(Duration::from_secs(20), "the new user processed", || records(1)).await?;
+    let out = run_script(world, "scripts/backfill", &[&user]).await?;
+    expect(out.contains("1 sent"), || format!("scripts/backfill:\n{out}"))?;
+    eventually(Duration::from_secs(20), "the backfill event processed", || records(2)).await?;
+    let rerun = run_script(world, "scripts/backfill", &[&user]).await?;
+    expect(rerun.contains("1 sent"), || format!("the rerun sent nothing:\n{rerun}"))?;
+    // Long enough for the rerun's event, a duplicate, to have been consumed.
+    sleep(Duration::from_secs(2 * SETTINGS.visibility_timeout_s)).await;
+    records(2)
+        .await
+        .ok_or_else(|| "a rerun of the same generation recorded another event".to_owned())
+}
+
+/// erp-processor's DynamoDB calls go through the switched-off fault proxy: a new user's
+/// event fails until the dead-letter queue. Then the cause is fixed and `scripts/redrive`
+/// moves that one message back.
+pub async fn redrive_after_the_fix(world: &World) -> Result<(), String> {
+    let email = unique_email("redrive");
+    let dead_lettered = async {
+        let created = world.post_user("Redrive Me", &email).await?;
+        expect(created.status == 201, || format!("POST answered {}", created.status))?;
+        let user = user_id(&created.body)?;
+        let limit = Duration::from_secs(SETTINGS.visibility_timeout_s * 5 + 30);
+        let letter = eventually(limit, "the user's event in the dead-letter queue", || async {
+            let letters = ops::redrive::list(&world.sqs, &world.outputs.dead_letter_queue_url)
+                .await
+                .ok()?;
+            letters
+                .into_iter()
+                .find(|l| l.user_id.as_deref() == Some(user.as_str()))
+        })
+        .await?;
+        Ok((user, letter))
+    };
+    // Restoring the function's environment is the fix.
+    let (user, letter) = with_service_down(world, "erp-processor", "AWS_ENDPOINT_URL_DYNAMODB", dead_lettered).await?;
+    let event_id = letter.event_id.clone().ok_or("the dead letter is not an event")?;
+    expect(!world.processed_by_user().await.contains_key(&user), || {
+        "the user reached the audit trail before the redrive".to_owned()
+    })?;
+
+    let listed = run_script(world, "scripts/redrive", &["list"]).await?;
+    expect(listed.contains(&event_id) && listed.contains(&user), || {
+        format!("scripts/redrive list does not show {event_id}:\n{listed}")
+    })?;
+    expect(!listed.contains(&email), || {
+        "scripts/redrive list shows an email".to_owned()
+    })?;
+    let moved = run_script(world, "scripts/redrive", &["move", &event_id]).await?;
+    expect(moved.contains("moved 1 message(s)"), || {
+        format!("scripts/redrive move:\n{moved}")
+    })?;
+
+    let records = eventually(
+        Duration::from_secs(30),
+        "the redriven user in the audit trail",
+        || async { world.processed_by_user().await.remove(&user) },
+    )
+    .await?;
+    // Long enough for a second delivery, if the redrive had sent one, to be recorded.
+    sleep(Duration::from_secs(2 * SETTINGS.visibility_timeout_s)).await;
+    let records = world.processed_by_user().await.remove(&user).unwrap_or(records);
+    expect(records.len() == 1, || {
+        format!("{} audit records for one event", records.len())
+    })?;
+    let still_dead = ops::redrive::list(&world.sqs, &world.outputs.dead_letter_queue_url)
+        .await?
+        .iter()
+        .any(|l| l.event_id.as_deref() == Some(event_id.as_str()));
+    expect(!still_dead, || "the event is still in the dead-letter queue".to_owned())
+}
