@@ -1,11 +1,14 @@
 //! `ops`: the operator's commands for a deployed stack, on AWS or local, one subcommand
-//! each (`scripts/redrive`, `scripts/backfill` and `scripts/metrics` run them).
+//! each (`scripts/redrive`, `scripts/backfill`, `scripts/reconcile` and `scripts/metrics`
+//! run them).
 //!
 //! ```text
 //! ops redrive --outputs FILE list|move …   the dead-letter queue: list it, move messages
 //!                                          back to the events queue
 //! ops backfill --outputs FILE [--generation NAME] (--all | USER_ID…)   re-publish users
 //!                                          through the outbox
+//! ops reconcile --outputs FILE [--repair]   compare Users with the ERP's view; with
+//!                                          --repair, re-send what drifted
 //! ops metrics [MINUTES]                    the dashboard's figures from the functions' EMF
 //!                                          log lines of the last MINUTES (default 60)
 //! ```
@@ -13,12 +16,13 @@
 //! stack, `AWS_CA_BUNDLE` names the emulator's certificate (`ops::trust`).
 
 mod dead_letters;
+mod drift;
 mod republish;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: ops redrive --outputs FILE (list | move (--all | ID…)) | ops backfill --outputs FILE [--generation NAME] (--all | USER_ID…) | ops metrics [MINUTES]";
+const USAGE: &str = "usage: ops redrive --outputs FILE (list | move (--all | ID…)) | ops backfill --outputs FILE [--generation NAME] (--all | USER_ID…) | ops reconcile --outputs FILE [--repair] | ops metrics [MINUTES]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -27,6 +31,7 @@ async fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["redrive", "--outputs", file, rest @ ..] => dead_letters::run(&PathBuf::from(file), rest).await,
         ["backfill", "--outputs", file, rest @ ..] => republish::run(&PathBuf::from(file), rest).await,
+        ["reconcile", "--outputs", file, rest @ ..] => drift::run(&PathBuf::from(file), rest).await,
         ["metrics"] => print_metrics("60").await,
         ["metrics", minutes] => print_metrics(minutes).await,
         _ => Err(USAGE.to_owned()),

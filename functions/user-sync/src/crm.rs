@@ -227,6 +227,42 @@ impl Crm {
         done.delivered = self.outbox.deliver(marked, usize::MAX).await;
         Ok(done)
     }
+
+    /// Sends the deletion of each tombstone `(id, version)` again, as one event each in
+    /// `generation` (see [`resent_deletion_event`]), through the tombstone's outbox like
+    /// `republish`: for a consumer that still holds a user the CRM deleted. A tombstone
+    /// with an event pending is skipped: its deletion is on its way.
+    pub async fn resend_deletions(
+        &self,
+        tombstones: &[(Uuid, u64)],
+        generation: &str,
+    ) -> Result<Republished, CrmError> {
+        let correlation_id = format!("reconcile {generation}");
+        let mut done = Republished::default();
+        let mut marked = Vec::new();
+        for &(id, version) in tombstones {
+            let pending = PendingEvent::new(resent_deletion_event(id, version, generation), &correlation_id);
+            match self.users().mark_deletion_pending(id, version, &pending).await? {
+                Marked::Marked => marked.push(pending),
+                Marked::NotMarked => done.skipped += 1,
+            }
+        }
+        done.delivered = self.outbox.deliver(marked, usize::MAX).await;
+        Ok(done)
+    }
+}
+
+/// The deletion of the user `id` at `version`, sent again in `generation`: its id derives
+/// from all three, so the relay's send of an interrupted run's event is the same event; it
+/// happens now (a run's generation is its own, so no other payload ever has that id).
+pub fn resent_deletion_event(id: Uuid, version: u64, generation: &str) -> EventEnvelope {
+    let key = format!("{id}\n{generation}\ndeleted\n{version}");
+    EventEnvelope::user_deleted(
+        id,
+        version,
+        Uuid::new_v5(&BACKFILL_EVENT_IDS, key.as_bytes()),
+        OffsetDateTime::now_utc(),
+    )
 }
 
 /// What a backfill event's id derives from: the user, the generation and (past the first)

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use time::OffsetDateTime;
 
 use serde::Deserialize;
@@ -55,6 +55,17 @@ fn view_of(item: &HashMap<String, AttributeValue>) -> Option<EmployeeView> {
         synced_at: item.synced_at,
         pii_event_ids: item.pii_event_ids,
     })
+}
+
+/// The view in an item and the newest version that failed for good.
+fn state_of(item: &HashMap<String, AttributeValue>) -> SyncState {
+    SyncState {
+        view: view_of(item),
+        failed_version: item
+            .get("FailedVersion")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok()),
+    }
 }
 
 /// A delivery's exclusive hold on one user, until `apply` or `release`.
@@ -238,16 +249,51 @@ impl ErpEmployeesTable {
             .consistent_read(true)
             .send()
             .await?;
-        let Some(item) = out.item else {
-            return Ok(SyncState::default());
-        };
-        Ok(SyncState {
-            view: view_of(&item),
-            failed_version: item
-                .get("FailedVersion")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok()),
-        })
+        Ok(out.item.as_ref().map(state_of).unwrap_or_default())
+    }
+
+    /// The sync states of up to 100 users (one `BatchGetItem`, and more for the keys
+    /// DynamoDB leaves for later), read consistently; a user with no item is absent.
+    pub async fn sync_states(&self, user_ids: &[String]) -> Result<HashMap<String, SyncState>, StoreError> {
+        let mut states = HashMap::with_capacity(user_ids.len());
+        if user_ids.is_empty() {
+            return Ok(states);
+        }
+        let keys = user_ids
+            .iter()
+            .map(|id| HashMap::from([(USER_ID.to_owned(), AttributeValue::S(id.clone()))]))
+            .collect();
+        let mut request = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .expect("keys are set"),
+        );
+        while let Some(keys) = request.take() {
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, keys)
+                .send()
+                .await?;
+            for item in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                if let Some(AttributeValue::S(id)) = item.get(USER_ID) {
+                    states.insert(id.clone(), state_of(&item));
+                }
+            }
+            // DynamoDB may leave some keys for another call (throughput, 16 MB).
+            request = out
+                .unprocessed_keys
+                .and_then(|mut left| left.remove(&self.table))
+                .filter(|left| !left.keys().is_empty());
+        }
+        Ok(states)
     }
 
     /// Records that the event `event_id`, at `version` of `user_id`, failed for good,

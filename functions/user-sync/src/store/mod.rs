@@ -4,7 +4,9 @@ pub mod users;
 
 pub use employees::{Applied, ErpEmployeesTable, Lease, Leased};
 pub use processed::{Claim, Claimed, Erased, ProcessedEvent, ProcessedUsersTable, RecordError, Verdict};
-pub use users::{Changed, Cleared, Current, Inserted, Marked, PendingEvent, Row, StoredUser, UserPage, UsersTable};
+pub use users::{
+    Changed, Cleared, Current, Inserted, Marked, PendingEvent, Row, ScanKey, StoredUser, UserPage, UsersTable,
+};
 
 /// A failed DynamoDB call, or an item that does not have the shape this code writes.
 #[derive(Debug, thiserror::Error)]

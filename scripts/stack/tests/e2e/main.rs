@@ -204,6 +204,13 @@ fn scripts_backfill_republishes_a_processed_user() -> Outcome {
     run(scripts::backfill_reaches_the_erp)
 }
 
+/// scripts/reconcile reports a view lost by hand as missing and one revived after its
+/// user's deletion as deleted upstream; `--repair` mends both; a second run names neither.
+#[test]
+fn scripts_reconcile_mends_views_changed_by_hand() -> Outcome {
+    run(scripts::reconcile_mends_views_changed_by_hand)
+}
+
 /// schemathesis: every check, every phase, on the document the stage serves, zero failures.
 #[test]
 fn schemathesis_finds_no_failure() -> Outcome {

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use reqwest::{Method, Url};
 use tokio::time::sleep;
 
@@ -166,4 +168,79 @@ pub async fn redrive_after_the_fix(world: &World) -> Result<(), String> {
         .iter()
         .any(|l| l.event_id.as_deref() == Some(event_id.as_str()));
     expect(!still_dead, || "the event is still in the dead-letter queue".to_owned())
+}
+
+/// `scripts/reconcile` on two views changed by hand behind the flow's back: one lost (the
+/// user reads as missing, and the repair re-publishes it), one set active again after its
+/// user's deletion (deleted upstream, and the repair sends the deletion again). A second run
+/// names neither.
+pub async fn reconcile_mends_views_changed_by_hand(world: &World) -> Result<(), String> {
+    let lost = world.post_user("Lost View", &unique_email("reconcile-lost")).await?;
+    let lost = user_id(&lost.body)?;
+    let revived = world
+        .post_user("Revived View", &unique_email("reconcile-revived"))
+        .await?;
+    let revived_url = world.user_url(&user_id(&revived.body)?)?;
+    let revived = user_id(&revived.body)?;
+    let view_of = |id: String| async move { world.erp_view(&id).await };
+    eventually(Duration::from_secs(20), "both users in the ERP's view", || async {
+        (view_of(lost.clone()).await.is_some() && view_of(revived.clone()).await.is_some()).then_some(())
+    })
+    .await?;
+    let deleted = world.call(Method::DELETE, &revived_url, None).await?;
+    expect(deleted.status == 204, || {
+        format!("DELETE: {} {}", deleted.status, deleted.body)
+    })?;
+    eventually(Duration::from_secs(20), "the deletion in the ERP's view", || async {
+        view_of(revived.clone())
+            .await
+            .filter(|v| v.state.is_deleted())
+            .map(drop)
+    })
+    .await?;
+
+    let views = &world.outputs.erp_employees_table_name;
+    let key = |id: &str| AttributeValue::S(id.to_owned());
+    world
+        .dynamo
+        .delete_item()
+        .table_name(views)
+        .key("UserId", key(&lost))
+        .send()
+        .await
+        .map_err(|e| format!("delete a view: {e}"))?;
+    world
+        .dynamo
+        .update_item()
+        .table_name(views)
+        .key("UserId", key(&revived))
+        .update_expression("SET #state = :active")
+        .expression_attribute_names("#state", "State")
+        .expression_attribute_values(":active", AttributeValue::S("Active".to_owned()))
+        .send()
+        .await
+        .map_err(|e| format!("revive a view: {e}"))?;
+
+    let report = run_script(world, "scripts/reconcile", &[]).await?;
+    for line in [format!("missing {lost}"), format!("deleted-upstream {revived}")] {
+        expect(report.lines().any(|l| l == line), || {
+            format!("scripts/reconcile did not report {line:?}:\n{report}")
+        })?;
+    }
+    let repaired = run_script(world, "scripts/reconcile", &["--repair"]).await?;
+    expect(repaired.contains("repair \"reconcile-"), || {
+        format!("scripts/reconcile --repair repaired nothing:\n{repaired}")
+    })?;
+    eventually(Duration::from_secs(30), "both views mended", || async {
+        let back = view_of(lost.clone())
+            .await
+            .is_some_and(|v| v.version == 1 && !v.state.is_deleted());
+        let gone = view_of(revived.clone()).await.is_some_and(|v| v.state.is_deleted());
+        (back && gone).then_some(())
+    })
+    .await?;
+    let again = run_script(world, "scripts/reconcile", &[]).await?;
+    expect(!again.contains(&lost) && !again.contains(&revived), || {
+        format!("a second run still reports a mended user:\n{again}")
+    })
 }

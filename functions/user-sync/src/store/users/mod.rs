@@ -231,7 +231,39 @@ impl UsersTable {
         };
         Ok(UserPage { users, next })
     }
+
+    /// One page of segment `segment` of a `segments`-way parallel scan: every row with its
+    /// id, tombstones included, and where the segment's next page starts (`None`: done).
+    pub async fn scan_rows(
+        &self,
+        segment: i32,
+        segments: i32,
+        start: Option<ScanKey>,
+    ) -> Result<(Vec<(Uuid, Row)>, Option<ScanKey>), StoreError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .segment(segment)
+            .total_segments(segments)
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        let rows = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| {
+                let id = item.get("Id")?.as_s().ok()?.parse().ok()?;
+                Some((id, read_row(item)?))
+            })
+            .collect();
+        Ok((rows, out.last_evaluated_key.filter(|k| !k.is_empty())))
+    }
 }
+
+/// Where a scan resumes: the last key it read.
+pub type ScanKey = HashMap<String, AttributeValue>;
 
 type Update = aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 

@@ -86,17 +86,42 @@ impl UsersTable {
     /// (a tombstone never takes back a name and email), and holding no other pending event
     /// (or this very one), so it never replaces an undelivered event.
     pub async fn mark_pending(&self, user_id: Uuid, event: &PendingEvent) -> Result<Marked, StoreError> {
-        let mut request = self
-            .client()
+        let request = self.marking(user_id).condition_expression(
+            "attribute_exists(Id) AND attribute_not_exists(DeletedAt) \
+             AND (attribute_not_exists(#outbox) OR #event_id = :event_id)",
+        );
+        self.mark(request, event).await
+    }
+
+    /// Puts `event`, a deletion sent again, in the outbox of the tombstone of `user_id` at
+    /// `version`, unless another event of it is pending (the same: it is marked again) or
+    /// the row is no longer that tombstone.
+    pub async fn mark_deletion_pending(
+        &self,
+        user_id: Uuid,
+        version: u64,
+        event: &PendingEvent,
+    ) -> Result<Marked, StoreError> {
+        let request = self
+            .marking(user_id)
+            .condition_expression(
+                "attribute_exists(DeletedAt) AND Version = :version \
+                 AND (attribute_not_exists(#outbox) OR #event_id = :event_id)",
+            )
+            .expression_attribute_values(":version", AttributeValue::N(version.to_string()));
+        self.mark(request, event).await
+    }
+
+    fn marking(&self, user_id: Uuid) -> UpdateItemFluentBuilder {
+        self.client()
             .update_item()
             .table_name(self.table())
             .key("Id", AttributeValue::S(user_id.to_string()))
             .update_expression("SET #outbox = :outbox, #since = :since, #event_id = :event_id, #event = :event, #correlation = :correlation")
-            .condition_expression(
-                "attribute_exists(Id) AND attribute_not_exists(DeletedAt) \
-                 AND (attribute_not_exists(#outbox) OR #event_id = :event_id)",
-            );
-        request = with_outbox_names(request);
+    }
+
+    async fn mark(&self, request: UpdateItemFluentBuilder, event: &PendingEvent) -> Result<Marked, StoreError> {
+        let mut request = with_outbox_names(request);
         let mut values = event.attributes();
         for (name, placeholder) in [
             (OUTBOX, ":outbox"),

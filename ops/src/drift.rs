@@ -1,0 +1,61 @@
+//! `ops reconcile`: compare `Users` with the ERP's view, report, and repair on request (see
+//! `ops::reconcile`).
+
+use std::path::Path;
+
+use ops::reconcile::{self, Found};
+use ops::Outputs;
+use user_sync::crm::Crm;
+use user_sync::domain::Drift;
+use user_sync::events::EventPublisher;
+use user_sync::outbox::Outbox;
+use user_sync::store::{ErpEmployeesTable, UsersTable};
+
+const USAGE: &str = "ops reconcile --outputs FILE [--repair]";
+
+pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
+    let repair = match args {
+        [] => false,
+        ["--repair"] => true,
+        _ => return Err(USAGE.to_owned()),
+    };
+    let outputs = Outputs::read(outputs)?;
+    let aws = ops::trust::sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let users = UsersTable::new(dynamo.clone(), &outputs.users_table_name);
+    let views = ErpEmployeesTable::new(dynamo, &outputs.erp_employees_table_name);
+    let found = reconcile::compare(&users, &views, |read| eprintln!("{read} users compared")).await?;
+    print!("{}", report(&found));
+    if !repair || found.repairable() == 0 {
+        return Ok(());
+    }
+    let generation = format!("reconcile-{}", time::OffsetDateTime::now_utc().unix_timestamp());
+    let events = EventPublisher::new(aws_sdk_sqs::Client::new(&aws), &outputs.events_queue_url);
+    let crm = Crm::new(Outbox::new(users, events));
+    let done = reconcile::repair(&crm, &found, &generation).await?;
+    println!(
+        "repair {generation:?}: {} sent, {} pending for the relay, {} skipped (another event pending, or changed since)",
+        done.sent, done.left_pending, done.skipped
+    );
+    Ok(())
+}
+
+/// The count per verdict, then each drifted user as `VERDICT ID` on a line of its own (to
+/// grep or to feed `scripts/backfill`): never a name or an email.
+fn report(found: &Found) -> String {
+    let mut out = format!("{} users compared with the ERP's view\n", found.users);
+    for drift in Drift::ALL {
+        let what = if drift.repairable() {
+            "--repair re-sends"
+        } else {
+            "for an operator: see docs/operations.md"
+        };
+        out += &format!("  {:<17} {:>7}  ({what})\n", drift.as_str(), found.count(drift));
+    }
+    for (drift, users) in &found.drift {
+        for user in users {
+            out += &format!("{} {}\n", drift.as_str().replace(' ', "-"), user.id());
+        }
+    }
+    out
+}

@@ -1,0 +1,191 @@
+//! Reconciliation: compares every `Users` row with the ERP's view of it (`ErpEmployees`)
+//! and, when asked, mends what re-sending the CRM's state mends. `Users` is read in
+//! parallel scan segments, page by page; each page's views are read in one `BatchGetItem`
+//! per 100 users, so memory holds one page per segment and the drifted ids, whatever the
+//! table's size. The verdict per user is `user_sync::domain::Drift`.
+//!
+//! Repairs go through the outbox, as the backfill's do: a missing or behind user is
+//! re-published (`Crm::republish`), a deletion the view never took is sent again from the
+//! tombstone (`Crm::resend_deletions`). Each run mints its own event ids (its generation),
+//! so a second repair of a user is a new event, not a duplicate the processor would skip.
+
+use std::collections::BTreeMap;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use user_sync::crm::{Crm, Republished};
+use user_sync::domain::{Drift, Upstream};
+use user_sync::store::{ErpEmployeesTable, Row, ScanKey, StoredUser, UsersTable};
+use uuid::Uuid;
+
+/// The parallel scan's segments: each is read by one task.
+pub const SEGMENTS: i32 = 4;
+
+/// Users per repair call (one outbox delivery each).
+const REPAIR_BATCH: usize = 100;
+
+/// What a comparison found: how many users it read, and the drifted ones by verdict.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub users: usize,
+    pub drift: BTreeMap<Drift, Vec<Drifted>>,
+}
+
+/// One drifted user: its id and what a repair re-sends.
+#[derive(Debug, Clone)]
+pub enum Drifted {
+    Live(StoredUser),
+    Deleted { id: Uuid, version: u64 },
+}
+
+impl Drifted {
+    pub fn id(&self) -> Uuid {
+        match self {
+            Self::Live(user) => user.id,
+            Self::Deleted { id, .. } => *id,
+        }
+    }
+}
+
+impl Found {
+    pub fn count(&self, drift: Drift) -> usize {
+        self.drift.get(&drift).map_or(0, Vec::len)
+    }
+
+    /// Users a repair would mend.
+    pub fn repairable(&self) -> usize {
+        Drift::ALL
+            .into_iter()
+            .filter(|d| d.repairable())
+            .map(|d| self.count(d))
+            .sum()
+    }
+
+    fn merge(&mut self, other: Found) {
+        self.users += other.users;
+        for (drift, mut ids) in other.drift {
+            self.drift.entry(drift).or_default().append(&mut ids);
+        }
+    }
+}
+
+/// Compares every user with its view; `progress` hears the users read so far after each
+/// page of any segment.
+pub async fn compare(
+    users: &UsersTable,
+    views: &ErpEmployeesTable,
+    progress: impl Fn(usize) + Sync,
+) -> Result<Found, String> {
+    let read = std::sync::atomic::AtomicUsize::new(0);
+    let segments: Vec<Found> = stream::iter(0..SEGMENTS)
+        .map(|segment| compare_segment(users, views, segment, &read, &progress))
+        .buffer_unordered(SEGMENTS as usize)
+        .try_collect()
+        .await?;
+    let mut found = Found::default();
+    for segment in segments {
+        found.merge(segment);
+    }
+    for ids in found.drift.values_mut() {
+        ids.sort_by_key(Drifted::id);
+    }
+    Ok(found)
+}
+
+async fn compare_segment(
+    users: &UsersTable,
+    views: &ErpEmployeesTable,
+    segment: i32,
+    read: &std::sync::atomic::AtomicUsize,
+    progress: &(impl Fn(usize) + Sync),
+) -> Result<Found, String> {
+    let mut found = Found::default();
+    let mut start: Option<ScanKey> = None;
+    loop {
+        let (rows, next) = users
+            .scan_rows(segment, SEGMENTS, start)
+            .await
+            .map_err(|e| format!("scan Users (segment {segment}): {}", user_sync::errors::chain(&e)))?;
+        for page in rows.chunks(100) {
+            let ids: Vec<String> = page.iter().map(|(id, _)| id.to_string()).collect();
+            let states = views
+                .sync_states(&ids)
+                .await
+                .map_err(|e| format!("read ErpEmployees: {}", user_sync::errors::chain(&e)))?;
+            for (id, row) in page {
+                let (upstream, drifted) = match row {
+                    Row::Live(user) => (Upstream::Live { version: user.version }, Drifted::Live(user.clone())),
+                    Row::Deleted { version } => (
+                        Upstream::Deleted { version: *version },
+                        Drifted::Deleted {
+                            id: *id,
+                            version: *version,
+                        },
+                    ),
+                };
+                let state = states.get(&id.to_string()).cloned().unwrap_or_default();
+                if let Some(drift) = Drift::of(upstream, &state) {
+                    found.drift.entry(drift).or_default().push(drifted);
+                }
+            }
+        }
+        found.users += rows.len();
+        progress(read.fetch_add(rows.len(), std::sync::atomic::Ordering::Relaxed) + rows.len());
+        start = next;
+        if start.is_none() {
+            return Ok(found);
+        }
+    }
+}
+
+/// What a repair did: re-published users and deletions sent again.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Repaired {
+    /// Sent now, their outbox marks cleared.
+    pub sent: usize,
+    /// In the outbox but not sent now: the relay sends them.
+    pub left_pending: usize,
+    /// Skipped: another event of the user is pending (it is on its way), or the row
+    /// changed since the comparison.
+    pub skipped: usize,
+}
+
+/// Re-sends the CRM's state of every repairable drifted user in `found`, in `generation`.
+pub async fn repair(crm: &Crm, found: &Found, generation: &str) -> Result<Repaired, String> {
+    let mut done = Repaired::default();
+    let mut add = |r: Republished| {
+        done.sent += r.delivered.sent;
+        done.left_pending += r.delivered.failed;
+        done.skipped += r.skipped;
+    };
+    let live: Vec<StoredUser> = [Drift::Missing, Drift::Behind]
+        .iter()
+        .flat_map(|d| found.drift.get(d).into_iter().flatten())
+        .filter_map(|u| match u {
+            Drifted::Live(user) => Some(user.clone()),
+            Drifted::Deleted { .. } => None,
+        })
+        .collect();
+    for batch in live.chunks(REPAIR_BATCH) {
+        add(crm
+            .republish(batch, generation)
+            .await
+            .map_err(|e| format!("re-publish: {}", user_sync::errors::chain(&e)))?);
+    }
+    let tombstones: Vec<(Uuid, u64)> = found
+        .drift
+        .get(&Drift::DeletedUpstream)
+        .into_iter()
+        .flatten()
+        .filter_map(|u| match u {
+            Drifted::Deleted { id, version } => Some((*id, *version)),
+            Drifted::Live(_) => None,
+        })
+        .collect();
+    for batch in tombstones.chunks(REPAIR_BATCH) {
+        add(crm
+            .resend_deletions(batch, generation)
+            .await
+            .map_err(|e| format!("send deletions again: {}", user_sync::errors::chain(&e)))?);
+    }
+    Ok(done)
+}
