@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
@@ -85,6 +86,9 @@ export interface FunctionsProps {
   readonly usersTable: dynamodb.ITable;
   readonly erpProcessedUsersTable: dynamodb.ITable;
   readonly erpEmployeesTable: dynamodb.ITable;
+  /** The topic crm-api and outbox-relay publish each event to once. */
+  readonly eventsTopic: sns.ITopic;
+  /** The ERP consumer's queue (subscribed to the topic), where erp-processor defers records. */
   readonly eventsQueue: sqs.IQueue;
   /** CloudWatch namespace of the functions' metrics (one per stage, lib/metrics.ts). */
   readonly metricsNamespace: string;
@@ -145,7 +149,7 @@ export class Functions extends Construct {
       timeout: CRM_API_TIMEOUT,
       environment: {
         USERS_TABLE_NAME: props.usersTable.tableName,
-        EVENTS_QUEUE_URL: props.eventsQueue.queueUrl,
+        EVENTS_TOPIC_ARN: props.eventsTopic.topicArn,
         ERP_EMPLOYEES_TABLE_NAME: props.erpEmployeesTable.tableName,
         METRICS_NAMESPACE: props.metricsNamespace,
       },
@@ -212,11 +216,11 @@ export class Functions extends Construct {
 
     this.outboxRelay = this.rustLambda('OutboxRelay', {
       binaryName: 'outbox-relay',
-      description: 'Outbox relay: sends the users\' events still pending in Users, every minute',
+      description: 'Outbox relay: publishes the users\' events still pending in Users, every minute',
       timeout: RELAY_TIMEOUT,
       environment: {
         USERS_TABLE_NAME: props.usersTable.tableName,
-        EVENTS_QUEUE_URL: props.eventsQueue.queueUrl,
+        EVENTS_TOPIC_ARN: props.eventsTopic.topicArn,
         OUTBOX_GRACE_SECONDS: String(props.outboxGrace?.toSeconds() ?? OUTBOX_GRACE_SECONDS),
         METRICS_NAMESPACE: props.metricsNamespace,
       },

@@ -11,6 +11,7 @@ import { Alarms } from './alarms';
 import { Dashboard } from './dashboard';
 import { erpCredentialsSecret, secretArn } from './erp-credentials';
 import { EventQueue } from './event-queue';
+import { EventTopic } from './event-topic';
 import { BATCH_CONCURRENCY, Functions, PROCESSOR_TIMEOUT, RELAY_SCHEDULE_MINUTES } from './functions';
 import { CrmErpMetrics, metricsNamespace } from './metrics';
 import { RestApi } from './rest-api';
@@ -174,6 +175,9 @@ export interface CrmErpStackProps extends StackProps, CrmErpConfig {
 /** The whole system, one stack per stage: `npx cdk deploy` stands it all up. */
 export class CrmErpStack extends Stack {
   readonly tables: Tables;
+  /** The topic every event is published to once; each consumer subscribes a queue. */
+  readonly eventsTopic: EventTopic;
+  /** The ERP consumer's queue and dead-letter queue. */
   readonly events: EventQueue;
   readonly functions: Functions;
   readonly restApi: RestApi;
@@ -202,6 +206,9 @@ export class CrmErpStack extends Stack {
       deadLettersRemovalPolicy: keepData,
       visibilityTimeout: props.queueVisibilityTimeout,
     });
+    this.eventsTopic = new EventTopic(this, 'EventsTopic');
+    // The ERP consumer takes every event type.
+    this.eventsTopic.subscribe(this.events.queue);
     const metrics = new CrmErpMetrics(metricsNamespace(props.stage));
     // The secret outlives the stack outside dev, as the data does: its value was put in by hand.
     const erp = props.erpEndpointUrl === undefined ? undefined : {
@@ -219,6 +226,7 @@ export class CrmErpStack extends Stack {
       usersTable: this.tables.users,
       erpProcessedUsersTable: this.tables.erpProcessedUsers,
       erpEmployeesTable: this.tables.erpEmployees,
+      eventsTopic: this.eventsTopic.topic,
       eventsQueue: this.events.queue,
       processorTimeout,
       outboxGrace: props.outboxGrace,
@@ -233,21 +241,27 @@ export class CrmErpStack extends Stack {
       fn.logGroup.grantWrite(fn);
     }
     // crm-api: store::users puts (a user with its pending event), gets and scans
-    // (paginated) users; once its send succeeds, UpdateItem clears the pending mark.
+    // (paginated) users; once its publish succeeds, UpdateItem clears the pending mark.
     Grant.addToPrincipal({
       grantee: crmApi,
       actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
       resourceArns: [this.tables.users.tableArn],
     });
-    this.events.queue.grant(crmApi, 'sqs:SendMessage');
+    const publish = (grantee: lambda.IFunction) => Grant.addToPrincipal({
+      grantee,
+      actions: ['sns:Publish'],
+      resourceArns: [this.eventsTopic.topic.topicArn],
+    });
+    // PublishBatch is authorized as sns:Publish.
+    publish(crmApi);
     // crm-api reads the ERP side's view of a user for its sync status, and nothing more.
     Grant.addToPrincipal({
       grantee: crmApi,
       actions: ['dynamodb:GetItem'],
       resourceArns: [this.tables.erpEmployees.tableArn],
     });
-    // outbox-relay: queries the pending-events index, sends in batches (SendMessageBatch
-    // is authorized as sqs:SendMessage), clears each sent event's mark; when the user has a
+    // outbox-relay: queries the pending-events index, publishes in batches (PublishBatch
+    // is authorized as sns:Publish), clears each published event's mark; when the user has a
     // later pending event, GetItem reads it to move it to the head (store/users/outbox.rs).
     Grant.addToPrincipal({
       grantee: outboxRelay,
@@ -259,7 +273,7 @@ export class CrmErpStack extends Stack {
       actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       resourceArns: [this.tables.users.tableArn],
     });
-    this.events.queue.grant(outboxRelay, 'sqs:SendMessage');
+    publish(outboxRelay);
     this.relaySchedule = new events.Rule(this, 'OutboxRelaySchedule', {
       description: 'Runs outbox-relay, which sends the users\' events still pending',
       schedule: events.Schedule.rate(Duration.minutes(RELAY_SCHEDULE_MINUTES)),
@@ -351,7 +365,10 @@ export class CrmErpStack extends Stack {
       'DynamoDB table of processed ERP events');
     output('ErpEmployeesTableName', this.tables.erpEmployees.tableName,
       'DynamoDB table of the ERP\'s view of each user');
-    output('EventsQueueUrl', this.events.queue.queueUrl, 'SQS queue of the users\' events (created, updated, deleted)');
+    output('EventsTopicArn', this.eventsTopic.topic.topicArn,
+      'SNS topic every user event is published to once (created, updated, deleted)');
+    output('EventsQueueUrl', this.events.queue.queueUrl,
+      'The ERP consumer\'s SQS queue of the users\' events, subscribed to the topic');
     output('DeadLetterQueueUrl', this.events.deadLetters.queueUrl,
       'SQS dead-letter queue of events that failed 5 deliveries');
     output('ErpConcurrencyCeiling', String(props.maxConcurrency * props.batchConcurrency),

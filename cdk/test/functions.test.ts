@@ -25,11 +25,11 @@ describe('functions', () => {
     expect(res[logicalId(x86.functions.erpProcessor)].Properties.Architectures).toEqual(['x86_64']);
   });
 
-  test('crm-api gets the Users table name, the events queue URL, the ERP view\'s table and its metrics '
+  test('crm-api gets the Users table name, the events topic, the ERP view\'s table and its metrics '
     + 'namespace, nothing else', () => {
     expect(crmApi.Environment.Variables).toEqual({
       USERS_TABLE_NAME: ref(stack.tables.users),
-      EVENTS_QUEUE_URL: ref(stack.events.queue),
+      EVENTS_TOPIC_ARN: ref(stack.eventsTopic.topic),
       ERP_EMPLOYEES_TABLE_NAME: ref(stack.tables.erpEmployees),
       METRICS_NAMESPACE: 'CrmErp/dev',
     });

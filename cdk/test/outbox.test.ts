@@ -28,7 +28,7 @@ describe('the outbox and its relay', () => {
     ]));
   });
 
-  test('outbox-relay is a Rust binary with the Users table, the queue, its grace period and namespace', () => {
+  test('outbox-relay is a Rust binary with the Users table, the events topic, its grace period and namespace', () => {
     expect(relay.Runtime).toBe('provided.al2023');
     expect(relay.Architectures).toEqual(['arm64']);
     expect(relay.Timeout).toBe(RELAY_TIMEOUT.toSeconds());
@@ -37,7 +37,7 @@ describe('the outbox and its relay', () => {
     expect(relay.LoggingConfig).toMatchObject({ LogFormat: 'JSON', LogGroup: ref(outboxRelay.logGroup) });
     expect(relay.Environment.Variables).toEqual({
       USERS_TABLE_NAME: ref(stack.tables.users),
-      EVENTS_QUEUE_URL: ref(stack.events.queue),
+      EVENTS_TOPIC_ARN: ref(stack.eventsTopic.topic),
       OUTBOX_GRACE_SECONDS: String(OUTBOX_GRACE_SECONDS),
       METRICS_NAMESPACE: 'CrmErp/dev',
     });

@@ -72,7 +72,7 @@ describe('stack wiring', () => {
     expect(t.toJSON().Outputs.ErpConcurrencyCeiling.Value).toBe('75');
   });
 
-  test('outputs the two endpoints, every table name and both queue URLs', () => {
+  test('outputs the two endpoints, every table name, the events topic and both queue URLs', () => {
     const apiUrl = (suffix: string) => ({
       'Fn::Join': ['', [
         'https://', ref(stack.restApi.api), '.execute-api.', { Ref: 'AWS::Region' }, '.',
@@ -85,6 +85,7 @@ describe('stack wiring', () => {
     expect(outputs.UsersTableName.Value).toEqual(ref(stack.tables.users));
     expect(outputs.ErpProcessedUsersTableName.Value).toEqual(ref(stack.tables.erpProcessedUsers));
     expect(outputs.ErpEmployeesTableName.Value).toEqual(ref(stack.tables.erpEmployees));
+    expect(outputs.EventsTopicArn.Value).toEqual(ref(stack.eventsTopic.topic));
     expect(outputs.EventsQueueUrl.Value).toEqual(ref(stack.events.queue));
     expect(outputs.DeadLetterQueueUrl.Value).toEqual(ref(stack.events.deadLetters));
   });

@@ -15,6 +15,9 @@ pub struct Outputs {
     pub users_table_name: String,
     pub erp_processed_users_table_name: String,
     pub erp_employees_table_name: String,
+    /// The topic every event is published to once; each consumer's queue subscribes to it.
+    pub events_topic_arn: String,
+    /// The ERP consumer's queue (subscribed to the topic) and its dead-letter queue.
     pub events_queue_url: String,
     pub dead_letter_queue_url: String,
     /// With `-c erpEndpointUrl` only: the secret holding the ERP's bearer token.
@@ -113,6 +116,7 @@ mod tests {
         "UsersTableName": "CrmErp-dev-TablesUsers-X",
         "ErpProcessedUsersTableName": "CrmErp-dev-TablesErp-Y",
         "ErpEmployeesTableName": "CrmErp-dev-TablesEmployees-Z",
+        "EventsTopicArn": "arn:aws:sns:us-east-1:000000000000:Events",
         "EventsQueueUrl": "http://127.0.0.1:4566/000000000000/Queue",
         "DeadLetterQueueUrl": "http://127.0.0.1:4566/000000000000/Dead"}}"#;
 

@@ -30,7 +30,7 @@ pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
         return Ok(());
     }
     let generation = format!("reconcile-{}", time::OffsetDateTime::now_utc().unix_timestamp());
-    let events = EventPublisher::new(aws_sdk_sqs::Client::new(&aws), &outputs.events_queue_url);
+    let events = EventPublisher::new(aws_sdk_sns::Client::new(&aws), &outputs.events_topic_arn);
     let crm = Crm::new(Outbox::new(users, events));
     let done = reconcile::repair(&crm, &found, &generation).await?;
     println!(

@@ -27,7 +27,7 @@ pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
     let outputs = Outputs::read(outputs)?;
     let aws = ops::trust::sdk_config().await;
     let users = UsersTable::new(aws_sdk_dynamodb::Client::new(&aws), &outputs.users_table_name);
-    let events = EventPublisher::new(aws_sdk_sqs::Client::new(&aws), &outputs.events_queue_url);
+    let events = EventPublisher::new(aws_sdk_sns::Client::new(&aws), &outputs.events_topic_arn);
     let done = backfill::run(&users, &events, &which, generation, |p| {
         eprintln!(
             "page {}: {} users, {} sent, {} left to the relay, {} skipped",

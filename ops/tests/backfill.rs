@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use ops::backfill::{self, Users, PAGE_SIZE};
-use test_support::{create_queue, create_users_table, emulator};
+use test_support::{create_topic_with_queue, create_users_table, emulator};
 use user_sync::domain::{NewUser, RawField, User};
 use user_sync::events::{now_utc_millis, EventEnvelope, EventPublisher};
 use user_sync::store::{PendingEvent, UsersTable};
@@ -14,6 +14,8 @@ use uuid::Uuid;
 
 struct World {
     dynamo: aws_sdk_dynamodb::Client,
+    sns: aws_sdk_sns::Client,
+    topic: String,
     sqs: aws_sdk_sqs::Client,
     table: String,
     queue: String,
@@ -26,10 +28,14 @@ async fn world() -> World {
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let table = create_users_table(&dynamo).await;
-    let queue = create_queue(&sqs, "events").await;
+    let sns = aws_sdk_sns::Client::new(&aws);
+    let events = create_topic_with_queue(&sns, &sqs, "events").await;
+    let queue = events.queue_url;
     World {
         users: UsersTable::new(dynamo.clone(), &table),
-        events: EventPublisher::new(sqs.clone(), &queue),
+        events: EventPublisher::new(sns.clone(), &events.topic_arn),
+        topic: events.topic_arn,
+        sns,
         dynamo,
         sqs,
         table,
@@ -178,7 +184,7 @@ async fn chosen_users_only_and_an_undelivered_event_goes_first() {
 async fn an_event_not_sent_now_is_pending_from_now_for_the_relay() {
     let w = world().await;
     let id = user(&w, 1, true).await;
-    let unreachable = EventPublisher::new(w.sqs.clone(), format!("{}-does-not-exist", w.queue));
+    let unreachable = EventPublisher::new(w.sns.clone(), format!("{}-does-not-exist", w.topic));
     let started = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
 
     let done = backfill::run(&w.users, &unreachable, &Users::Ids(vec![id]), "1", |_| {})

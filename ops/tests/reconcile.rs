@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use ops::reconcile;
-use test_support::{create_employees_table, create_queue, create_users_table, emulator};
+use test_support::{create_employees_table, create_topic_with_queue, create_users_table, emulator};
 use user_sync::crm::Crm;
 use user_sync::domain::Drift;
 use user_sync::events::{EventEnvelope, EventPublisher, EventType};
@@ -20,16 +20,19 @@ struct World {
     users_table: String,
     views_table: String,
     queue: String,
+    topic: String,
 }
 
 async fn world() -> World {
     let aws = emulator().sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
+    let events = create_topic_with_queue(&aws_sdk_sns::Client::new(&aws), &sqs, "events").await;
     World {
         users_table: create_users_table(&dynamo).await,
         views_table: create_employees_table(&dynamo).await,
-        queue: create_queue(&sqs, "events").await,
+        queue: events.queue_url,
+        topic: events.topic_arn,
         dynamo,
         sqs,
     }
@@ -161,7 +164,7 @@ async fn finds_each_verdict_by_id_and_repairs_what_resending_mends() {
     assert_eq!(found.repairable(), 3);
 
     let aws = emulator().sdk_config().await;
-    let events = EventPublisher::new(aws_sdk_sqs::Client::new(&aws), &w.queue);
+    let events = EventPublisher::new(aws_sdk_sns::Client::new(&aws), &w.topic);
     let crm = Crm::new(Outbox::new(users, events));
     let done = reconcile::repair(&crm, &found, "reconcile-test").await.unwrap();
     assert_eq!((done.sent, done.left_pending, done.skipped), (3, 0, 0));

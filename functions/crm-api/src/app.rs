@@ -21,7 +21,7 @@ impl App {
     pub fn new(aws: &SdkConfig, config: &CrmApiConfig) -> Self {
         let dynamo = aws_sdk_dynamodb::Client::new(aws);
         let users = UsersTable::new(dynamo.clone(), &config.users_table);
-        let events = EventPublisher::new(aws_sdk_sqs::Client::new(aws), &config.events_queue_url);
+        let events = EventPublisher::new(aws_sdk_sns::Client::new(aws), &config.events_topic_arn);
         Self {
             crm: Crm::new(Outbox::new(users.clone(), events)),
             employees: ErpEmployeesTable::new(dynamo, &config.employees_table),

@@ -6,7 +6,7 @@ use user_sync::config::{env_lookup, required, ConfigError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrmApiConfig {
     pub users_table: String,
-    pub events_queue_url: String,
+    pub events_topic_arn: String,
     /// `ERP_EMPLOYEES_TABLE_NAME`: the ERP's view of each user, read for its sync status.
     pub employees_table: String,
     /// `METRICS_NAMESPACE` (default `CrmErp`): the CloudWatch namespace of its metrics.
@@ -21,7 +21,7 @@ impl CrmApiConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Ok(Self {
             users_table: required(&lookup, "USERS_TABLE_NAME")?,
-            events_queue_url: required(&lookup, "EVENTS_QUEUE_URL")?,
+            events_topic_arn: required(&lookup, "EVENTS_TOPIC_ARN")?,
             employees_table: required(&lookup, "ERP_EMPLOYEES_TABLE_NAME")?,
             metrics_namespace: user_sync::metrics::namespace_from(&lookup),
         })
@@ -37,9 +37,9 @@ mod tests {
     fn missing_variable_is_named() {
         let vars = HashMap::from([("USERS_TABLE_NAME", "Users")]);
         let err = CrmApiConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap_err();
-        assert_eq!(err, ConfigError::Missing("EVENTS_QUEUE_URL"));
-        assert!(err.to_string().contains("EVENTS_QUEUE_URL"));
-        let vars = HashMap::from([("USERS_TABLE_NAME", "Users"), ("EVENTS_QUEUE_URL", "q")]);
+        assert_eq!(err, ConfigError::Missing("EVENTS_TOPIC_ARN"));
+        assert!(err.to_string().contains("EVENTS_TOPIC_ARN"));
+        let vars = HashMap::from([("USERS_TABLE_NAME", "Users"), ("EVENTS_TOPIC_ARN", "q")]);
         let err = CrmApiConfig::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap_err();
         assert_eq!(err, ConfigError::Missing("ERP_EMPLOYEES_TABLE_NAME"));
     }

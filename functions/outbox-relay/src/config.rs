@@ -7,8 +7,8 @@ use user_sync::config::{env_lookup, parsed_or, required, ConfigError};
 pub struct OutboxRelayConfig {
     /// `USERS_TABLE_NAME` (required): the table that holds the outbox.
     pub users_table: String,
-    /// `EVENTS_QUEUE_URL` (required).
-    pub events_queue_url: String,
+    /// `EVENTS_TOPIC_ARN` (required): the topic every event is published to once.
+    pub events_topic_arn: String,
     /// `OUTBOX_GRACE_SECONDS` (default 30): how old a pending event must be before the relay
     /// sends it, so it does not race the API's own send of a fresh event.
     pub grace: std::time::Duration,
@@ -35,7 +35,7 @@ impl OutboxRelayConfig {
         }
         Ok(Self {
             users_table: required(&lookup, "USERS_TABLE_NAME")?,
-            events_queue_url: required(&lookup, "EVENTS_QUEUE_URL")?,
+            events_topic_arn: required(&lookup, "EVENTS_TOPIC_ARN")?,
             grace: std::time::Duration::from_secs(parsed_or(&lookup, "OUTBOX_GRACE_SECONDS", 30u64)?),
             max_events_per_run,
             metrics_namespace: user_sync::metrics::namespace_from(&lookup),

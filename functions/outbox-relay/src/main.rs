@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let aws = user_sync::aws::load_config().await;
     let relay = Relay::new(
         UsersTable::new(aws_sdk_dynamodb::Client::new(&aws), &config.users_table),
-        EventPublisher::new(aws_sdk_sqs::Client::new(&aws), &config.events_queue_url),
+        EventPublisher::new(aws_sdk_sns::Client::new(&aws), &config.events_topic_arn),
         config.grace,
         config.max_events_per_run,
     );

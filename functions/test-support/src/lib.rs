@@ -142,6 +142,45 @@ pub async fn create_queue(client: &aws_sdk_sqs::Client, prefix: &str) -> String 
         .expect("the emulator returns the queue URL")
 }
 
+/// A topic and a queue subscribed to it with raw message delivery, as the CDK app subscribes
+/// each consumer's queue: what is published to `topic_arn` arrives on `queue_url`, its body
+/// and attributes as published.
+pub struct Subscribed {
+    pub topic_arn: String,
+    pub queue_url: String,
+}
+
+pub async fn create_topic_with_queue(sns: &aws_sdk_sns::Client, sqs: &aws_sdk_sqs::Client, prefix: &str) -> Subscribed {
+    let topic_arn = sns
+        .create_topic()
+        .name(unique(prefix))
+        .send()
+        .await
+        .expect("create topic in the emulator")
+        .topic_arn
+        .expect("the emulator returns the topic ARN");
+    let queue_url = create_queue(sqs, prefix).await;
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .expect("the queue's ARN");
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .expect("subscribe the queue to the topic");
+    Subscribed { topic_arn, queue_url }
+}
+
 /// A string attribute of a DynamoDB item; panics, naming it, when it is missing.
 pub fn s(item: &Item, attr: &str) -> String {
     text(item, attr).unwrap_or_else(|| panic!("{attr} is not a string attribute of {item:?}"))

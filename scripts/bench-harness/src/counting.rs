@@ -33,13 +33,21 @@ pub struct Tally {
     pub calls: BTreeMap<Call, (u64, usize)>,
 }
 
-/// The call a request makes: `X-Amz-Target: DynamoDB_20120810.PutItem` → `PutItem`, and the
-/// body's `TableName` if it names one.
+/// The call a request makes: `X-Amz-Target: DynamoDB_20120810.PutItem` → `PutItem`, or a
+/// query-protocol call's (SNS's) `Action` in its form body; and the body's `TableName` if it
+/// names one.
 pub fn call_of(target: Option<&str>, body: &[u8]) -> Call {
-    let operation = target
-        .and_then(|t| t.rsplit('.').next())
-        .unwrap_or("(no X-Amz-Target)")
-        .to_owned();
+    let form_action = || {
+        std::str::from_utf8(body)
+            .ok()?
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("Action="))
+            .map(str::to_owned)
+    };
+    let operation = match target.and_then(|t| t.rsplit('.').next()) {
+        Some(operation) => operation.to_owned(),
+        None => form_action().unwrap_or_else(|| "(no operation named)".to_owned()),
+    };
     let table = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("TableName").and_then(|t| t.as_str()).map(str::to_owned));
@@ -154,7 +162,9 @@ mod tests {
         );
         let send = call_of(Some("AmazonSQS.SendMessage"), br#"{"QueueUrl":"http://q"}"#);
         assert_eq!((send.operation.as_str(), send.table), ("SendMessage", None));
-        assert_eq!(call_of(None, b"").operation, "(no X-Amz-Target)");
+        let publish = call_of(None, b"Action=PublishBatch&Version=2010-03-31&TopicArn=arn");
+        assert_eq!((publish.operation.as_str(), publish.table), ("PublishBatch", None));
+        assert_eq!(call_of(None, b"").operation, "(no operation named)");
     }
 
     #[test]

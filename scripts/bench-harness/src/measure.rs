@@ -130,7 +130,7 @@ struct Raw {
     users_table: String,
     processed_table: String,
     employees_table: String,
-    queue_url: String,
+    topic_arn: String,
     user_id: String,
 }
 
@@ -216,7 +216,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
         users_table: &raw.users_table,
         processed_table: &raw.processed_table,
         employees_table: &raw.employees_table,
-        queue_url: &raw.queue_url,
+        topic_arn: &raw.topic_arn,
         logs: &logs,
     };
     let cost = crate::cost::measured::measure(&setup, plan.cost_users, plan.cost_batches, &progress).await?;
@@ -257,7 +257,8 @@ impl Raw {
         let users_table = test_support::create_users_table(&dynamo).await;
         let processed_table = test_support::create_processed_table(&dynamo).await;
         let employees_table = test_support::create_employees_table(&dynamo).await;
-        let queue_url = test_support::create_queue(&sqs, "Events").await;
+        // crm-api publishes to the topic; a queue is subscribed as the ERP consumer's is.
+        let events = test_support::create_topic_with_queue(&aws_sdk_sns::Client::new(&aws), &sqs, "Events").await;
         let user_id = Uuid::new_v4().to_string();
         dynamo
             .put_item()
@@ -276,7 +277,7 @@ impl Raw {
             users_table,
             processed_table,
             employees_table,
-            queue_url,
+            topic_arn: events.topic_arn,
             user_id,
         })
     }
@@ -323,7 +324,7 @@ fn subjects(root: &Path, logs: &Path, endpoint: &str, raw: &Raw) -> [Subject; 4]
                 "crm-api",
                 with(&[
                     ("USERS_TABLE_NAME", &raw.users_table),
-                    ("EVENTS_QUEUE_URL", &raw.queue_url),
+                    ("EVENTS_TOPIC_ARN", &raw.topic_arn),
                     ("ERP_EMPLOYEES_TABLE_NAME", &raw.employees_table),
                 ]),
             ),

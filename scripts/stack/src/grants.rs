@@ -177,6 +177,11 @@ pub fn calls_of(event: &Value, account: &str) -> Result<Vec<Access>, String> {
             let url = params["QueueUrl"].as_str().unwrap_or("?");
             vec![access(action, queue_arn(account, url))]
         }
+        // PublishBatch is authorized as Publish, on the topic.
+        ("sns", _) => {
+            let action = name.strip_suffix("Batch").unwrap_or(name);
+            vec![access(action, params["TopicArn"].as_str().unwrap_or("?").to_owned())]
+        }
         ("secretsmanager", _) => vec![access(name, params["SecretId"].as_str().unwrap_or("?").to_owned())],
         _ => vec![access(name, "*".to_owned())],
     })
@@ -342,6 +347,14 @@ mod tests {
                     json!({"QueueUrl": "https://127.0.0.1:4566/000000000000/Events"}),
                 ),
                 vec![access("sqs:SendMessage", "arn:aws:sqs:us-east-1:000000000000:Events")],
+            ),
+            (
+                event(
+                    "sns",
+                    "PublishBatch",
+                    json!({"TopicArn": "arn:aws:sns:us-east-1:000000000000:Events"}),
+                ),
+                vec![access("sns:Publish", "arn:aws:sns:us-east-1:000000000000:Events")],
             ),
             (
                 event(

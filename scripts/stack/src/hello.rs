@@ -53,6 +53,7 @@ scripts/watch. Redeploy changed code into this stack: scripts/dev deploy.
 pub fn watch_env(o: &Outputs) -> String {
     let mut lines = vec![
         format!("USERS_TABLE_NAME={}", o.users_table_name),
+        format!("EVENTS_TOPIC_ARN={}", o.events_topic_arn),
         format!("EVENTS_QUEUE_URL={}", o.events_queue_url),
         format!("ERP_PROCESSED_TABLE_NAME={}", o.erp_processed_users_table_name),
         format!("ERP_EMPLOYEES_TABLE_NAME={}", o.erp_employees_table_name),

@@ -216,7 +216,7 @@ async fn a_repeated_create_of_a_deleted_user_is_409() {
 async fn created_while_the_queue_is_down() -> (TestApp, crm_api::App, String) {
     let app = spawn_app().await;
     let down = app
-        .with_queue_url(&format!("{}-gone", app.config.events_queue_url))
+        .with_topic_arn(&format!("{}-gone", app.config.events_topic_arn))
         .await;
     let res = send_to(
         &down,

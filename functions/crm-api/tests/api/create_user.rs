@@ -172,7 +172,7 @@ async fn a_content_type_that_is_not_json_is_415() {
 async fn a_failed_send_still_answers_201_and_leaves_the_event_pending() {
     let app = spawn_app().await;
     let broken = app
-        .with_queue_url(&format!("{}-gone", app.config.events_queue_url))
+        .with_topic_arn(&format!("{}-gone", app.config.events_topic_arn))
         .await;
     let res = crate::helpers::send_to(
         &broken,
@@ -250,7 +250,7 @@ async fn a_hanging_service_ends_in_an_answer() {
     let hung_queue = crm_api::App {
         crm: user_sync::crm::Crm::new(user_sync::outbox::Outbox::new(
             app.app.users.clone(),
-            user_sync::events::EventPublisher::new(aws_sdk_sqs::Client::new(&hanging), &app.config.events_queue_url),
+            user_sync::events::EventPublisher::new(aws_sdk_sns::Client::new(&hanging), &app.config.events_topic_arn),
         )),
         ..app.app.clone()
     };

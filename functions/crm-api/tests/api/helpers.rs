@@ -4,26 +4,30 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crm_api::config::CrmApiConfig;
 use crm_api::{routes, App};
 use serde_json::{json, Value};
-use test_support::{create_employees_table, create_queue, create_users_table, emulator};
+use test_support::{create_employees_table, create_topic_with_queue, create_users_table, emulator};
 pub use test_support::{s, TestResponse};
 
 pub const REQUEST_ID: &str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef";
 
-/// The handler wired to a fresh `Users` table and events queue in the shared emulator.
+/// The handler wired to a fresh `Users` table and events topic in the shared emulator, and
+/// a queue subscribed to the topic, as a consumer's.
 pub struct TestApp {
     pub app: App,
     pub dynamo: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub config: CrmApiConfig,
+    /// The consumer's queue the topic delivers to.
+    pub queue_url: String,
 }
 
 pub async fn spawn_app() -> TestApp {
     let aws = emulator().sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
+    let events = create_topic_with_queue(&aws_sdk_sns::Client::new(&aws), &sqs, "events").await;
     let config = CrmApiConfig {
         users_table: create_users_table(&dynamo).await,
-        events_queue_url: create_queue(&sqs, "events").await,
+        events_topic_arn: events.topic_arn,
         employees_table: create_employees_table(&dynamo).await,
         metrics_namespace: "CrmErp/test".to_owned(),
     };
@@ -32,14 +36,15 @@ pub async fn spawn_app() -> TestApp {
         dynamo,
         sqs,
         config,
+        queue_url: events.queue_url,
     }
 }
 
 impl TestApp {
-    /// The same table, with the event queue URL replaced (e.g. by one that does not exist).
-    pub async fn with_queue_url(&self, url: &str) -> App {
+    /// The same table, with the events topic replaced (e.g. by one that does not exist).
+    pub async fn with_topic_arn(&self, arn: &str) -> App {
         let config = CrmApiConfig {
-            events_queue_url: url.to_owned(),
+            events_topic_arn: arn.to_owned(),
             ..self.config.clone()
         };
         App::new(&emulator().sdk_config().await, &config)
@@ -57,14 +62,14 @@ impl TestApp {
         self.send(ApiRequest::new("GET", path)).await
     }
 
-    /// Every message now on the events queue (received, not deleted).
+    /// Every message now on the consumer's queue (received, not deleted).
     pub async fn queued_messages(&self) -> Vec<aws_sdk_sqs::types::Message> {
         let mut all = Vec::new();
         loop {
             let out = self
                 .sqs
                 .receive_message()
-                .queue_url(&self.config.events_queue_url)
+                .queue_url(&self.queue_url)
                 .max_number_of_messages(10)
                 .message_attribute_names("All")
                 .visibility_timeout(300)

@@ -156,7 +156,7 @@ async fn an_invalid_key_is_400() {
 async fn a_repeat_sends_a_pending_event_and_clears_it() {
     let app = spawn_app().await;
     let broken = app
-        .with_queue_url(&format!("{}-gone", app.config.events_queue_url))
+        .with_topic_arn(&format!("{}-gone", app.config.events_topic_arn))
         .await;
     let first = send_to(&broken, keyed("order-44", "Ada")).await;
     assert_eq!(first.status, 201);

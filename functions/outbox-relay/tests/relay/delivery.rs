@@ -101,8 +101,8 @@ async fn an_unreachable_queue_leaves_every_event_pending() {
     let (_, a) = post_user(&crm, "Ada", None).await;
     let (_, b) = post_user(&crm, "Grace", None).await;
     let dead = user_sync::events::EventPublisher::new(
-        stack.sqs.clone(),
-        format!("{}-unreachable", stack.crm_config.events_queue_url),
+        stack.sns.clone(),
+        format!("{}-unreachable", stack.crm_config.events_topic_arn),
     );
     let report = Relay::new(stack.users.clone(), dead, Duration::ZERO, 1000)
         .run(now_utc_millis())
@@ -131,7 +131,7 @@ async fn a_users_pending_events_go_out_in_version_order_in_one_run() {
     let out = stack
         .sqs
         .receive_message()
-        .queue_url(&stack.crm_config.events_queue_url)
+        .queue_url(&stack.queue_url)
         .max_number_of_messages(10)
         .visibility_timeout(0)
         .send()

@@ -7,15 +7,21 @@ use erp_processor::config::{ErpConnector, ErpProcessorConfig};
 use lambda_runtime::{Context, LambdaEvent};
 use outbox_relay::{Relay, RelayReport};
 use serde_json::{json, Value};
-use test_support::{create_employees_table, create_processed_table, create_queue, create_users_table, emulator};
+use test_support::{
+    create_employees_table, create_processed_table, create_topic_with_queue, create_users_table, emulator,
+};
 use user_sync::events::{now_utc_millis, EventPublisher};
 use user_sync::store::UsersTable;
 use uuid::Uuid;
 
-/// The three functions wired to fresh tables and a fresh queue.
+/// The three functions wired to fresh tables and a fresh topic, its consumer's queue
+/// subscribed to it.
 pub struct Stack {
     pub dynamo: aws_sdk_dynamodb::Client,
+    pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// The consumer's queue the topic delivers to.
+    pub queue_url: String,
     pub crm: crm_api::App,
     pub crm_config: CrmApiConfig,
     pub erp: erp_processor::App,
@@ -27,10 +33,12 @@ pub async fn spawn_stack() -> Stack {
     let aws = emulator().sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
+    let sns = aws_sdk_sns::Client::new(&aws);
+    let events = create_topic_with_queue(&sns, &sqs, "events").await;
     let employees_table = create_employees_table(&dynamo).await;
     let crm_config = CrmApiConfig {
         users_table: create_users_table(&dynamo).await,
-        events_queue_url: create_queue(&sqs, "events").await,
+        events_topic_arn: events.topic_arn,
         employees_table: employees_table.clone(),
         metrics_namespace: "CrmErp/test".to_owned(),
     };
@@ -56,24 +64,26 @@ pub async fn spawn_stack() -> Stack {
             .expect("the simulated ERP needs nothing"),
         users: UsersTable::new(dynamo.clone(), &crm_config.users_table),
         dynamo,
+        sns,
         sqs,
+        queue_url: events.queue_url,
         crm_config,
         processed_table,
     }
 }
 
 impl Stack {
-    /// The CRM API with its queue unreachable (a queue URL that does not exist).
+    /// The CRM API with its topic unreachable (a topic that does not exist).
     pub async fn crm_without_queue(&self) -> crm_api::App {
         let config = CrmApiConfig {
-            events_queue_url: format!("{}-unreachable", self.crm_config.events_queue_url),
+            events_topic_arn: format!("{}-unreachable", self.crm_config.events_topic_arn),
             ..self.crm_config.clone()
         };
         crm_api::App::new(&emulator().sdk_config().await, &config)
     }
 
     pub fn publisher(&self) -> EventPublisher {
-        EventPublisher::new(self.sqs.clone(), &self.crm_config.events_queue_url)
+        EventPublisher::new(self.sns.clone(), &self.crm_config.events_topic_arn)
     }
 
     /// A relay with no grace period, so it takes every pending event now.
@@ -94,7 +104,7 @@ impl Stack {
             let out = self
                 .sqs
                 .receive_message()
-                .queue_url(&self.crm_config.events_queue_url)
+                .queue_url(&self.queue_url)
                 .max_number_of_messages(10)
                 .message_attribute_names("All")
                 .send()
@@ -124,7 +134,7 @@ impl Stack {
             for m in &messages {
                 self.sqs
                     .delete_message()
-                    .queue_url(&self.crm_config.events_queue_url)
+                    .queue_url(&self.queue_url)
                     .receipt_handle(m.receipt_handle().unwrap())
                     .send()
                     .await

@@ -1,10 +1,10 @@
-//! SQS accepting some entries of a batch and refusing others: no emulator does that, so the
-//! queue is mocked here (`aws-smithy-mocks`) while DynamoDB stays real.
+//! SNS accepting some entries of a batch and refusing others: no emulator does that, so the
+//! topic is mocked here (`aws-smithy-mocks`) while DynamoDB stays real.
 
 use std::time::Duration;
 
-use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput;
-use aws_sdk_sqs::types::{BatchResultErrorEntry, SendMessageBatchResultEntry};
+use aws_sdk_sns::operation::publish_batch::PublishBatchOutput;
+use aws_sdk_sns::types::{BatchResultErrorEntry, PublishBatchResultEntry};
 use aws_smithy_mocks::{mock, mock_client};
 use outbox_relay::Relay;
 use user_sync::events::{now_utc_millis, EventPublisher};
@@ -12,7 +12,7 @@ use user_sync::events::{now_utc_millis, EventPublisher};
 use crate::helpers::{post_user, spawn_stack};
 
 #[tokio::test]
-async fn only_the_entries_sqs_accepted_are_cleared() {
+async fn only_the_entries_sns_accepted_are_cleared() {
     let stack = spawn_stack().await;
     let crm = stack.crm_without_queue().await;
     let mut users = Vec::new();
@@ -23,15 +23,13 @@ async fn only_the_entries_sqs_accepted_are_cleared() {
     }
 
     let accepted = |id: &str| {
-        SendMessageBatchResultEntry::builder()
+        PublishBatchResultEntry::builder()
             .id(id)
             .message_id(format!("msg-{id}"))
-            .md5_of_message_body("d41d8cd98f00b204e9800998ecf8427e")
             .build()
-            .unwrap()
     };
-    let rule = mock!(aws_sdk_sqs::Client::send_message_batch).then_output(move || {
-        SendMessageBatchOutput::builder()
+    let rule = mock!(aws_sdk_sns::Client::publish_batch).then_output(move || {
+        PublishBatchOutput::builder()
             .successful(accepted("0"))
             .successful(accepted("2"))
             .failed(
@@ -43,12 +41,11 @@ async fn only_the_entries_sqs_accepted_are_cleared() {
                     .unwrap(),
             )
             .build()
-            .unwrap()
     });
-    let sqs = mock_client!(aws_sdk_sqs, [&rule]);
+    let sns = mock_client!(aws_sdk_sns, [&rule]);
     let relay = Relay::new(
         stack.users.clone(),
-        EventPublisher::new(sqs, "https://queue.invalid/q"),
+        EventPublisher::new(sns, "arn:aws:sns:us-east-1:000000000000:invalid"),
         Duration::ZERO,
         1000,
     );
@@ -63,7 +60,7 @@ async fn only_the_entries_sqs_accepted_are_cleared() {
     );
     assert!(!stack.users.has_pending(users[2]).await.unwrap());
 
-    // The next run, with the real queue, delivers the refused one.
+    // The next run, with the real topic, delivers the refused one.
     let retry = stack.run_relay().await;
     assert_eq!((retry.pending, retry.sent), (1, 1));
     assert!(!stack.users.has_pending(users[1]).await.unwrap());

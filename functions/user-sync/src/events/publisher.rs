@@ -1,58 +1,59 @@
-use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
 use super::EventEnvelope;
 use crate::domain::validation::UNDELIVERABLE;
 
-/// The most messages one `SendMessageBatch` call takes.
+/// The most messages one `PublishBatch` call takes.
 pub const MAX_BATCH: usize = 10;
 
 #[derive(Debug, thiserror::Error)]
-#[error("sending to the events queue failed")]
-pub struct PublishError(#[source] pub Box<aws_sdk_sqs::Error>);
+#[error("publishing to the events topic failed")]
+pub struct PublishError(#[source] pub Box<aws_sdk_sns::Error>);
 
-impl<E, R> From<aws_sdk_sqs::error::SdkError<E, R>> for PublishError
+impl<E, R> From<aws_sdk_sns::error::SdkError<E, R>> for PublishError
 where
-    aws_sdk_sqs::Error: From<aws_sdk_sqs::error::SdkError<E, R>>,
+    aws_sdk_sns::Error: From<aws_sdk_sns::error::SdkError<E, R>>,
 {
-    fn from(e: aws_sdk_sqs::error::SdkError<E, R>) -> Self {
+    fn from(e: aws_sdk_sns::error::SdkError<E, R>) -> Self {
         Self(Box::new(e.into()))
     }
 }
 
-/// What happened to one entry of a batch send.
+/// What happened to one entry of a batch publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryOutcome {
     Sent,
-    /// SQS refused this entry; the code says why (e.g. `InternalError`, throttling).
+    /// SNS refused this entry; the code says why (e.g. `InternalError`, throttling).
     Failed {
         code: String,
         sender_fault: bool,
     },
 }
 
-/// Sends events to the events queue, with the message attributes consumers filter on:
-/// `eventType` and `correlationId`.
+/// Publishes events once to the events topic, with the message attributes consumers filter
+/// on: `eventType` and `correlationId`. Each consumer's queue is subscribed with raw message
+/// delivery, so it receives the body and the attributes exactly as published.
 #[derive(Debug, Clone)]
 pub struct EventPublisher {
-    client: aws_sdk_sqs::Client,
-    queue_url: String,
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
 }
 
 impl EventPublisher {
-    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+    pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
         Self {
             client,
-            queue_url: queue_url.into(),
+            topic_arn: topic_arn.into(),
         }
     }
 
-    /// Sends up to `MAX_BATCH` events in one call. `Err` when the call itself failed
-    /// (nothing was sent); otherwise one outcome per event, in order, since SQS may accept
-    /// some entries of a batch and refuse others.
+    /// Publishes up to `MAX_BATCH` events in one call. `Err` when the call itself failed
+    /// (nothing was published); otherwise one outcome per event, in order, since SNS may
+    /// accept some entries of a batch and refuse others.
     pub async fn publish_batch(&self, events: &[(&EventEnvelope, &str)]) -> Result<Vec<EntryOutcome>, PublishError> {
         assert!(
             events.len() <= MAX_BATCH,
-            "SQS takes at most {MAX_BATCH} messages a batch"
+            "SNS takes at most {MAX_BATCH} messages a batch"
         );
         if events.is_empty() {
             return Ok(Vec::new());
@@ -61,23 +62,23 @@ impl EventPublisher {
             .iter()
             .enumerate()
             .map(|(i, (event, correlation_id))| {
-                SendMessageBatchRequestEntry::builder()
+                PublishBatchRequestEntry::builder()
                     .id(i.to_string())
-                    .message_body(message_body(event))
+                    .message(message_body(event))
                     .message_attributes("eventType", string_attribute(event.event_type.as_str()))
                     .message_attributes("correlationId", string_attribute(correlation_id))
                     .build()
-                    .expect("id and body are set")
+                    .expect("id and message are set")
             })
             .collect();
         let out = self
             .client
-            .send_message_batch()
-            .queue_url(&self.queue_url)
-            .set_entries(Some(entries))
+            .publish_batch()
+            .topic_arn(&self.topic_arn)
+            .set_publish_batch_request_entries(Some(entries))
             .send()
             .await?;
-        // An entry SQS names neither sent nor failed is treated as failed: never clear
+        // An entry SNS names neither published nor failed is treated as failed: never clear
         // what was not confirmed.
         let mut outcomes = vec![
             EntryOutcome::Failed {
@@ -87,7 +88,11 @@ impl EventPublisher {
             events.len()
         ];
         for ok in out.successful() {
-            if let Some(slot) = ok.id().parse::<usize>().ok().and_then(|i| outcomes.get_mut(i)) {
+            if let Some(slot) = ok
+                .id()
+                .and_then(|id| id.parse::<usize>().ok())
+                .and_then(|i| outcomes.get_mut(i))
+            {
                 *slot = EntryOutcome::Sent;
             }
         }

@@ -25,7 +25,7 @@ pub struct Setup<'a> {
     pub users_table: &'a str,
     pub processed_table: &'a str,
     pub employees_table: &'a str,
-    pub queue_url: &'a str,
+    pub topic_arn: &'a str,
     pub logs: &'a Path,
 }
 
@@ -86,7 +86,7 @@ pub async fn measure(setup: &Setup<'_>, users: usize, batches: usize, progress: 
 
     let crm = spec(setup, "crm-api", &proxy, memory_mb).with(&[
         ("USERS_TABLE_NAME", setup.users_table),
-        ("EVENTS_QUEUE_URL", setup.queue_url),
+        ("EVENTS_TOPIC_ARN", setup.topic_arn),
         ("ERP_EMPLOYEES_TABLE_NAME", setup.employees_table),
     ]);
     let (post_ms, post_log, crm_tally) = run(&crm, &proxy, users, events::post_user, |answer| {
@@ -172,6 +172,10 @@ fn index_writes(table: Option<&str>, operation: &str) -> f64 {
 const WRITES: [&str; 3] = ["PutItem", "UpdateItem", "DeleteItem"];
 const READS: [&str; 4] = ["GetItem", "Query", "Scan", "BatchGetItem"];
 const QUEUE: [&str; 2] = ["SendMessage", "SendMessageBatch"];
+const TOPIC: [&str; 2] = ["Publish", "PublishBatch"];
+
+/// The queues subscribed to the events topic: SNS sends each event to every one of them.
+const CONSUMERS: f64 = 1.0;
 
 fn rates(
     function: &'static str,
@@ -203,14 +207,19 @@ fn rates(
 fn this_stack(i: &Inputs) -> Usage {
     let per_batch = 1.0 / i.batch_size as f64;
     let sum = |f: &dyn Fn(&CallRate) -> f64| i.calls.iter().map(f).sum::<f64>();
-    // The event source mapping receives each batch and deletes it: two requests per batch.
-    let sqs = sum(&|c| {
-        if QUEUE.contains(&c.operation.as_str()) {
-            c.per_user
-        } else {
-            0.0
-        }
-    }) + 2.0 * per_batch;
+    let per_user_of = |operations: [&str; 2]| {
+        sum(&|c| {
+            if operations.contains(&c.operation.as_str()) {
+                c.per_user
+            } else {
+                0.0
+            }
+        })
+    };
+    // A user's event, delivered by SNS to each consumer's queue (one request each, which
+    // the emulator makes inside and the proxy cannot see); the event source mapping receives
+    // each batch and deletes it: two requests per batch.
+    let sqs = per_user_of(QUEUE) + CONSUMERS + 2.0 * per_batch;
     Usage {
         design: "this stack",
         api_requests: 1.0,
@@ -229,6 +238,7 @@ fn this_stack(i: &Inputs) -> Usage {
             },
         ],
         sqs_requests: sqs,
+        sns_requests: per_user_of(TOPIC),
         write_units: sum(&|c| c.per_user * c.write_units),
         // Strongly consistent reads of items under 4 KB: one unit each.
         read_units: sum(&|c| {
@@ -257,6 +267,7 @@ fn original(i: &Inputs) -> Usage {
     usage.design = "original design";
     usage.functions[1].billed_ms = i.sequential_batch_billed_ms;
     usage.sqs_requests = 1.0 + 2.0 * per_batch;
+    usage.sns_requests = 0.0;
     usage.write_units = 2.0;
     usage.read_units = 0.0;
     usage.traces = 0.0;
@@ -397,7 +408,7 @@ mod tests {
     fn this_stacks_usage_is_the_counted_calls() {
         let i = inputs(vec![
             rate("crm-api", "PutItem", Some("Users"), 1.0, 2.0),
-            rate("crm-api", "SendMessage", None, 1.0, 0.0),
+            rate("crm-api", "PublishBatch", None, 1.0, 0.0),
             rate("crm-api", "UpdateItem", Some("Users"), 1.0, 2.0),
             rate("erp-processor", "PutItem", Some("ErpProcessedUsers"), 1.0, 2.0),
             rate("erp-processor", "UpdateItem", Some("ErpProcessedUsers"), 1.0, 1.0),
@@ -406,7 +417,9 @@ mod tests {
         let u = this_stack(&i);
         assert_eq!(u.write_units, 7.0);
         assert_eq!(u.read_units, 0.5);
+        // The delivery to the one consumer's queue, and a batch's receive and delete.
         assert!((u.sqs_requests - 1.2).abs() < 1e-12);
+        assert_eq!(u.sns_requests, 1.0);
         assert_eq!(u.functions[1].invocations_per_user, 0.1);
         assert!((u.log_bytes - (400.0 + 600.0 + 520.0 + 360.0)).abs() < 1e-9);
         let o = original(&i);

@@ -41,6 +41,7 @@ pub struct Usage {
     pub api_requests: f64,
     pub functions: Vec<FunctionUse>,
     pub sqs_requests: f64,
+    pub sns_requests: f64,
     pub write_units: f64,
     pub read_units: f64,
     pub log_bytes: f64,
@@ -89,6 +90,7 @@ pub fn lines(usage: &Usage, prices: &Prices) -> Vec<Line> {
     let invocations: f64 = usage.functions.iter().map(|f| f.invocations_per_user).sum();
     add("Lambda requests".into(), invocations, prices.lambda_requests);
     add("SQS requests".into(), usage.sqs_requests, prices.sqs_requests);
+    add("SNS publishes".into(), usage.sns_requests, prices.sns_requests);
     add("DynamoDB writes".into(), usage.write_units, prices.dynamodb_writes);
     add("DynamoDB reads".into(), usage.read_units, prices.dynamodb_reads);
     add("CloudWatch Logs".into(), usage.log_bytes / 1e9, prices.logs_ingested);
@@ -123,6 +125,7 @@ mod tests {
                 },
             ],
             sqs_requests: 1.2,
+            sns_requests: 1.0,
             write_units: 4.0,
             read_units: 0.0,
             log_bytes: 2000.0,

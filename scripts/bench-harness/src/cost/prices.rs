@@ -27,6 +27,9 @@ pub struct Prices {
     pub rest_api_requests: Price,
     /// Standard queue; every 64 KB chunk of a payload is one request.
     pub sqs_requests: Price,
+    /// Standard topic: each publish (every 64 KB chunk of it, each entry of a batch) is one
+    /// request; deliveries to SQS cost SNS nothing (the queue bills its own requests).
+    pub sns_requests: Price,
     pub dynamodb_writes: Price,
     pub dynamodb_reads: Price,
     /// Standard log class, ingestion (Lambda's and API Gateway's logs alike).
@@ -56,6 +59,11 @@ pub const US_EAST_1: Prices = Prices {
         usd: 0.40,
         per: 1e6,
         unit: "standard queue requests",
+    },
+    sns_requests: Price {
+        usd: 0.50,
+        per: 1e6,
+        unit: "standard topic publish requests",
     },
     dynamodb_writes: Price {
         usd: 0.625,

@@ -263,12 +263,12 @@ pub async fn deletion_over_a_higher_version(world: &World) -> Result<(), String>
 }
 
 /// Every AWS call ends (the SDK's connect, attempt and operation timeouts): with crm-api's
-/// queue an endpoint that accepts connections and never answers, a `POST` answers `201`
+/// topic an endpoint that accepts connections and never answers, a `POST` answers `201`
 /// within 15 s (the send gives up after 5 s; the event waits in the outbox, and the relay
 /// delivers it: the user reaches synced); with its table such an endpoint, a `POST` answers
 /// crm-api's own `503` problem within 20 s (the cold start's priming read and the request's
 /// write give up after 5 s each), not the gateway's 502 or 504. The endpoint is set in the
-/// deployed function's environment (`AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL_DYNAMODB`, which
+/// deployed function's environment (`AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL_DYNAMODB`, which
 /// the SDK prefers to the emulator's `AWS_ENDPOINT_URL`); the listener counts the connections,
 /// so a variable the function ignored fails the check instead of passing it vacuously.
 pub async fn every_aws_call_ends(world: &World) -> Result<(), String> {
@@ -276,27 +276,27 @@ pub async fn every_aws_call_ends(world: &World) -> Result<(), String> {
     let endpoint = hanging.url();
     let queue_hangs = async {
         let started = Instant::now();
-        let created = world.post_user("Hanging Queue", &unique_email("hanging-queue")).await?;
+        let created = world.post_user("Hanging Topic", &unique_email("hanging-topic")).await?;
         let took = started.elapsed();
         expect(created.status == 201, || {
             format!(
-                "POST while the queue hangs: {} {} after {took:?}",
+                "POST while the topic hangs: {} {} after {took:?}",
                 created.status, created.body
             )
         })?;
         expect(took < Duration::from_secs(15), || {
-            format!("POST while the queue hangs answered after {took:?}")
+            format!("POST while the topic hangs answered after {took:?}")
         })?;
         expect(hanging.accepted() > 0, || {
-            "crm-api never connected to the hanging queue: AWS_ENDPOINT_URL_SQS in its environment was not used (overridden by AWS_ENDPOINT_URL?)".to_owned()
+            "crm-api never connected to the hanging topic: AWS_ENDPOINT_URL_SNS in its environment was not used (overridden by AWS_ENDPOINT_URL?)".to_owned()
         })?;
         println!(
-            "      POST answered 201 in {:.1} s while the queue hung",
+            "      POST answered 201 in {:.1} s while the topic hung",
             took.as_secs_f64()
         );
         user_id(&created.body)
     };
-    let id = with_function_env(world, "crm-api", "AWS_ENDPOINT_URL_SQS", &endpoint, queue_hangs).await?;
+    let id = with_function_env(world, "crm-api", "AWS_ENDPOINT_URL_SNS", &endpoint, queue_hangs).await?;
     // The relay runs on the emulator's schedule, every minute.
     let url = world.user_url(&id)?;
     synced(world, &url, 1, Duration::from_secs(2 * 60 + 30)).await?;

@@ -132,10 +132,10 @@ fn a_failed_erp_call_gives_its_claim_back() -> Outcome {
     run(erp::failed_call_retried_at_once)
 }
 
-/// Queue unreachable for crm-api: 50 users reach the ERP once, and a user created and
+/// Topic unreachable for crm-api: 50 users reach the ERP once, and a user created and
 /// changed arrives as both, in order (GET: synced at version 2), by the relay's schedule.
 #[test]
-fn the_outbox_delivers_while_the_queue_is_unreachable() -> Outcome {
+fn the_outbox_delivers_while_the_topic_is_unreachable() -> Outcome {
     run(outbox::outbox_under_outage)
 }
 
@@ -163,7 +163,7 @@ fn a_deletion_is_final_over_a_higher_version() -> Outcome {
     run(edges::deletion_over_a_higher_version)
 }
 
-/// Every AWS call ends: with crm-api's queue hanging a POST answers 201 within 15 s (the
+/// Every AWS call ends: with crm-api's topic hanging a POST answers 201 within 15 s (the
 /// relay delivers it), with its table hanging 503 within 20 s.
 #[test]
 fn every_aws_call_ends() -> Outcome {

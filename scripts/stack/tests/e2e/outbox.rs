@@ -1,4 +1,4 @@
-//! The transactional outbox end to end: with crm-api's queue unreachable, every change
+//! The transactional outbox end to end: with crm-api's topic unreachable, every change
 //! still reaches the ERP once and in order, by the relay's schedule.
 
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use crate::world::{s, World};
 
 /// crm-api's SQS calls go through the fault proxy, switched off; the relay's do not.
 pub async fn outbox_under_outage(world: &World) -> Result<(), String> {
-    with_service_down(world, "crm-api", "AWS_ENDPOINT_URL_SQS", outage(world)).await
+    with_service_down(world, "crm-api", "AWS_ENDPOINT_URL_SNS", outage(world)).await
 }
 
 async fn outage(world: &World) -> Result<(), String> {

@@ -1,0 +1,72 @@
+import { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { EventTopic } from '../lib/event-topic';
+import { arnOf, logicalId, ref, testStack } from './helpers';
+
+describe('events topic', () => {
+  const stack = testStack();
+  const template = Template.fromStack(stack);
+  const topic = stack.eventsTopic.topic;
+
+  test('is encrypted with SNS\'s managed key and refuses requests not made over TLS', () => {
+    const properties = template.toJSON().Resources[logicalId(topic)].Properties;
+    expect(JSON.stringify(properties.KmsMasterKeyId)).toContain(':alias/aws/sns');
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [ref(topic)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Effect: 'Deny',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        })]),
+      },
+    });
+  });
+
+  test('delivers every event raw to the ERP consumer\'s queue, with no filter', () => {
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'sqs',
+      TopicArn: ref(topic),
+      Endpoint: arnOf(stack.events.queue),
+      RawMessageDelivery: true,
+      FilterPolicy: Match.absent(),
+    });
+  });
+
+  test('the queue\'s policy lets this topic send to it, and nothing else', () => {
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [ref(stack.events.queue)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([{
+          Effect: 'Allow',
+          Principal: { Service: 'sns.amazonaws.com' },
+          Action: 'sqs:SendMessage',
+          Resource: arnOf(stack.events.queue),
+          Condition: { ArnEquals: { 'aws:SourceArn': ref(topic) } },
+        }]),
+      },
+    });
+  });
+
+  test('crm-api and outbox-relay may publish to it; erp-processor may not', () => {
+    const policies = template.findResources('AWS::IAM::Policy');
+    const publishers = Object.values(policies)
+      .filter((p) => JSON.stringify(p.Properties.PolicyDocument).includes('"sns:Publish"')
+        && JSON.stringify(p.Properties.PolicyDocument).includes(logicalId(topic)))
+      .flatMap((p) => p.Properties.Roles.map((r: { Ref: string }) => r.Ref));
+    const role = (fn: { role?: unknown }) => logicalId(fn.role as never);
+    expect(publishers.sort()).toEqual([
+      role(stack.functions.crmApi), role(stack.functions.outboxRelay),
+    ].sort());
+  });
+
+  test('a consumer subscribed with a filter receives only those event types', () => {
+    const other = new Stack();
+    const events = new EventTopic(other, 'Events');
+    events.subscribe(new sqs.Queue(other, 'Mirror'), ['UserDeleted']);
+    Template.fromStack(other).hasResourceProperties('AWS::SNS::Subscription', {
+      RawMessageDelivery: true,
+      FilterPolicy: { eventType: ['UserDeleted'] },
+    });
+  });
+});
