@@ -70,33 +70,11 @@ async fn user(w: &World, n: usize, delivered: bool) -> Uuid {
 
 /// Drains the queue: every message's event id.
 async fn sent_event_ids(w: &World) -> Vec<String> {
-    let mut ids = Vec::new();
-    loop {
-        let out = w
-            .sqs
-            .receive_message()
-            .queue_url(&w.queue)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return ids;
-        }
-        for m in messages {
-            let event = EventEnvelope::parse(m.body().unwrap()).unwrap();
-            ids.push(event.event_id);
-            w.sqs
-                .delete_message()
-                .queue_url(&w.queue)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+    test_support::drain(&w.sqs, &w.queue)
+        .await
+        .iter()
+        .map(|m| EventEnvelope::parse(m.body().unwrap()).unwrap().event_id)
+        .collect()
 }
 
 async fn pending_marks(w: &World) -> usize {

@@ -88,33 +88,14 @@ async fn view(w: &World, id: Uuid, version: u64, state: &str, failed: Option<u64
 
 /// Drains the queue: each event's user, type and version.
 async fn sent(w: &World) -> HashSet<(String, &'static str, u64)> {
-    let mut events = HashSet::new();
-    loop {
-        let out = w
-            .sqs
-            .receive_message()
-            .queue_url(&w.queue)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return events;
-        }
-        for m in messages {
+    test_support::drain(&w.sqs, &w.queue)
+        .await
+        .iter()
+        .map(|m| {
             let event = EventEnvelope::parse(m.body().unwrap()).unwrap();
-            events.insert((event.user.id.clone(), event.event_type.as_str(), event.version()));
-            w.sqs
-                .delete_message()
-                .queue_url(&w.queue)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+            (event.user.id.clone(), event.event_type.as_str(), event.version())
+        })
+        .collect()
 }
 
 #[tokio::test]

@@ -181,6 +181,34 @@ pub async fn create_topic_with_queue(sns: &aws_sdk_sns::Client, sqs: &aws_sdk_sq
     Subscribed { topic_arn, queue_url }
 }
 
+/// Every message now on `queue_url`, received and deleted: the queue is empty after.
+pub async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut drained = Vec::new();
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive from the emulator");
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return drained;
+        }
+        for m in &messages {
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete from the emulator");
+        }
+        drained.extend(messages);
+    }
+}
+
 /// A string attribute of a DynamoDB item; panics, naming it, when it is missing.
 pub fn s(item: &Item, attr: &str) -> String {
     text(item, attr).unwrap_or_else(|| panic!("{attr} is not a string attribute of {item:?}"))

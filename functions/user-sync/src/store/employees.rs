@@ -263,35 +263,18 @@ impl ErpEmployeesTable {
             .iter()
             .map(|id| HashMap::from([(USER_ID.to_owned(), AttributeValue::S(id.clone()))]))
             .collect();
-        let mut request = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .expect("keys are set"),
-        );
-        while let Some(keys) = request.take() {
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, keys)
-                .send()
-                .await?;
-            for item in out
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
-                if let Some(AttributeValue::S(id)) = item.get(USER_ID) {
-                    states.insert(id.clone(), state_of(&item));
-                }
+        let keys = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .expect("keys are set");
+        let items = super::batch_get(&self.client, &self.table, keys, None)
+            .await?
+            .unwrap_or_default();
+        for item in items {
+            if let Some(AttributeValue::S(id)) = item.get(USER_ID) {
+                states.insert(id.clone(), state_of(&item));
             }
-            // DynamoDB may leave some keys for another call (throughput, 16 MB).
-            request = out
-                .unprocessed_keys
-                .and_then(|mut left| left.remove(&self.table))
-                .filter(|left| !left.keys().is_empty());
         }
         Ok(states)
     }

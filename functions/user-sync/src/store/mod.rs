@@ -50,6 +50,31 @@ pub(crate) fn from_millis(millis: i64) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis).checked_mul(1_000_000)?).ok()
 }
 
+/// Every item `keys` name in `table`, through as many `BatchGetItem` calls as DynamoDB needs
+/// (it may leave keys for another call: throughput, 16 MB); `None` when `until` passed before
+/// they were all read.
+pub(crate) async fn batch_get(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: aws_sdk_dynamodb::types::KeysAndAttributes,
+    until: Option<std::time::Instant>,
+) -> Result<Option<Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>>, StoreError> {
+    let mut items = Vec::new();
+    let mut request = Some(keys);
+    while let Some(keys) = request.take() {
+        if until.is_some_and(|until| std::time::Instant::now() >= until) {
+            return Ok(None);
+        }
+        let out = client.batch_get_item().request_items(table, keys).send().await?;
+        items.extend(out.responses.unwrap_or_default().remove(table).unwrap_or_default());
+        request = out
+            .unprocessed_keys
+            .and_then(|mut left| left.remove(table))
+            .filter(|left| !left.keys().is_empty());
+    }
+    Ok(Some(items))
+}
+
 /// A conditional write's outcome: `true` when it was written, `false` when its condition
 /// did not hold (nothing was written); any other failure is an error.
 pub(crate) fn written<O, E, R>(result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>) -> Result<bool, StoreError>

@@ -425,43 +425,24 @@ impl ProcessedUsersTable {
             .iter()
             .map(|id| HashMap::from([("EventId".to_owned(), AttributeValue::S(id.clone()))]))
             .collect();
-        let mut request = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .projection_expression("EventId, UserName, UserEmail")
-                .build()
-                .expect("keys are set"),
-        );
-        let mut holding = Vec::new();
-        while let Some(keys) = request.take() {
-            if Instant::now() >= until {
-                return Ok(None);
-            }
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, keys)
-                .send()
-                .await?;
-            for item in out
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
-                if item.contains_key("UserName") || item.contains_key("UserEmail") {
-                    if let Some(AttributeValue::S(id)) = item.get("EventId") {
-                        holding.push(id.clone());
-                    }
-                }
-            }
-            // DynamoDB may leave some keys for another call (throughput, 16 MB).
-            request = out
-                .unprocessed_keys
-                .and_then(|mut left| left.remove(&self.table))
-                .filter(|left| !left.keys().is_empty());
-        }
-        Ok(Some(holding))
+        let keys = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .projection_expression("EventId, UserName, UserEmail")
+            .build()
+            .expect("keys are set");
+        let Some(items) = super::batch_get(&self.client, &self.table, keys, Some(until)).await? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            items
+                .into_iter()
+                .filter(|item| item.contains_key("UserName") || item.contains_key("UserEmail"))
+                .filter_map(|item| match item.get("EventId") {
+                    Some(AttributeValue::S(id)) => Some(id.clone()),
+                    _ => None,
+                })
+                .collect(),
+        ))
     }
 
     /// The record of `event_id`, if any; strongly consistent, so a record just written is
