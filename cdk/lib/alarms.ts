@@ -15,6 +15,8 @@ export interface AlarmsProps {
   readonly deadLetters: sqs.IQueue;
   /** outbox-relay's on-failure destination: a message is a run that failed. */
   readonly relayFailures: sqs.IQueue;
+  /** The events topic's dead-letter queue: a message is an event SNS could not deliver. */
+  readonly deliveryFailures: sqs.IQueue;
   /** Functions whose errors page someone, by a readable name used in alarm ids. */
   readonly functions: Record<string, lambda.IFunction>;
   readonly apiStage: apigw.Stage;
@@ -44,6 +46,7 @@ export class Alarms extends Construct {
   readonly topicKey: kms.Key;
   readonly deadLettersVisible: cloudwatch.Alarm;
   readonly relayFailuresVisible: cloudwatch.Alarm;
+  readonly deliveryFailuresVisible: cloudwatch.Alarm;
   readonly functionErrors: Record<string, cloudwatch.Alarm> = {};
   readonly apiServerErrors: cloudwatch.Alarm;
   readonly pendingEventsStale: cloudwatch.Alarm;
@@ -107,6 +110,11 @@ export class Alarms extends Construct {
       'outbox-relay runs failed or expired unrun (each message holds the error); their events stay '
       + 'pending for the next run. Inspect, fix, then purge the queue.');
 
+    this.deliveryFailuresVisible = this.alarm('DeliveryFailuresVisible',
+      props.deliveryFailures.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' }),
+      'SNS could not deliver events to a consumer\'s queue (its policy, or the queue gone): fix the '
+      + 'subscription, then scripts/reconcile --repair re-sends the users it finds behind.');
+
     for (const [name, fn] of Object.entries(props.functions)) {
       this.functionErrors[name] = this.alarm(`${name}Errors`,
         fn.metricErrors({ period: PERIOD, statistic: 'Sum' }),
@@ -119,7 +127,7 @@ export class Alarms extends Construct {
 
     this.pendingEventsStale = this.alarm('PendingEventsStale', props.oldestPendingEventAge,
       'A user\'s event has been pending in the outbox for over 5 minutes: the relay cannot '
-      + 'send to the events queue (see the OutboxRelay logs).', Alarms.STALE_PENDING_SECONDS);
+      + 'publish to the events topic (see the OutboxRelay logs).', Alarms.STALE_PENDING_SECONDS);
 
     this.eventsQueueAgeHigh = this.alarm('EventsQueueAgeHigh',
       props.eventsQueue.metricApproximateAgeOfOldestMessage({ period: PERIOD, statistic: 'Maximum' }),

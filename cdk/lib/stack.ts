@@ -206,7 +206,7 @@ export class CrmErpStack extends Stack {
       deadLettersRemovalPolicy: keepData,
       visibilityTimeout: props.queueVisibilityTimeout,
     });
-    this.eventsTopic = new EventTopic(this, 'EventsTopic');
+    this.eventsTopic = new EventTopic(this, 'EventsTopic', { deliveryFailuresRemovalPolicy: keepData });
     // The ERP consumer takes every event type.
     this.eventsTopic.subscribe(this.events.queue);
     const metrics = new CrmErpMetrics(metricsNamespace(props.stage));
@@ -348,6 +348,7 @@ export class CrmErpStack extends Stack {
       eventsQueue: this.events.queue,
       deadLetters: this.events.deadLetters,
       relayFailures: this.functions.relayFailures,
+      deliveryFailures: this.eventsTopic.deliveryFailures,
       functions: { CrmApi: crmApi, ErpProcessor: erpProcessor, OutboxRelay: outboxRelay },
       oldestPendingEventAge,
       erpErrorRate: metrics.erpErrorRate(),

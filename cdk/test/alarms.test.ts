@@ -82,7 +82,7 @@ describe('alarms', () => {
 
   test('no alarm uses metric math (the local emulator rejects Metrics): each names one metric', () => {
     const all = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(all).toHaveLength(9);
+    expect(all).toHaveLength(10);
     for (const a of all) {
       expect(a.Properties.Metrics).toBeUndefined();
       expect(a.Properties).toEqual(expect.objectContaining({
@@ -140,8 +140,10 @@ describe('alarms', () => {
     });
   });
 
-  test('without alarmEmail nobody is subscribed', () => {
-    expect(template.findResources('AWS::SNS::Subscription')).toEqual({});
+  test('without alarmEmail nobody is subscribed to the alarm topic', () => {
+    expect(template.findResources('AWS::SNS::Subscription', {
+      Properties: { TopicArn: ref(alarms.topic) },
+    })).toEqual({});
   });
 
   test('context alarmEmail subscribes that address by email', () => {

@@ -58,6 +58,7 @@ describe('checkov skips', () => {
       // KMS key (the queues use SQS managed encryption)
       'AWS::SQS::Queue Events/Queue': ['CKV_AWS_27'],
       'AWS::SQS::Queue Events/DeadLetters': ['CKV_AWS_27'],
+      'AWS::SQS::Queue EventsTopic/DeliveryFailures': ['CKV_AWS_27'],
       'AWS::SQS::Queue Functions/OutboxRelayFailures': ['CKV_AWS_27'],
     });
   });

@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { EventTopic } from '../lib/event-topic';
@@ -23,13 +23,36 @@ describe('events topic', () => {
     });
   });
 
-  test('delivers every event raw to the ERP consumer\'s queue, with no filter', () => {
+  test('delivers every event raw to the ERP consumer\'s queue, with no filter; what it cannot '
+    + 'deliver goes to its dead-letter queue', () => {
     template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'sqs',
       TopicArn: ref(topic),
       Endpoint: arnOf(stack.events.queue),
       RawMessageDelivery: true,
       FilterPolicy: Match.absent(),
+      RedrivePolicy: { deadLetterTargetArn: arnOf(stack.eventsTopic.deliveryFailures) },
+    });
+  });
+
+  test('the delivery failures queue lets this topic send to it, keeps 14 days and is alarmed', () => {
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [ref(stack.eventsTopic.deliveryFailures)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Effect: 'Allow',
+          Principal: { Service: 'sns.amazonaws.com' },
+          Action: 'sqs:SendMessage',
+          Condition: { ArnEquals: { 'aws:SourceArn': ref(topic) } },
+        })]),
+      },
+    });
+    const resources = template.toJSON().Resources;
+    expect(resources[logicalId(stack.eventsTopic.deliveryFailures)].Properties.MessageRetentionPeriod)
+      .toBe(14 * 24 * 3600);
+    expect(resources[logicalId(stack.alarms.deliveryFailuresVisible)].Properties).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 0,
     });
   });
 
@@ -62,7 +85,7 @@ describe('events topic', () => {
 
   test('a consumer subscribed with a filter receives only those event types', () => {
     const other = new Stack();
-    const events = new EventTopic(other, 'Events');
+    const events = new EventTopic(other, 'Events', { deliveryFailuresRemovalPolicy: RemovalPolicy.DESTROY });
     events.subscribe(new sqs.Queue(other, 'Mirror'), ['UserDeleted']);
     Template.fromStack(other).hasResourceProperties('AWS::SNS::Subscription', {
       RawMessageDelivery: true,

@@ -21,7 +21,7 @@ describe('stack wiring', () => {
   const { crmApi, erpProcessor } = stack.functions;
   // Which actions each role holds is not frozen here: the e2e suite records every call each
   // function's role makes in the enforcing local stack and compares them with these
-  // policies, action by resource (scripts/stack/src/e2e/grants.rs).
+  // policies, action by resource (scripts/stack/tests/e2e/grants.rs, stack::grants).
   test('each function has one inline policy', () => {
     for (const fn of [crmApi, erpProcessor, stack.functions.outboxRelay]) {
       expect(statementsOf(template, fn).length).toBeGreaterThan(0);

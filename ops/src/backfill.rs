@@ -31,8 +31,8 @@ pub struct Progress {
     pub users: usize,
     /// Sent now, their outbox marks cleared.
     pub sent: usize,
-    /// In the outbox but not sent now (the queue refused or was unreachable): the relay
-    /// sends them.
+    /// In the outbox but not sent now (the topic refused or was unreachable): the relay
+    /// publishes them.
     pub left_pending: usize,
     /// Skipped: another event of the user is still pending (it goes first), or the user is gone.
     pub skipped: usize,

@@ -29,7 +29,12 @@ pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
     if !repair || found.repairable() == 0 {
         return Ok(());
     }
-    let generation = format!("reconcile-{}", time::OffsetDateTime::now_utc().unix_timestamp());
+    // A run's own event ids, even for two runs in one millisecond.
+    let generation = format!(
+        "reconcile-{}-{}",
+        time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000,
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     let events = EventPublisher::new(aws_sdk_sns::Client::new(&aws), &outputs.events_topic_arn);
     let crm = Crm::new(Outbox::new(users, events));
     let done = reconcile::repair(&crm, &found, &generation).await?;
@@ -44,6 +49,9 @@ pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
 /// grep or to feed `scripts/backfill`): never a name or an email.
 fn report(found: &Found) -> String {
     let mut out = format!("{} users compared with the ERP's view\n", found.users);
+    if found.unreadable > 0 {
+        out += &format!("  ({} items of Users are no user's: not compared)\n", found.unreadable);
+    }
     for drift in Drift::ALL {
         let what = if drift.repairable() {
             "--repair re-sends"

@@ -1,8 +1,9 @@
 //! Reconciliation: compares every `Users` row with the ERP's view of it (`ErpEmployees`)
 //! and, when asked, mends what re-sending the CRM's state mends. `Users` is read in
 //! parallel scan segments, page by page; each page's views are read in one `BatchGetItem`
-//! per 100 users, so memory holds one page per segment and the drifted ids, whatever the
-//! table's size. The verdict per user is `user_sync::domain::Drift`.
+//! per 100 users, so memory holds one page per segment and the drifted users (their ids,
+//! and for a live one the state a repair re-sends), however large the table. The verdict
+//! per user is `user_sync::domain::Drift`.
 //!
 //! Repairs go through the outbox, as the backfill's do: a missing or behind user is
 //! re-published (`Crm::republish`), a deletion the view never took is sent again from the
@@ -23,10 +24,12 @@ pub const SEGMENTS: i32 = 4;
 /// Users per repair call (one outbox delivery each).
 const REPAIR_BATCH: usize = 100;
 
-/// What a comparison found: how many users it read, and the drifted ones by verdict.
+/// What a comparison found: how many users it read, how many items were no user's (not
+/// compared), and the drifted users by verdict.
 #[derive(Debug, Default)]
 pub struct Found {
     pub users: usize,
+    pub unreadable: usize,
     pub drift: BTreeMap<Drift, Vec<Drifted>>,
 }
 
@@ -62,6 +65,7 @@ impl Found {
 
     fn merge(&mut self, other: Found) {
         self.users += other.users;
+        self.unreadable += other.unreadable;
         for (drift, mut ids) in other.drift {
             self.drift.entry(drift).or_default().append(&mut ids);
         }
@@ -101,10 +105,12 @@ async fn compare_segment(
     let mut found = Found::default();
     let mut start: Option<ScanKey> = None;
     loop {
-        let (rows, next) = users
+        let page = users
             .scan_rows(segment, SEGMENTS, start)
             .await
             .map_err(|e| format!("scan Users (segment {segment}): {}", user_sync::errors::chain(&e)))?;
+        let rows = page.rows;
+        found.unreadable += page.unreadable;
         for page in rows.chunks(100) {
             let ids: Vec<String> = page.iter().map(|(id, _)| id.to_string()).collect();
             let states = views
@@ -130,7 +136,7 @@ async fn compare_segment(
         }
         found.users += rows.len();
         progress(read.fetch_add(rows.len(), std::sync::atomic::Ordering::Relaxed) + rows.len());
-        start = next;
+        start = page.next;
         if start.is_none() {
             return Ok(found);
         }
@@ -144,8 +150,10 @@ pub struct Repaired {
     pub sent: usize,
     /// In the outbox but not sent now: the relay sends them.
     pub left_pending: usize,
-    /// Skipped: another event of the user is pending (it is on its way), or the row
-    /// changed since the comparison.
+    /// Skipped: another event of the user is pending (it is on its way and carries a state
+    /// at least as new), or the user is gone, or a tombstone's version changed since the
+    /// comparison. A live user changed since is re-published at the state read; the newer
+    /// version's own event supersedes it.
     pub skipped: usize,
 }
 

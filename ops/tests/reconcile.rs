@@ -1,6 +1,7 @@
-//! `ops::reconcile` on real Users and ErpEmployees tables and a queue (the emulator): every
-//! verdict found in a table of more than one scan page, by id; the repair re-sends exactly
-//! the missing, behind and deleted-upstream users through the outbox, and leaves it clean.
+//! `ops::reconcile` on real Users and ErpEmployees tables, a topic and its queue (the
+//! emulator): every verdict found by id across the scan's segments (each one page: more
+//! would take megabytes); the repair re-sends exactly the missing, behind and
+//! deleted-upstream users through the outbox, and leaves it clean.
 
 use std::collections::{BTreeMap, HashSet};
 

@@ -19,7 +19,7 @@ pub struct RelayReport {
     /// Pending events older than the grace period, as found at the start of the run.
     pub pending: usize,
     pub sent: usize,
-    /// Not sent this run (refused by SQS, or the queue unreachable); they stay pending.
+    /// Not sent this run (refused by SNS, or the topic unreachable); they stay pending.
     pub failed: usize,
     /// Sent, but the pending mark could not be cleared: sent once more next run.
     pub not_cleared: usize,

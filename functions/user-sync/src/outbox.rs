@@ -1,4 +1,4 @@
-//! The outbox's one delivery: send pending events, then clear exactly the marks SQS
+//! The outbox's one delivery: publish pending events, then clear exactly the marks SNS
 //! confirmed. crm-api delivers a write's events at once, the outbox relay what was left
 //! behind, the backfill what it re-publishes; all three through [`Outbox::deliver`].
 
@@ -8,7 +8,7 @@ use crate::errors::chain;
 use crate::events::{EntryOutcome, EventPublisher, MAX_BATCH};
 use crate::store::{Cleared, PendingEvent, UsersTable};
 
-/// Sends the users' pending events to the events queue and clears their marks.
+/// Publishes the users' pending events to the events topic and clears their marks.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     users: UsersTable,
@@ -19,9 +19,9 @@ pub struct Outbox {
 /// sends it (again) on a later run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Delivered {
-    /// Confirmed by SQS.
+    /// Confirmed by SNS.
     pub sent: usize,
-    /// Not sent: refused by SQS, or the queue unreachable.
+    /// Not sent: refused by SNS, or the topic unreachable.
     pub failed: usize,
     /// Sent, but the pending mark could not be cleared: sent once more later.
     pub not_cleared: usize,
@@ -37,9 +37,9 @@ impl Outbox {
     }
 
     /// Sends `pending` (at most one event per user, each its user's oldest pending one) in
-    /// batches of `MAX_BATCH`, and clears exactly those SQS confirmed. Clearing a user's event
+    /// batches of `MAX_BATCH`, and clears exactly those SNS confirmed. Clearing a user's event
     /// moves its next one up; those are sent in the next round, so a user's events leave in
-    /// version order. Stops after `budget` events, or at once when the queue is unreachable
+    /// version order. Stops after `budget` events, or at once when the topic is unreachable
     /// (later batches would fail the same way).
     pub async fn deliver(&self, pending: Vec<PendingEvent>, budget: usize) -> Delivered {
         let mut done = Delivered::default();
@@ -56,7 +56,7 @@ impl Outbox {
         done
     }
 
-    /// Sends one round; the users' next events, or `None` when the queue is unreachable.
+    /// Sends one round; the users' next events, or `None` when the topic is unreachable.
     async fn send_round(&self, pending: &[PendingEvent], done: &mut Delivered) -> Option<Vec<PendingEvent>> {
         let mut next_round = Vec::new();
         for (i, chunk) in pending.chunks(MAX_BATCH).enumerate() {
@@ -67,7 +67,7 @@ impl Outbox {
                     let left = pending.len() - i * MAX_BATCH;
                     let first = &chunk[0].event;
                     tracing::warn!(error = %chain(&error), left, event_id = %first.event_id, user_id = %first.user.id,
-                        "events queue unreachable; this event and the rest of the run's stay pending for the outbox relay");
+                        "events topic unreachable; this event and the rest of the run's stay pending for the outbox relay");
                     done.failed += left;
                     return None;
                 }
@@ -78,7 +78,7 @@ impl Outbox {
                     EntryOutcome::Sent => sent.push(pending),
                     EntryOutcome::Failed { code, sender_fault } => {
                         tracing::warn!(event_id = %pending.event.event_id, user_id = %pending.event.user.id, code, sender_fault,
-                            "SQS refused the event; it stays pending");
+                            "SNS refused the event; it stays pending");
                         done.failed += 1;
                     }
                 }

@@ -124,7 +124,8 @@ impl RawCall {
     }
 }
 
-/// The emulator's tables and queue, and the harness's own client of them.
+/// The emulator's tables and events topic (a queue subscribed to it), and the harness's own
+/// client of them.
 struct Raw {
     dynamo: aws_sdk_dynamodb::Client,
     users_table: String,

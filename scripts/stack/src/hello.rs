@@ -37,7 +37,7 @@ The smoke test and the AWS CLI (from .venv) need the emulator's settings in your
   .venv/bin/aws dynamodb scan --table-name {processed}
   .venv/bin/aws sqs receive-message --queue-url {dlq} --attribute-names All
 
-Edit a function and run it under `cargo lambda watch` against these tables and queue:
+Edit a function and run it under `cargo lambda watch` against these tables, topic and queue:
 scripts/watch. Redeploy changed code into this stack: scripts/dev deploy.
 "#,
         crm = o.crm_api_url,

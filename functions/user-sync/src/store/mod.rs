@@ -5,7 +5,8 @@ pub mod users;
 pub use employees::{Applied, ErpEmployeesTable, Lease, Leased};
 pub use processed::{Claim, Claimed, Erased, ProcessedEvent, ProcessedUsersTable, RecordError, Verdict};
 pub use users::{
-    Changed, Cleared, Current, Inserted, Marked, PendingEvent, Row, ScanKey, StoredUser, UserPage, UsersTable,
+    Changed, Cleared, Current, Inserted, Marked, PendingEvent, Row, ScanKey, ScannedRows, StoredUser, UserPage,
+    UsersTable,
 };
 
 /// A failed DynamoDB call, or an item that does not have the shape this code writes.
@@ -51,8 +52,9 @@ pub(crate) fn from_millis(millis: i64) -> Option<time::OffsetDateTime> {
 }
 
 /// Every item `keys` name in `table`, through as many `BatchGetItem` calls as DynamoDB needs
-/// (it may leave keys for another call: throughput, 16 MB); `None` when `until` passed before
-/// they were all read.
+/// (it may leave keys for another call: throughput, 16 MB; each such call waits twice as long
+/// as the one before, from 50 ms, as AWS advises); `None` when `until` passed before they
+/// were all read.
 pub(crate) async fn batch_get(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
@@ -61,7 +63,9 @@ pub(crate) async fn batch_get(
 ) -> Result<Option<Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>>, StoreError> {
     let mut items = Vec::new();
     let mut request = Some(keys);
+    let mut backoff = std::time::Duration::ZERO;
     while let Some(keys) = request.take() {
+        tokio::time::sleep(backoff).await;
         if until.is_some_and(|until| std::time::Instant::now() >= until) {
             return Ok(None);
         }
@@ -71,6 +75,7 @@ pub(crate) async fn batch_get(
             .unprocessed_keys
             .and_then(|mut left| left.remove(table))
             .filter(|left| !left.keys().is_empty());
+        backoff = (backoff * 2).clamp(std::time::Duration::from_millis(50), std::time::Duration::from_secs(2));
     }
     Ok(Some(items))
 }

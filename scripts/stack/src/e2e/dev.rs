@@ -34,6 +34,17 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// A free loopback port below Linux's ephemeral range (32768 and up), for a server that
+/// starts minutes after the port is chosen: no outgoing connection or `bind(0)` meanwhile
+/// is given it.
+pub fn free_port_to_keep() -> u16 {
+    let start = 20_000 + u16::try_from(std::process::id() % 10_000).unwrap_or(0);
+    (start..32_000)
+        .chain(20_000..start)
+        .find(|port| TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free loopback port below 32000")
+}
+
 impl DevStack {
     pub async fn start(root: &Path, settings: &Settings, peers: &Peers<'_>) -> Result<Self, String> {
         let port = free_port();
@@ -91,10 +102,6 @@ impl DevStack {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         Ok(stack)
-    }
-
-    pub fn outputs_file(&self) -> PathBuf {
-        self.state.join("outputs.json")
     }
 
     /// Stops scripts/dev the way Ctrl-C stops `scripts/dev | tee log`: the reader of its

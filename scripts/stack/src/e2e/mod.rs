@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-pub use dev::{free_port, DevStack, Peers, Settings};
+pub use dev::{free_port, free_port_to_keep, DevStack, Peers, Settings};
 
 /// Short local timings (`-c queueVisibilitySeconds`, `-c outboxGraceSeconds`), so retries
 /// and redrive happen within seconds and the relay takes any event pending for 2 s.
@@ -25,9 +25,11 @@ pub const SETTINGS: Settings = Settings {
 pub const REGION: &str = "us-east-1";
 pub const KEY: &str = "test";
 
-/// What the runner tells the test process: where the emulator and the fake ERP listen, when
-/// the scenarios began, and whether every scenario ran ("1") or a filtered few ("0").
+/// What the runner tells the test process: where the emulator and the fake ERP listen,
+/// where scripts/dev keeps the stack's outputs and certificate, when the scenarios began,
+/// and whether every scenario ran ("1") or a filtered few ("0").
 pub const EMULATOR_PORT_VAR: &str = "E2E_EMULATOR_PORT";
+pub const STATE_DIR_VAR: &str = "E2E_STATE_DIR";
 pub const ERP_PORT_VAR: &str = "E2E_ERP_PORT";
 pub const SINCE_VAR: &str = "E2E_SINCE_MS";
 pub const WHOLE_SUITE_VAR: &str = "E2E_WHOLE_SUITE";
@@ -37,9 +39,22 @@ const AFTER_THE_SUITE: &str = "after_the_suite::";
 
 pub async fn main(words: &[&str]) -> ExitCode {
     let root = workspace_root();
+    let mut scenarios = vec!["--skip", AFTER_THE_SUITE];
+    scenarios.extend_from_slice(words);
+    // libtest's options (`--exact`, `--nocapture`) do not make a run a filtered one.
+    let filtered = words.iter().any(|w| !w.starts_with('-'));
+    // A filter that selects nothing would pass with "0 passed": a typo is a failure, found
+    // before the deployment.
+    if filtered && selected_tests(&root, &scenarios).await == Some(0) {
+        eprintln!(
+            "e2e: no test's name contains any of {words:?}; list them with \
+             `cargo test -p stack --features e2e --test e2e -- --list`"
+        );
+        return ExitCode::FAILURE;
+    }
     // The fake ERP runs inside the test process, which starts after the deployment; the
     // stack is deployed pointing at the port it will take (`-c erpEndpointUrl`).
-    let erp_port = free_port();
+    let erp_port = free_port_to_keep();
     let erp_url = test_support::fake_erp::FakeErp::url_on(erp_port);
     println!("e2e: starting scripts/dev (log: target/e2e.dev.log)");
     let started = Instant::now();
@@ -58,11 +73,10 @@ pub async fn main(words: &[&str]) -> ExitCode {
     let env = [
         (EMULATOR_PORT_VAR, dev.port.to_string()),
         (ERP_PORT_VAR, erp_port.to_string()),
+        (STATE_DIR_VAR, dev.state.display().to_string()),
         (SINCE_VAR, since.as_millis().to_string()),
-        (WHOLE_SUITE_VAR, u8::from(words.is_empty()).to_string()),
+        (WHOLE_SUITE_VAR, u8::from(!filtered).to_string()),
     ];
-    let mut scenarios = vec!["--skip", AFTER_THE_SUITE];
-    scenarios.extend_from_slice(words);
     let scenarios_passed = libtest(&root, &env, &scenarios).await;
     // After every scenario, whether or not each passed: their calls prove the grants.
     let after_passed = libtest(&root, &env, &[AFTER_THE_SUITE]).await;
@@ -86,10 +100,46 @@ fn workspace_root() -> PathBuf {
         .expect("the workspace root exists")
 }
 
+/// How many tests libtest's `args` select (`--list`); `None` when it could not say.
+async fn selected_tests(root: &Path, args: &[&str]) -> Option<usize> {
+    let out = suite(root)
+        .args(args)
+        .args(["--list", "--format", "terse"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .await
+        .ok()
+        .filter(|out| out.status.success())?;
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|line| line.ends_with(": test"))
+            .count(),
+    )
+}
+
 /// Runs the suite's test target with libtest's `args`, one test at a time.
 async fn libtest(root: &Path, env: &[(&str, String)], args: &[&str]) -> bool {
+    let status = suite(root)
+        .arg("--test-threads=1")
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .status()
+        .await;
+    match status {
+        Ok(status) => status.success(),
+        Err(e) => {
+            eprintln!("e2e: cannot run cargo test: {e}");
+            false
+        }
+    }
+}
+
+/// `cargo test` of the suite's target, up to libtest's arguments.
+fn suite(root: &Path) -> tokio::process::Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = tokio::process::Command::new(cargo)
+    let mut command = tokio::process::Command::new(cargo);
+    command
         .args([
             "test",
             "--locked",
@@ -101,17 +151,6 @@ async fn libtest(root: &Path, env: &[(&str, String)], args: &[&str]) -> bool {
             "e2e",
             "--",
         ])
-        .arg("--test-threads=1")
-        .args(args)
-        .current_dir(root)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .status()
-        .await;
-    match status {
-        Ok(status) => status.success(),
-        Err(e) => {
-            eprintln!("e2e: cannot run cargo test: {e}");
-            false
-        }
-    }
+        .current_dir(root);
+    command
 }

@@ -274,7 +274,7 @@ pub async fn deletion_over_a_higher_version(world: &World) -> Result<(), String>
 pub async fn every_aws_call_ends(world: &World) -> Result<(), String> {
     let hanging = Hanging::start().await?;
     let endpoint = hanging.url();
-    let queue_hangs = async {
+    let topic_hangs = async {
         let started = Instant::now();
         let created = world.post_user("Hanging Topic", &unique_email("hanging-topic")).await?;
         let took = started.elapsed();
@@ -296,7 +296,7 @@ pub async fn every_aws_call_ends(world: &World) -> Result<(), String> {
         );
         user_id(&created.body)
     };
-    let id = with_function_env(world, "crm-api", "AWS_ENDPOINT_URL_SNS", &endpoint, queue_hangs).await?;
+    let id = with_function_env(world, "crm-api", "AWS_ENDPOINT_URL_SNS", &endpoint, topic_hangs).await?;
     // The relay runs on the emulator's schedule, every minute.
     let url = world.user_url(&id)?;
     synced(world, &url, 1, Duration::from_secs(2 * 60 + 30)).await?;

@@ -12,7 +12,7 @@ use stack::smoke::expect;
 use crate::support::{eventually, unique_email, user_id, with_service_down};
 use crate::world::{s, World};
 
-/// crm-api's SQS calls go through the fault proxy, switched off; the relay's do not.
+/// crm-api's SNS calls go through the fault proxy, switched off; the relay's do not.
 pub async fn outbox_under_outage(world: &World) -> Result<(), String> {
     with_service_down(world, "crm-api", "AWS_ENDPOINT_URL_SNS", outage(world)).await
 }
@@ -24,13 +24,13 @@ async fn outage(world: &World) -> Result<(), String> {
         let answer = world.post_user(&format!("Outage {i}"), &unique_email("outage")).await?;
         expect(answer.status == 201, || {
             format!(
-                "user {i} answered {} while the queue was unreachable: {}",
+                "user {i} answered {} while the topic was unreachable: {}",
                 answer.status, answer.body
             )
         })?;
         ids.push(user_id(&answer.body)?);
     }
-    // One user created and changed while the queue is unreachable: both events wait in the
+    // One user created and changed while the topic is unreachable: both events wait in the
     // outbox, the change behind the create, and must leave in that order (the relay reads
     // the waiting change with GetItem when it clears the create).
     let changed = world.post_user("Outage Changed", &unique_email("outage")).await?;
@@ -56,17 +56,17 @@ async fn outage(world: &World) -> Result<(), String> {
     ids.push(changed_id.clone());
     // The relay keeps its schedule during the outage and may already have delivered the
     // older events (beyond the grace period), so "all 50 still pending" would race it. What
-    // must hold: crm-api tried the queue for every user and was turned away each time, so
+    // must hold: crm-api tried the topic for every user and was turned away each time, so
     // whatever reaches the ERP came through the outbox.
     let refused = world.proxy.refused() - refused_before;
     expect(refused >= ids.len(), || {
         format!(
-            "crm-api tried the unreachable queue {refused} times for {} users",
+            "crm-api tried the unreachable topic {refused} times for {} users",
             ids.len()
         )
     })?;
     let pending = pending_marks(world, &ids).await;
-    println!("      {refused} SQS connections refused; {pending} of 51 pending when the last POST answered");
+    println!("      {refused} SNS connections refused; {pending} of 51 pending when the last POST answered");
 
     // The relay runs on the emulator's EventBridge schedule, every minute.
     let since = Instant::now();

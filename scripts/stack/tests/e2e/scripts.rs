@@ -30,7 +30,7 @@ pub async fn schemathesis(world: &World) -> Result<(), String> {
     expect(doc.status == 200, || {
         format!("GET /openapi.json answered {}", doc.status)
     })?;
-    let file = world.root.join("target/e2e/openapi.json");
+    let file = world.state.join("openapi.json");
     std::fs::create_dir_all(file.parent().expect("a directory")).map_err(|e| e.to_string())?;
     std::fs::write(&file, doc.body.to_string()).map_err(|e| e.to_string())?;
     // schemathesis cannot compute SigV4: its requests carry a marker the proxy replaces

@@ -24,17 +24,22 @@ static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
 
 static WORLD: OnceCell<World> = OnceCell::const_new();
 
-/// Runs one scenario against the deployed stack; its `Err` is the broken promise, which
-/// libtest reports as the test's failure.
+/// Runs one scenario against the deployed stack. Its `Err` is the broken promise: the
+/// test fails with it, printed as written (libtest would print a returned `Err` on one line,
+/// with its newlines escaped).
 pub fn run<F, Fut>(scenario: F) -> Result<(), String>
 where
     F: FnOnce(&'static World) -> Fut,
     Fut: Future<Output = Result<(), String>>,
 {
-    RUNTIME.block_on(async {
+    let outcome = RUNTIME.block_on(async {
         let world = WORLD.get_or_try_init(World::from_runner).await?;
         scenario(world).await
-    })
+    });
+    if let Err(reason) = outcome {
+        panic!("{reason}");
+    }
+    Ok(())
 }
 
 pub fn unique_email(tag: &str) -> String {
@@ -77,7 +82,7 @@ pub async fn run_script(world: &World, script: &str, args: &[&str]) -> Result<St
     let out = tokio::process::Command::new(world.root.join(script))
         .args(args)
         .envs(world.client_env())
-        .env("LOCAL_STATE_DIR", world.root.join("target/e2e"))
+        .env("LOCAL_STATE_DIR", &world.state)
         .output()
         .await
         .map_err(|e| format!("cannot run {script}: {e}"))?;
@@ -99,7 +104,7 @@ pub async fn run_script(world: &World, script: &str, args: &[&str]) -> Result<St
 }
 
 /// Runs `scenario` while `binary`'s calls to one AWS service (`variable`, such as
-/// `AWS_ENDPOINT_URL_SQS`, set in its environment: an operator's change to the deployed
+/// `AWS_ENDPOINT_URL_SNS`, set in its environment: an operator's change to the deployed
 /// function) go to the switched-off fault proxy; restores both afterwards, whatever the
 /// outcome.
 pub async fn with_service_down<T>(

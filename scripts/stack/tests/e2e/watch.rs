@@ -35,7 +35,7 @@ pub async fn inner_loop(world: &World) -> Result<(), String> {
     let child = Command::new(world.root.join("scripts/watch"))
         .envs(world.client_env())
         .env("LOCAL_WATCH_PORT", port.to_string())
-        .env("LOCAL_STATE_DIR", world.root.join("target/e2e"))
+        .env("LOCAL_STATE_DIR", &world.state)
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().map_err(|e| e.to_string())?)
         .stderr(log)

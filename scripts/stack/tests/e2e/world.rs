@@ -9,7 +9,10 @@ use reqwest::{Method, Url};
 use serde_json::{json, Value};
 
 use ops::{LocalUrlForm, Outputs};
-use stack::e2e::{EMULATOR_PORT_VAR, ERP_PORT_VAR, KEY};
+use stack::e2e::{EMULATOR_PORT_VAR, ERP_PORT_VAR, KEY, STATE_DIR_VAR};
+
+/// Where scripts/dev writes the emulator's certificate, in its state directory.
+const CA_BUNDLE: &str = "tls/server.crt";
 use stack::smoke::{header, read};
 use stack::SignedClient;
 use test_support::fake_erp::FakeErp;
@@ -34,10 +37,9 @@ pub struct World {
     pub aws: aws_config::SdkConfig,
     /// The emulator's certificate (PEM).
     pub ca: Vec<u8>,
+    /// scripts/dev's state directory for the suite's stack: its outputs and certificate.
+    pub state: std::path::PathBuf,
 }
-
-/// Where scripts/dev writes the emulator's certificate for the suite's stack.
-const CA_BUNDLE: &str = "target/e2e/tls/server.crt";
 
 /// An answer: status, `Location` and `Link` headers, JSON body.
 pub struct Answer {
@@ -48,8 +50,8 @@ pub struct Answer {
 }
 
 impl World {
-    /// The stack `stack e2e` deployed: its emulator's port and the port the stack expects
-    /// the fake ERP on, from the runner's environment.
+    /// The stack `stack e2e` deployed: its emulator's port, the port the stack expects the
+    /// fake ERP on and scripts/dev's state directory, from the runner's environment.
     pub async fn from_runner() -> Result<Self, String> {
         let port = |name: &str| -> Result<u16, String> {
             std::env::var(name).ok().and_then(|v| v.parse().ok()).ok_or_else(|| {
@@ -57,23 +59,27 @@ impl World {
             })
         };
         let (emulator_port, erp_port) = (port(EMULATOR_PORT_VAR)?, port(ERP_PORT_VAR)?);
+        let state = std::env::var_os(STATE_DIR_VAR)
+            .map(std::path::PathBuf::from)
+            .ok_or_else(|| format!("{STATE_DIR_VAR} is not set: run the suite with scripts/e2e"))?;
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../..")
             .canonicalize()
             .map_err(|e| e.to_string())?;
         let emulator = Url::parse(&format!("https://127.0.0.1:{emulator_port}")).map_err(|e| e.to_string())?;
-        let outputs = Outputs::read(&root.join("target/e2e/outputs.json"))?;
+        let outputs = Outputs::read(&state.join("outputs.json"))?;
         let proxy = FaultProxy::start(([127, 0, 0, 1], emulator_port).into())
             .await
             .map_err(|e| format!("cannot start the fault proxy: {e}"))?;
         let erp = FakeErp::start_on(erp_port)
             .await
             .map_err(|e| format!("cannot start the fake ERP on port {erp_port}: {e}"))?;
-        Self::new(&root, outputs, emulator, proxy, erp).await
+        Self::new(&root, state, outputs, emulator, proxy, erp).await
     }
 
     async fn new(
         root: &std::path::Path,
+        state: std::path::PathBuf,
         outputs: Outputs,
         emulator: Url,
         proxy: FaultProxy,
@@ -83,7 +89,8 @@ impl World {
         // As scripts/dev deployed it: the emulator's endpoint and certificate, the account
         // root's dummy key. The certificate is scripts/dev's, made after this process
         // started: passed explicitly, not through this process's AWS_CA_BUNDLE.
-        let ca = std::fs::read(root.join(CA_BUNDLE)).map_err(|e| format!("{CA_BUNDLE}: {e}"))?;
+        let ca_bundle = state.join(CA_BUNDLE);
+        let ca = std::fs::read(&ca_bundle).map_err(|e| format!("{}: {e}", ca_bundle.display()))?;
         let aws = ops::trust::sdk_loader_trusting(Some(ca.clone()))
             .endpoint_url(emulator.as_str())
             .region(aws_config::Region::new(REGION))
@@ -104,6 +111,7 @@ impl World {
             proxy,
             erp,
             aws,
+            state,
         })
     }
 
@@ -211,7 +219,7 @@ impl World {
 
     /// The emulator's certificate, as scripts/dev wrote it and exported it.
     pub fn ca_bundle(&self) -> std::path::PathBuf {
-        self.root.join(CA_BUNDLE)
+        self.state.join(CA_BUNDLE)
     }
 
     /// A client signing with `credentials`, trusting the emulator.
@@ -219,7 +227,8 @@ impl World {
         signed_client(credentials, &self.ca)
     }
 
-    /// Sends a message straight onto the events queue, as any producer could.
+    /// Sends a message straight onto the ERP consumer's queue, bypassing the topic, as a
+    /// producer with the queue's URL could.
     pub async fn send_raw(&self, body: &str) {
         self.sqs
             .send_message()

@@ -2,7 +2,7 @@
 //! the original, plus `CreatedAt`, `EventId` (the id of the user's `UserCreated` event),
 //! `CorrelationId` (the request that created it), `Version` (N: 1 on creation, one more
 //! per change; absent on the original's rows, which read as 1), and while events of the
-//! user are not yet on the queue, the outbox attributes: the oldest pending event in the
+//! user are not yet published, the outbox attributes: the oldest pending event in the
 //! five `Outbox…` attributes, any later ones in `OutboxLater` (a list, oldest first).
 //!
 //! A deleted user is a tombstone: `Id`, `Version`, `DeletedAt` and its pending deletion

@@ -233,13 +233,14 @@ impl UsersTable {
     }
 
     /// One page of segment `segment` of a `segments`-way parallel scan: every row with its
-    /// id, tombstones included, and where the segment's next page starts (`None`: done).
+    /// id, tombstones included, how many items were no user's (no UUID id, or neither a user
+    /// nor a tombstone), and where the segment's next page starts (`None`: done).
     pub async fn scan_rows(
         &self,
         segment: i32,
         segments: i32,
         start: Option<ScanKey>,
-    ) -> Result<(Vec<(Uuid, Row)>, Option<ScanKey>), StoreError> {
+    ) -> Result<ScannedRows, StoreError> {
         let out = self
             .client
             .scan()
@@ -249,17 +250,30 @@ impl UsersTable {
             .set_exclusive_start_key(start)
             .send()
             .await?;
-        let rows = out
-            .items
-            .unwrap_or_default()
+        let items = out.items.unwrap_or_default();
+        let read = items.len();
+        let rows: Vec<(Uuid, Row)> = items
             .into_iter()
             .filter_map(|item| {
                 let id = item.get("Id")?.as_s().ok()?.parse().ok()?;
                 Some((id, read_row(item)?))
             })
             .collect();
-        Ok((rows, out.last_evaluated_key.filter(|k| !k.is_empty())))
+        Ok(ScannedRows {
+            unreadable: read - rows.len(),
+            rows,
+            next: out.last_evaluated_key.filter(|k| !k.is_empty()),
+        })
     }
+}
+
+/// A page of a parallel scan of `Users`.
+#[derive(Debug)]
+pub struct ScannedRows {
+    pub rows: Vec<(Uuid, Row)>,
+    /// Items that are no user's: not compared, only counted.
+    pub unreadable: usize,
+    pub next: Option<ScanKey>,
 }
 
 /// Where a scan resumes: the last key it read.

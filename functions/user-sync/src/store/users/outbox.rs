@@ -2,7 +2,7 @@
 //! event are written by one `PutItem` (or, for a change, one `UpdateItem`), so neither can
 //! exist without the other. The oldest pending event is five attributes of the user item
 //! (see `item`), which the `PendingEvents` index lists; later ones wait in `OutboxLater`.
-//! Clearing the oldest once it is on the queue moves the next one up, so a user's events
+//! Clearing the oldest once it is published moves the next one up, so a user's events
 //! are sent one after the other, in version order.
 
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
