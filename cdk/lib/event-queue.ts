@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { skipCheckov } from './checkov';
@@ -36,6 +36,23 @@ export function safeQueue(
   return queue;
 }
 
+/**
+ * A queue that holds what failed, for an operator to inspect and redrive: a `safeQueue` that
+ * keeps its messages 14 days (the SQS maximum, the longest time to look). `unnamedBecause`
+ * is for one that no queue's redrive policy names (a Lambda destination, an SNS
+ * subscription's), which cdk-nag cannot tell from a queue lacking its own dead-letter queue:
+ * why it needs none.
+ */
+export function deadLetterQueue(
+  scope: Construct, id: string, removalPolicy: RemovalPolicy, unnamedBecause?: string,
+): sqs.Queue {
+  const queue = safeQueue(scope, id, { retentionPeriod: Duration.days(14), removalPolicy });
+  if (unnamedBecause) {
+    Validations.of(queue).acknowledge({ id: 'AwsSolutions-SQS3', reason: unnamedBecause });
+  }
+  return queue;
+}
+
 /** The user events queue and the dead-letter queue that catches what keeps failing. */
 export class EventQueue extends Construct {
   readonly queue: sqs.Queue;
@@ -43,11 +60,7 @@ export class EventQueue extends Construct {
 
   constructor(scope: Construct, id: string, props: EventQueueProps) {
     super(scope, id);
-    this.deadLetters = safeQueue(this, 'DeadLetters', {
-      // The SQS maximum: the longest time an operator has to inspect and redrive.
-      retentionPeriod: Duration.days(14),
-      removalPolicy: props.deadLettersRemovalPolicy,
-    });
+    this.deadLetters = deadLetterQueue(this, 'DeadLetters', props.deadLettersRemovalPolicy);
 
     this.queue = safeQueue(this, 'Queue', {
       // AWS's rule for Lambda consumers: at least 6x the function timeout plus the batching

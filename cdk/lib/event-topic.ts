@@ -1,10 +1,10 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { safeQueue } from './event-queue';
+import { deadLetterQueue } from './event-queue';
 
 /** The user events' types, as the `eventType` message attribute carries them. */
 export const EVENT_TYPES = ['UserCreated', 'UserUpdated', 'UserDeleted'] as const;
@@ -31,16 +31,9 @@ export class EventTopic extends Construct {
 
   constructor(scope: Construct, id: string, props: EventTopicProps) {
     super(scope, id);
-    this.deliveryFailures = safeQueue(this, 'DeliveryFailures', {
-      // The SQS maximum, as for the consumers' dead letters.
-      retentionPeriod: Duration.days(14),
-      removalPolicy: props.deliveryFailuresRemovalPolicy,
-    });
-    Validations.of(this.deliveryFailures).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself a dead-letter queue: the subscriptions\' redrive target for '
-        + 'events SNS could not deliver. No function consumes it.',
-    });
+    this.deliveryFailures = deadLetterQueue(this, 'DeliveryFailures', props.deliveryFailuresRemovalPolicy,
+      'This queue is itself a dead-letter queue: the subscriptions\' redrive target for '
+      + 'events SNS could not deliver. No function consumes it.');
     this.topic = new sns.Topic(this, 'Topic', {
       displayName: 'CRM user events',
       // AWS's managed key for SNS: the producers' roles may use it through SNS without a

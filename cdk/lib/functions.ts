@@ -11,7 +11,7 @@ import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
 import { skipCheckov } from './checkov';
 import { secretArn } from './erp-credentials';
-import { MAX_RECEIVE_COUNT, safeQueue } from './event-queue';
+import { MAX_RECEIVE_COUNT, deadLetterQueue } from './event-queue';
 
 /**
  * Records of one SQS batch that erp-processor handles at once (its `BATCH_CONCURRENCY`) by
@@ -200,19 +200,12 @@ export class Functions extends Construct {
         + 'events dead-letter queue through its redrive policy) and by API Gateway.',
     });
 
-    this.relayFailures = safeQueue(this, 'OutboxRelayFailures', {
-      // The SQS maximum, as for the events' dead letters: time to look into a failed run.
-      retentionPeriod: Duration.days(14),
-      // In every stage: it holds records of runs, not data (a failed run's events stay
-      // pending in the outbox).
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    Validations.of(this.relayFailures).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself a dead-letter destination: the on-failure destination of '
-        + 'outbox-relay\'s asynchronous invocations (an EventInvokeConfig, which cdk-nag does not '
-        + 'look at). No function consumes it, so nothing could fail to process its messages.',
-    });
+    // Deleted in every stage: it holds records of runs, not data (a failed run's events stay
+    // pending in the outbox).
+    this.relayFailures = deadLetterQueue(this, 'OutboxRelayFailures', RemovalPolicy.DESTROY,
+      'This queue is itself a dead-letter destination: the on-failure destination of '
+      + 'outbox-relay\'s asynchronous invocations (an EventInvokeConfig, which cdk-nag does not '
+      + 'look at). No function consumes it, so nothing could fail to process its messages.');
 
     this.outboxRelay = this.rustLambda('OutboxRelay', {
       binaryName: 'outbox-relay',
