@@ -12,7 +12,7 @@ use tokio::process::{Child, Command};
 
 use crate::support::{eventually, unique_email};
 use crate::world::World;
-use stack::e2e::free_port;
+use stack::e2e::free_port_to_keep;
 use stack::smoke::{expect, header, is_with_sync, next_page, read};
 
 /// `scripts/watch` and the processes it starts, stopped together when dropped.
@@ -30,8 +30,21 @@ impl Drop for Watch {
 }
 
 pub async fn inner_loop(world: &World) -> Result<(), String> {
-    let port = free_port();
-    let log = std::fs::File::create(world.root.join("target/e2e.watch.log")).map_err(|e| e.to_string())?;
+    let log = world.root.join("target/e2e.watch.log");
+    // A failure says what the watch printed last: the build's error, or the function's.
+    through_watch(world, &log).await.map_err(|e| {
+        let printed = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = printed.lines().collect();
+        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+        format!("{e}\nthe last lines of target/e2e.watch.log:\n{tail}")
+    })
+}
+
+async fn through_watch(world: &World, log: &std::path::Path) -> Result<(), String> {
+    // Below the ephemeral range: scripts/watch binds it seconds after it is chosen, while
+    // the stack's pollers open connections on ephemeral ports.
+    let port = free_port_to_keep();
+    let log = std::fs::File::create(log).map_err(|e| e.to_string())?;
     let child = Command::new(world.root.join("scripts/watch"))
         .envs(world.client_env())
         .env("LOCAL_WATCH_PORT", port.to_string())
@@ -54,8 +67,7 @@ pub async fn inner_loop(world: &World) -> Result<(), String> {
         let response = http.get(users.clone()).send().await.ok()?;
         (response.status().as_u16() == 200).then_some(())
     })
-    .await
-    .map_err(|e| format!("{e} (log: target/e2e.watch.log)"))?;
+    .await?;
 
     let mut created = HashSet::new();
     for i in 0..3 {
@@ -100,8 +112,9 @@ pub async fn inner_loop(world: &World) -> Result<(), String> {
         "a user created under watch is on no page".into()
     })?;
 
+    // As long as the suite waits for the relay: a poll of the queue, a cold process.
     eventually(
-        Duration::from_secs(30),
+        Duration::from_secs(90),
         "the deployed erp-processor's records",
         || async {
             let processed = world.processed_by_user().await;
