@@ -22,6 +22,11 @@ export interface AlarmsProps {
   readonly apiStage: apigw.Stage;
   /** Age of the oldest event the outbox relay found pending, as it reports each run. */
   readonly oldestPendingEventAge: cloudwatch.IMetric;
+  /**
+   * Users whose downstream view drifted, as reconciler counts each run, over its schedule's
+   * period (so the alarm holds from one run to the next).
+   */
+  readonly driftedUsers: cloudwatch.IMetric;
   /** The share of erp-processor's ERP calls that failed (lib/metrics.ts); alarmed over PERIOD. */
   readonly erpErrorRate: cloudwatch.Metric;
   /** The stage's dashboard, named in the descriptions of the alarms it helps explain. */
@@ -52,6 +57,7 @@ export class Alarms extends Construct {
   readonly pendingEventsStale: cloudwatch.Alarm;
   readonly eventsQueueAgeHigh: cloudwatch.Alarm;
   readonly erpErrorRateHigh: cloudwatch.Alarm;
+  readonly driftFound: cloudwatch.Alarm;
 
   /** An event pending longer than this has missed several relay runs. */
   static readonly STALE_PENDING_SECONDS = 300;
@@ -140,6 +146,11 @@ export class Alarms extends Construct {
       `More than ${Alarms.ERP_ERROR_RATE_HIGH * 100}% of erp-processor's ERP calls failed over 5 minutes `
       + '(see the ErpProcessor logs, "ERP call failed", and the dashboard '
       + `${props.dashboardName}).`, Alarms.ERP_ERROR_RATE_HIGH);
+
+    this.driftFound = this.alarm('DriftFound', props.driftedUsers,
+      'The ERP\'s view of some users differs from the CRM, and not because an event is on its way '
+      + '(reconciler\'s DriftedUsers): run scripts/reconcile to list them, --repair to re-send what '
+      + 'it can (docs/operations.md).');
   }
 
   /** Fires when the metric is above `threshold` for one period; no data means all is well. */

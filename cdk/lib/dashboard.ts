@@ -79,6 +79,15 @@ export class Dashboard extends Construct {
             leftAnnotations: [alarmLine(Alarms.STALE_PENDING_SECONDS)],
           }),
         ],
+        [
+          // One datum per reconciler run (hourly by default).
+          graph('Drift: users whose ERP view differs from the CRM', {
+            left: [
+              line(metrics.driftedUsers(), 'drifted (alarmed)'),
+              line(metrics.driftInFlight(), 'changed within the settling time'),
+            ],
+          }),
+        ],
       ],
     });
   }

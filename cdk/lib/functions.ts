@@ -67,8 +67,26 @@ export const RELAY_SCHEDULE_MINUTES = 1;
  */
 export const OUTBOX_GRACE_SECONDS = 30;
 
+/** How often reconciler compares the users with the ERP's view (context reconcileMinutes). */
+export const RECONCILE_SCHEDULE_MINUTES = 60;
+
+/**
+ * A user changed more recently than this is not counted as drifted (reconciler's
+ * `RECONCILE_SETTLE_SECONDS`): its event may still be in the outbox, the topic or the queue.
+ * Longer than the PendingEventsStale and EventsQueueAgeHigh alarms' thresholds, which
+ * report such delays themselves.
+ */
+export const RECONCILE_SETTLE = Duration.minutes(15);
+
+/**
+ * reconciler's timeout. A run reads every user (a parallel scan in 4 segments) and the
+ * ERP's view of each (BatchGetItem per 100): about a minute per million users at
+ * DynamoDB's on-demand read rates; 10 minutes leaves room, under the hourly schedule.
+ */
+export const RECONCILER_TIMEOUT = Duration.minutes(10);
+
 /** The Cargo packages of the Lambda binaries (each package's binary has its name). */
-const LAMBDA_PACKAGES = ['crm-api', 'erp-processor', 'outbox-relay'];
+const LAMBDA_PACKAGES = ['crm-api', 'erp-processor', 'outbox-relay', 'reconciler'];
 
 /** Function logs are kept this long; API access logs use the same retention. */
 export const LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
@@ -103,6 +121,8 @@ export interface FunctionsProps {
   readonly processorTimeout: Duration;
   /** Replaces OUTBOX_GRACE_SECONDS (local tests only). */
   readonly outboxGrace?: Duration;
+  /** Replaces RECONCILE_SETTLE (local tests only). */
+  readonly reconcileSettle?: Duration;
 }
 
 /** A real ERP: context `erpEndpointUrl`, with the bearer token erp-processor sends it. */
@@ -139,6 +159,8 @@ export class Functions extends Construct {
   readonly outboxRelay: lambda.Function;
   /** outbox-relay's failed runs (the invocation, with the error), its on-failure destination. */
   readonly relayFailures: sqs.Queue;
+  /** `reconciler`: compares the users with the ERP's view, on a schedule, and reports drift. */
+  readonly reconciler: lambda.Function;
 
   constructor(scope: Construct, id: string, private readonly props: FunctionsProps) {
     super(scope, id);
@@ -232,6 +254,31 @@ export class Functions extends Construct {
       CKV_AWS_116: 'Failed asynchronous invocations go to the OutboxRelayFailures queue, its on-failure '
         + 'destination (EventInvokeConfig), which keeps the error too; the check only reads DeadLetterConfig.',
     });
+    this.reconciler = this.reconcilerLambda();
+  }
+
+  private reconcilerLambda(): lambda.Function {
+    const fn = this.rustLambda('Reconciler', {
+      binaryName: 'reconciler',
+      description: 'Reconciler: compares the users with the ERP\'s view and publishes the drift it finds',
+      timeout: RECONCILER_TIMEOUT,
+      environment: {
+        USERS_TABLE_NAME: this.props.usersTable.tableName,
+        ERP_EMPLOYEES_TABLE_NAME: this.props.erpEmployeesTable.tableName,
+        RECONCILE_SETTLE_SECONDS: String((this.props.reconcileSettle ?? RECONCILE_SETTLE).toSeconds()),
+        METRICS_NAMESPACE: this.props.metricsNamespace,
+      },
+      // It only reads: a failed run is not retried, the next scheduled one compares again
+      // (its Errors alarm tells of the failure).
+      asyncInvoke: { retryAttempts: 0 },
+    });
+    skipCheckov(fn, {
+      CKV_AWS_115: 'Runs on a schedule, one run at a time in practice (minutes under an hourly rate); a '
+        + 'reservation would take from the account\'s unreserved concurrency.',
+      CKV_AWS_116: 'A failed run is not retried and loses nothing: it only reads, and the next scheduled '
+        + 'run compares again; its Errors alarm reports the failure.',
+    });
+    return fn;
   }
 
   private rustLambda(id: string, p: RustLambdaProps): lambda.Function {

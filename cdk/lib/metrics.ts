@@ -11,6 +11,7 @@ export const SERVICE = {
   crmApi: 'crm-api',
   erpProcessor: 'erp-processor',
   outboxRelay: 'outbox-relay',
+  reconciler: 'reconciler',
 } as const;
 
 /** The `StatusClass` dimension of crm-api's `Requests`. */
@@ -37,6 +38,13 @@ export const ERP_CALL_FAILED = 'ErpCallFailed';
 
 /** outbox-relay's metric of the oldest pending event, each run (see functions/outbox-relay/src/metrics.rs). */
 export const OLDEST_PENDING_EVENT_AGE = 'OldestPendingEventAgeSeconds';
+
+/**
+ * reconciler's counts each run (see functions/reconciler/src/metrics.rs): drifted users
+ * changed before the settling time, and those changed within it.
+ */
+export const DRIFTED_USERS = 'DriftedUsers';
+export const DRIFT_IN_FLIGHT = 'DriftInFlight';
 
 /** The dashboard's resolution; alarms take a metric `with` their own period. */
 export const METRIC_PERIOD = Duration.minutes(1);
@@ -88,6 +96,19 @@ export class CrmErpMetrics {
   /** Age of the oldest event outbox-relay found pending, as it reports each run. */
   oldestPendingEventAge(): cloudwatch.Metric {
     return this.metric(OLDEST_PENDING_EVENT_AGE, { Service: SERVICE.outboxRelay }, 'Maximum');
+  }
+
+  /**
+   * Users whose downstream view drifted from the CRM (changed longer ago than the settling
+   * time), as reconciler counts them each run.
+   */
+  driftedUsers(): cloudwatch.Metric {
+    return this.metric(DRIFTED_USERS, { Service: SERVICE.reconciler }, 'Maximum');
+  }
+
+  /** Drifted users changed within the settling time: their events may be on their way. */
+  driftInFlight(): cloudwatch.Metric {
+    return this.metric(DRIFT_IN_FLIGHT, { Service: SERVICE.reconciler }, 'Maximum');
   }
 
   private metric(

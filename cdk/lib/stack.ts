@@ -12,7 +12,9 @@ import { Dashboard } from './dashboard';
 import { erpCredentialsSecret, secretArn } from './erp-credentials';
 import { EventQueue } from './event-queue';
 import { EventTopic } from './event-topic';
-import { BATCH_CONCURRENCY, Functions, PROCESSOR_TIMEOUT, RELAY_SCHEDULE_MINUTES } from './functions';
+import {
+  BATCH_CONCURRENCY, Functions, PROCESSOR_TIMEOUT, RECONCILE_SCHEDULE_MINUTES, RELAY_SCHEDULE_MINUTES,
+} from './functions';
 import { CrmErpMetrics, metricsNamespace } from './metrics';
 import { RestApi } from './rest-api';
 import { Tables } from './tables';
@@ -45,6 +47,10 @@ export interface CrmErpConfig {
   readonly queueVisibilityTimeout?: Duration;
   /** Overrides the relay's grace period (`OUTBOX_GRACE_SECONDS`), for the local stack's tests. */
   readonly outboxGrace?: Duration;
+  /** Minutes between two reconciler runs (1 to 1440; RECONCILE_SCHEDULE_MINUTES by default). */
+  readonly reconcileMinutes: number;
+  /** Overrides reconciler's settling time (`RECONCILE_SETTLE_SECONDS`), for the local stack's tests. */
+  readonly reconcileSettle?: Duration;
   /**
    * Days of point-in-time recovery every table keeps (1 to 35). A deleted user's name and
    * email can be restored from the backups this long after their erasure.
@@ -127,10 +133,18 @@ export function configFromContext(scope: Construct): CrmErpConfig {
   // At least 1 s, the shortest Lambda timeout (the processor's follows it); at most SQS's 12 h.
   const queueVisibilityTimeout = seconds('queueVisibilitySeconds', 1, 43_200);
   const outboxGrace = seconds('outboxGraceSeconds', 0, 3_600);
+  const reconcileSettle = seconds('reconcileSettleSeconds', 0, 86_400);
+
+  const rawMinutes = get('reconcileMinutes') ?? RECONCILE_SCHEDULE_MINUTES;
+  const reconcileMinutes = Number(rawMinutes);
+  // Every minute at most (EventBridge's finest rate), once a day at least.
+  if (!Number.isInteger(reconcileMinutes) || reconcileMinutes < 1 || reconcileMinutes > 1_440) {
+    throw new Error(`context reconcileMinutes=${rawMinutes}: use a whole number of minutes from 1 to 1440`);
+  }
 
   return {
     stage, architecture, maxConcurrency, batchConcurrency, erpEndpointUrl, alarmEmail,
-    queueVisibilityTimeout, outboxGrace, recoveryPeriodDays,
+    queueVisibilityTimeout, outboxGrace, reconcileMinutes, reconcileSettle, recoveryPeriodDays,
   };
 }
 
@@ -184,6 +198,7 @@ export class CrmErpStack extends Stack {
   readonly alarms: Alarms;
   readonly dashboard: Dashboard;
   readonly relaySchedule: events.Rule;
+  readonly reconcileSchedule: events.Rule;
   /** The ERP's bearer token, when context erpEndpointUrl is set. */
   readonly erpCredentials?: secretsmanager.Secret;
 
@@ -230,14 +245,15 @@ export class CrmErpStack extends Stack {
       eventsQueue: this.events.queue,
       processorTimeout,
       outboxGrace: props.outboxGrace,
+      reconcileSettle: props.reconcileSettle,
     });
-    const { crmApi, erpProcessor, outboxRelay } = this.functions;
+    const { crmApi, erpProcessor, outboxRelay, reconciler } = this.functions;
 
     // Every grant is here: one place to audit who may do what. Actions are exactly the
     // calls the functions make (no `*`), on the tables themselves (no index ARNs).
     // But one: outbox-relay's on-failure destination (lib/functions.ts) grants its role what
     // Lambda needs to send a failed run to the relay failures queue, with SqsDestination.
-    for (const fn of [crmApi, erpProcessor, outboxRelay]) {
+    for (const fn of [crmApi, erpProcessor, outboxRelay, reconciler]) {
       fn.logGroup.grantWrite(fn);
     }
     // crm-api: store::users puts (a user with its pending event), gets and scans
@@ -280,6 +296,23 @@ export class CrmErpStack extends Stack {
       // A failed run is not retried: the next one, a minute later, takes the same events
       // (nor does Lambda retry it: see the relay's asyncInvoke in lib/functions.ts).
       targets: [new targets.LambdaFunction(outboxRelay, { retryAttempts: 0 })],
+    });
+    // reconciler (user_sync::reconcile): scans Users in parallel segments and reads the ERP's
+    // view of each page's users with BatchGetItem. It writes nothing.
+    Grant.addToPrincipal({
+      grantee: reconciler,
+      actions: ['dynamodb:Scan'],
+      resourceArns: [this.tables.users.tableArn],
+    });
+    Grant.addToPrincipal({
+      grantee: reconciler,
+      actions: ['dynamodb:BatchGetItem'],
+      resourceArns: [this.tables.erpEmployees.tableArn],
+    });
+    this.reconcileSchedule = new events.Rule(this, 'ReconcileSchedule', {
+      description: 'Runs reconciler, which compares the users with the ERP\'s view and reports drift',
+      schedule: events.Schedule.rate(Duration.minutes(props.reconcileMinutes)),
+      targets: [new targets.LambdaFunction(reconciler, { retryAttempts: 0 })],
     });
     // erp-processor (functions/user-sync/src/store/processed.rs and employees.rs): claims an
     // event with a conditional PutItem and completes it with UpdateItem, or gives the claim
@@ -349,7 +382,8 @@ export class CrmErpStack extends Stack {
       deadLetters: this.events.deadLetters,
       relayFailures: this.functions.relayFailures,
       deliveryFailures: this.eventsTopic.deliveryFailures,
-      functions: { CrmApi: crmApi, ErpProcessor: erpProcessor, OutboxRelay: outboxRelay },
+      functions: { CrmApi: crmApi, ErpProcessor: erpProcessor, OutboxRelay: outboxRelay, Reconciler: reconciler },
+      driftedUsers: metrics.driftedUsers().with({ period: Duration.minutes(props.reconcileMinutes) }),
       oldestPendingEventAge,
       erpErrorRate: metrics.erpErrorRate(),
       dashboardName,

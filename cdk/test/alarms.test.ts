@@ -82,7 +82,7 @@ describe('alarms', () => {
 
   test('no alarm uses metric math (the local emulator rejects Metrics): each names one metric', () => {
     const all = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(all).toHaveLength(10);
+    expect(all).toHaveLength(12);
     for (const a of all) {
       expect(a.Properties.Metrics).toBeUndefined();
       expect(a.Properties).toEqual(expect.objectContaining({

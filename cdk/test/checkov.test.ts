@@ -50,10 +50,12 @@ describe('checkov skips', () => {
       'AWS::Lambda::Function Functions/ErpProcessor': lambdaBoundElsewhere,
       // the relay has reserved concurrency 1, and an on-failure destination for a DLQ
       'AWS::Lambda::Function Functions/OutboxRelay': ['CKV_AWS_116', 'CKV_AWS_117', 'CKV_AWS_173'],
+      'AWS::Lambda::Function Functions/Reconciler': lambdaBoundElsewhere,
       // KMS key
       'AWS::Logs::LogGroup Functions/CrmApiLogs': ['CKV_AWS_158'],
       'AWS::Logs::LogGroup Functions/ErpProcessorLogs': ['CKV_AWS_158'],
       'AWS::Logs::LogGroup Functions/OutboxRelayLogs': ['CKV_AWS_158'],
+      'AWS::Logs::LogGroup Functions/ReconcilerLogs': ['CKV_AWS_158'],
       'AWS::Logs::LogGroup RestApi/AccessLogs': ['CKV_AWS_158'],
       // KMS key (the queues use SQS managed encryption)
       'AWS::SQS::Queue Events/Queue': ['CKV_AWS_27'],

@@ -61,6 +61,7 @@ describe('dashboard', () => {
       ['metric', 'Events queue: oldest message age (s)'],
       ['metric', 'Dead-letter queue: messages visible'],
       ['metric', 'Outbox: oldest pending event age (s)'],
+      ['metric', 'Drift: users whose ERP view differs from the CRM'],
     ]);
   });
 
@@ -116,6 +117,15 @@ describe('dashboard', () => {
     expect(resources[logicalId(stack.alarms.pendingEventsStale)].Properties).toMatchObject({
       Namespace: ns, MetricName: 'OldestPendingEventAgeSeconds', Statistic: 'Maximum',
     });
+  });
+
+  test('the reconciler\'s drift: what DriftFound watches, and what is in flight', () => {
+    const reconciler = ['Service', 'reconciler'];
+    expect(widget('Drift: users whose ERP view differs from the CRM').metrics).toEqual([
+      [ns, 'DriftedUsers', ...reconciler, { label: 'drifted (alarmed)', period: 60, stat: 'Maximum' }],
+      [ns, 'DriftInFlight', ...reconciler,
+        { label: 'changed within the settling time', period: 60, stat: 'Maximum' }],
+    ]);
   });
 
   test('the error-rate alarm watches the metric the dashboard graphs', () => {

@@ -101,9 +101,10 @@ describe('functions', () => {
     expect(fn.ReservedConcurrentExecutions).toBeUndefined();
   });
 
-  test('only outbox-relay, invoked asynchronously, has an asynchronous invocation config', () => {
+  test('only outbox-relay and reconciler, invoked asynchronously, have an asynchronous invocation config', () => {
     const configs = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::EventInvokeConfig'));
-    expect(configs.map(c => c.Properties.FunctionName)).toEqual([ref(stack.functions.outboxRelay)]);
+    expect(configs.map(c => c.Properties.FunctionName)).toEqual([
+      ref(stack.functions.outboxRelay), ref(stack.functions.reconciler)]);
   });
 
   test.each(both)('%s has no hard-coded function name', (_name, fn) => {

@@ -4,7 +4,7 @@ import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { IConstruct } from 'constructs';
-import { BATCH_CONCURRENCY } from '../lib/functions';
+import { BATCH_CONCURRENCY, RECONCILE_SCHEDULE_MINUTES } from '../lib/functions';
 import {
   CrmErpStack, CrmErpStackProps, DEFAULT_MAX_CONCURRENCY, DEFAULT_RECOVERY_PERIOD_DAYS,
 } from '../lib/stack';
@@ -27,6 +27,7 @@ export function testStack(overrides: Partial<CrmErpStackProps> = {}, app = testA
     maxConcurrency: DEFAULT_MAX_CONCURRENCY,
     batchConcurrency: BATCH_CONCURRENCY,
     recoveryPeriodDays: DEFAULT_RECOVERY_PERIOD_DAYS,
+    reconcileMinutes: RECONCILE_SCHEDULE_MINUTES,
     ...overrides,
   });
 }

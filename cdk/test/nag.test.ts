@@ -45,6 +45,7 @@ describe('cdk-nag AwsSolutions', () => {
     'Test/Functions/ErpProcessorRole AwsSolutions-IAM5[Resource::*]',
     'Test/Functions/OutboxRelayFailures AwsSolutions-SQS3',
     'Test/Functions/OutboxRelayRole AwsSolutions-IAM5[Resource::*]',
+    'Test/Functions/ReconcilerRole AwsSolutions-IAM5[Resource::*]',
     'Test/RestApi/Api AwsSolutions-APIG2',
     'Test/RestApi/Api AwsSolutions-COG4',
     'Test/RestApi/Api/DeploymentStage.prod AwsSolutions-APIG3',

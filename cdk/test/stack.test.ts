@@ -108,6 +108,8 @@ describe('context', () => {
       alarmEmail: undefined,
       queueVisibilityTimeout: undefined,
       outboxGrace: undefined,
+      reconcileMinutes: 60,
+      reconcileSettle: undefined,
       recoveryPeriodDays: 35,
     });
   });
@@ -117,12 +119,14 @@ describe('context', () => {
       stage: 'prod', architecture: 'x86_64', maxConcurrency: '50', alarmEmail: 'ops@example.com',
       queueVisibilitySeconds: '2', outboxGraceSeconds: '0', batchConcurrency: '1',
       erpEndpointUrl: 'https://erp.example.com/api/v1', recoveryPeriodDays: '1',
+      reconcileMinutes: '5', reconcileSettleSeconds: '30',
     });
     const config = configFromContext(app);
     expect({
       ...config,
       queueVisibilityTimeout: config.queueVisibilityTimeout?.toSeconds(),
       outboxGrace: config.outboxGrace?.toSeconds(),
+      reconcileSettle: config.reconcileSettle?.toSeconds(),
     }).toEqual({
       stage: 'prod',
       architecture: lambda.Architecture.X86_64,
@@ -132,6 +136,8 @@ describe('context', () => {
       alarmEmail: 'ops@example.com',
       queueVisibilityTimeout: 2,
       outboxGrace: 0,
+      reconcileMinutes: 5,
+      reconcileSettle: 30,
       recoveryPeriodDays: 1,
     });
   });

@@ -1,14 +1,14 @@
 //! `ops reconcile`: compare `Users` with the ERP's view, report, and repair on request (see
-//! `ops::reconcile`).
+//! `user_sync::reconcile`).
 
 use std::path::Path;
 
-use ops::reconcile::{self, Found};
 use ops::Outputs;
 use user_sync::crm::Crm;
 use user_sync::domain::Drift;
 use user_sync::events::EventPublisher;
 use user_sync::outbox::Outbox;
+use user_sync::reconcile::{self, Found};
 use user_sync::store::{ErpEmployeesTable, UsersTable};
 
 const USAGE: &str = "ops reconcile --outputs FILE [--repair]";

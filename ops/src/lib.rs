@@ -1,13 +1,13 @@
 //! The operator's side of a deployed stack, on AWS or local: its outputs and the URLs the
 //! local emulator serves them at, the clients' TLS trust, the dead-letter queue's redrive,
-//! the backfill, the reconciliation and the functions' metrics. The `ops` binary is their command line; the
+//! the backfill and the functions' metrics (the reconciliation it runs is
+//! `user_sync::reconcile`). The `ops` binary is their command line; the
 //! developer tools (`scripts/stack`, the benchmark) build on the same library.
 
 pub mod backfill;
 pub mod deployed;
 pub mod functions;
 pub mod metrics;
-pub mod reconcile;
 pub mod redrive;
 pub mod trust;
 

@@ -1,17 +1,19 @@
-//! `ops::reconcile` on real Users and ErpEmployees tables, a topic and its queue (the
-//! emulator): every verdict found by id across the scan's segments (each one page: more
-//! would take megabytes); the repair re-sends exactly the missing, behind and
-//! deleted-upstream users through the outbox, and leaves it clean.
+//! `user_sync::reconcile` and the scheduled `Check` on real Users and ErpEmployees tables, a
+//! topic and its queue (the emulator): every verdict found by id across the scan's segments
+//! (each one page: more would take megabytes); the repair re-sends exactly the missing,
+//! behind and deleted-upstream users through the outbox, and leaves it clean; a scheduled
+//! run counts what drifted apart from users changed within the settling time.
 
 use std::collections::{BTreeMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use ops::reconcile;
+use reconciler::Check;
 use test_support::{create_employees_table, create_topic_with_queue, create_users_table, emulator};
 use user_sync::crm::Crm;
 use user_sync::domain::Drift;
 use user_sync::events::{EventEnvelope, EventPublisher, EventType};
 use user_sync::outbox::Outbox;
+use user_sync::reconcile;
 use user_sync::store::{ErpEmployeesTable, UsersTable};
 use uuid::Uuid;
 
@@ -189,4 +191,52 @@ async fn finds_each_verdict_by_id_and_repairs_what_resending_mends() {
 
 fn users_again(w: &World) -> UsersTable {
     UsersTable::new(w.dynamo.clone(), &w.users_table)
+}
+
+#[tokio::test]
+async fn a_scheduled_run_counts_settled_drift_apart_from_users_just_changed() {
+    let w = world().await;
+    let in_sync = row(&w, 1, false).await;
+    view(&w, in_sync, 1, "Active", None).await;
+    // Created at 09:00 and deleted at 10:00 (the rows' times): long settled.
+    let _missing = row(&w, 1, false).await;
+    let deleted_upstream = row(&w, 2, true).await;
+    view(&w, deleted_upstream, 1, "Active", None).await;
+    let ahead = row(&w, 1, false).await;
+    view(&w, ahead, 2, "Active", None).await;
+    // Changed a minute ago: its event may be on its way.
+    let just_changed = row(&w, 2, false).await;
+    view(&w, just_changed, 1, "Active", None).await;
+    w.dynamo
+        .update_item()
+        .table_name(&w.users_table)
+        .key("Id", s(&just_changed.to_string()))
+        .update_expression("SET UpdatedAt = :at")
+        .expression_attribute_values(":at", s("2026-12-06T11:59:00Z"))
+        .send()
+        .await
+        .unwrap();
+
+    let check = Check::new(
+        users_again(&w),
+        ErpEmployeesTable::new(w.dynamo.clone(), &w.views_table),
+        std::time::Duration::from_secs(15 * 60),
+    );
+    let report = check.run(time::macros::datetime!(2026-12-06 12:00 UTC)).await.unwrap();
+    assert_eq!(report.users, 5);
+    assert_eq!(report.count(Drift::Missing), 1);
+    assert_eq!(report.count(Drift::DeletedUpstream), 1);
+    assert_eq!(report.count(Drift::Ahead), 1);
+    assert_eq!(
+        report.count(Drift::Behind),
+        0,
+        "the behind user changed within the settling time"
+    );
+    assert_eq!(report.in_flight, 1);
+    assert_eq!(report.repairable, 2);
+    assert_eq!(report.drifted(), 3);
+
+    // An hour later, the same user's drift has settled.
+    let report = check.run(time::macros::datetime!(2026-12-06 13:00 UTC)).await.unwrap();
+    assert_eq!((report.count(Drift::Behind), report.in_flight), (1, 0));
 }

@@ -1,5 +1,6 @@
 //! Reconciliation: compares every `Users` row with the ERP's view of it (`ErpEmployees`)
-//! and, when asked, mends what re-sending the CRM's state mends. `Users` is read in
+//! and, when asked, mends what re-sending the CRM's state mends. The operator's
+//! `ops reconcile` and the scheduled `reconciler` function both run it. `Users` is read in
 //! parallel scan segments, page by page; each page's views are read in one `BatchGetItem`
 //! per 100 users, so memory holds one page per segment and the drifted users (their ids,
 //! and for a live one the state a repair re-sends), however large the table. The verdict
@@ -13,10 +14,13 @@
 use std::collections::BTreeMap;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use user_sync::crm::{Crm, Republished};
-use user_sync::domain::{Drift, Upstream};
-use user_sync::store::{ErpEmployeesTable, Row, ScanKey, StoredUser, UsersTable};
+use time::OffsetDateTime;
 use uuid::Uuid;
+
+use crate::crm::{Crm, Republished};
+use crate::domain::{Drift, Upstream};
+use crate::errors::chain;
+use crate::store::{ErpEmployeesTable, Row, ScanKey, StoredUser, UsersTable};
 
 /// The parallel scan's segments: each is read by one task.
 pub const SEGMENTS: i32 = 4;
@@ -33,25 +37,46 @@ pub struct Found {
     pub drift: BTreeMap<Drift, Vec<Drifted>>,
 }
 
-/// One drifted user: its id and what a repair re-sends.
+/// One drifted user: what a repair re-sends, and when the user last changed.
 #[derive(Debug, Clone)]
-pub enum Drifted {
+pub struct Drifted {
+    pub upstream: Sent,
+    /// `None` for a row that records no time (the original's).
+    pub changed_at: Option<OffsetDateTime>,
+}
+
+/// What the CRM holds of a drifted user, as a repair re-sends it.
+#[derive(Debug, Clone)]
+pub enum Sent {
     Live(StoredUser),
     Deleted { id: Uuid, version: u64 },
 }
 
 impl Drifted {
     pub fn id(&self) -> Uuid {
-        match self {
-            Self::Live(user) => user.id,
-            Self::Deleted { id, .. } => *id,
+        match &self.upstream {
+            Sent::Live(user) => user.id,
+            Sent::Deleted { id, .. } => *id,
         }
+    }
+
+    /// Whether the user last changed before `cutoff`: its drift is no event still on its
+    /// way. A row with no time counts as settled.
+    pub fn settled_before(&self, cutoff: OffsetDateTime) -> bool {
+        self.changed_at.is_none_or(|at| at < cutoff)
     }
 }
 
 impl Found {
     pub fn count(&self, drift: Drift) -> usize {
         self.drift.get(&drift).map_or(0, Vec::len)
+    }
+
+    /// Drifted users of `drift` that last changed before `cutoff`.
+    pub fn settled(&self, drift: Drift, cutoff: OffsetDateTime) -> usize {
+        self.drift
+            .get(&drift)
+            .map_or(0, |users| users.iter().filter(|u| u.settled_before(cutoff)).count())
     }
 
     /// Users a repair would mend.
@@ -108,29 +133,32 @@ async fn compare_segment(
         let page = users
             .scan_rows(segment, SEGMENTS, start)
             .await
-            .map_err(|e| format!("scan Users (segment {segment}): {}", user_sync::errors::chain(&e)))?;
+            .map_err(|e| format!("scan Users (segment {segment}): {}", chain(&e)))?;
         let rows = page.rows;
         found.unreadable += page.unreadable;
         for page in rows.chunks(100) {
-            let ids: Vec<String> = page.iter().map(|(id, _)| id.to_string()).collect();
+            let ids: Vec<String> = page.iter().map(|r| r.id.to_string()).collect();
             let states = views
                 .sync_states(&ids)
                 .await
-                .map_err(|e| format!("read ErpEmployees: {}", user_sync::errors::chain(&e)))?;
-            for (id, row) in page {
-                let (upstream, drifted) = match row {
-                    Row::Live(user) => (Upstream::Live { version: user.version }, Drifted::Live(user.clone())),
+                .map_err(|e| format!("read ErpEmployees: {}", chain(&e)))?;
+            for scanned in page {
+                let (upstream, sent) = match &scanned.row {
+                    Row::Live(user) => (Upstream::Live { version: user.version }, Sent::Live(user.clone())),
                     Row::Deleted { version } => (
                         Upstream::Deleted { version: *version },
-                        Drifted::Deleted {
-                            id: *id,
+                        Sent::Deleted {
+                            id: scanned.id,
                             version: *version,
                         },
                     ),
                 };
-                let state = states.get(&id.to_string()).cloned().unwrap_or_default();
+                let state = states.get(&scanned.id.to_string()).cloned().unwrap_or_default();
                 if let Some(drift) = Drift::of(upstream, &state) {
-                    found.drift.entry(drift).or_default().push(drifted);
+                    found.drift.entry(drift).or_default().push(Drifted {
+                        upstream: sent,
+                        changed_at: scanned.changed_at,
+                    });
                 }
             }
         }
@@ -168,32 +196,70 @@ pub async fn repair(crm: &Crm, found: &Found, generation: &str) -> Result<Repair
     let live: Vec<StoredUser> = [Drift::Missing, Drift::Behind]
         .iter()
         .flat_map(|d| found.drift.get(d).into_iter().flatten())
-        .filter_map(|u| match u {
-            Drifted::Live(user) => Some(user.clone()),
-            Drifted::Deleted { .. } => None,
+        .filter_map(|u| match &u.upstream {
+            Sent::Live(user) => Some(user.clone()),
+            Sent::Deleted { .. } => None,
         })
         .collect();
     for batch in live.chunks(REPAIR_BATCH) {
         add(crm
             .republish(batch, generation)
             .await
-            .map_err(|e| format!("re-publish: {}", user_sync::errors::chain(&e)))?);
+            .map_err(|e| format!("re-publish: {}", chain(&e)))?);
     }
     let tombstones: Vec<(Uuid, u64)> = found
         .drift
         .get(&Drift::DeletedUpstream)
         .into_iter()
         .flatten()
-        .filter_map(|u| match u {
-            Drifted::Deleted { id, version } => Some((*id, *version)),
-            Drifted::Live(_) => None,
+        .filter_map(|u| match &u.upstream {
+            Sent::Deleted { id, version } => Some((*id, *version)),
+            Sent::Live(_) => None,
         })
         .collect();
     for batch in tombstones.chunks(REPAIR_BATCH) {
         add(crm
             .resend_deletions(batch, generation)
             .await
-            .map_err(|e| format!("send deletions again: {}", user_sync::errors::chain(&e)))?);
+            .map_err(|e| format!("send deletions again: {}", chain(&e)))?);
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn drifted(changed_at: Option<OffsetDateTime>) -> Drifted {
+        Drifted {
+            upstream: Sent::Deleted {
+                id: Uuid::new_v4(),
+                version: 2,
+            },
+            changed_at,
+        }
+    }
+
+    #[test]
+    fn a_drift_counts_as_settled_once_its_user_changed_before_the_cutoff() {
+        let cutoff = datetime!(2026-12-01 12:00 UTC);
+        let mut found = Found::default();
+        found.drift.insert(
+            Drift::Missing,
+            vec![
+                drifted(Some(datetime!(2026-12-01 11:59 UTC))),
+                drifted(Some(cutoff)),
+                drifted(Some(datetime!(2026-12-01 12:01 UTC))),
+                drifted(None),
+            ],
+        );
+        assert_eq!(found.count(Drift::Missing), 4);
+        assert_eq!(
+            found.settled(Drift::Missing, cutoff),
+            2,
+            "before the cutoff, or with no time"
+        );
+        assert_eq!(found.settled(Drift::Behind, cutoff), 0);
+    }
 }

@@ -13,6 +13,8 @@ pub fn dev_context(arch: &str, lookup: impl Fn(&str) -> Option<String>) -> Vec<S
     for (var, key) in [
         ("LOCAL_QUEUE_VISIBILITY_SECONDS", "queueVisibilitySeconds"),
         ("LOCAL_OUTBOX_GRACE_SECONDS", "outboxGraceSeconds"),
+        ("LOCAL_RECONCILE_MINUTES", "reconcileMinutes"),
+        ("LOCAL_RECONCILE_SETTLE_SECONDS", "reconcileSettleSeconds"),
         ("LOCAL_ERP_ENDPOINT_URL", "erpEndpointUrl"),
     ] {
         if let Some(value) = lookup(var).filter(|v| !v.trim().is_empty()) {
@@ -34,6 +36,7 @@ mod tests {
         );
         let lookup = |k: &str| match k {
             "LOCAL_OUTBOX_GRACE_SECONDS" => Some(" 2 ".to_owned()),
+            "LOCAL_RECONCILE_MINUTES" => Some("1".to_owned()),
             "LOCAL_ERP_ENDPOINT_URL" => Some("http://127.0.0.1:9/erp".to_owned()),
             _ => None,
         };
@@ -47,6 +50,8 @@ mod tests {
                 "architecture=arm64",
                 "-c",
                 "outboxGraceSeconds=2",
+                "-c",
+                "reconcileMinutes=1",
                 "-c",
                 "erpEndpointUrl=http://127.0.0.1:9/erp"
             ]

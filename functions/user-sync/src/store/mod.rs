@@ -5,8 +5,8 @@ pub mod users;
 pub use employees::{Applied, ErpEmployeesTable, Lease, Leased};
 pub use processed::{Claim, Claimed, Erased, ProcessedEvent, ProcessedUsersTable, RecordError, Verdict};
 pub use users::{
-    Changed, Cleared, Current, Inserted, Marked, PendingEvent, Row, ScanKey, ScannedRows, StoredUser, UserPage,
-    UsersTable,
+    Changed, Cleared, Current, Inserted, Marked, PendingEvent, Row, ScanKey, ScannedRow, ScannedRows, StoredUser,
+    UserPage, UsersTable,
 };
 
 /// A failed DynamoDB call, or an item that does not have the shape this code writes.

@@ -19,6 +19,8 @@ pub struct DevStack {
 pub struct Settings {
     pub visibility_timeout_s: u64,
     pub outbox_grace_s: u64,
+    pub reconcile_minutes: u64,
+    pub reconcile_settle_s: u64,
 }
 
 /// What the suite connects the stack to.
@@ -72,6 +74,11 @@ impl DevStack {
                 settings.visibility_timeout_s.to_string(),
             )
             .env("LOCAL_OUTBOX_GRACE_SECONDS", settings.outbox_grace_s.to_string())
+            .env("LOCAL_RECONCILE_MINUTES", settings.reconcile_minutes.to_string())
+            .env(
+                "LOCAL_RECONCILE_SETTLE_SECONDS",
+                settings.reconcile_settle_s.to_string(),
+            )
             .env("LOCAL_ERP_ENDPOINT_URL", peers.erp_endpoint_url)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())

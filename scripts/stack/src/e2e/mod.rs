@@ -14,11 +14,15 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub use dev::{free_port, free_port_to_keep, DevStack, Peers, Settings};
 
-/// Short local timings (`-c queueVisibilitySeconds`, `-c outboxGraceSeconds`), so retries
-/// and redrive happen within seconds and the relay takes any event pending for 2 s.
+/// Short local timings (`-c queueVisibilitySeconds`, `-c outboxGraceSeconds`,
+/// `-c reconcileMinutes`, `-c reconcileSettleSeconds`), so retries and redrive happen
+/// within seconds, the relay takes any event pending for 2 s, and the reconciler reports
+/// every drift each minute.
 pub const SETTINGS: Settings = Settings {
     visibility_timeout_s: 3,
     outbox_grace_s: 2,
+    reconcile_minutes: 1,
+    reconcile_settle_s: 0,
 };
 
 /// The emulator's region, and the account root's dummy key id and secret scripts/dev exports.

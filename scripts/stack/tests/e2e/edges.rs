@@ -19,7 +19,7 @@ use user_sync::domain::EmployeeState;
 
 use ops::LocalUrlForm;
 
-use crate::support::{envelope, eventually, unique_email, user_id};
+use crate::support::{envelope, eventually, now_ms, unique_email, user_id};
 use crate::world::{Answer, World};
 use stack::e2e::SETTINGS;
 use stack::smoke::{expect, header, read};
@@ -748,8 +748,4 @@ impl Drop for Hanging {
         // Closes the listener and every held connection.
         self.task.abort();
     }
-}
-
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }

@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::json;
 use test_support::fake_erp::{Behaviour, Call};
 
-use crate::support::{envelope, eventually, run_script, unique_email, user_id};
+use crate::support::{envelope, eventually, now_ms, run_script, unique_email, user_id};
 use crate::world::World;
 use stack::e2e::SETTINGS;
 use stack::smoke::expect;
@@ -301,10 +301,6 @@ async fn drained(world: &World) -> Result<(), String> {
         (world.queue_depth().await == 0).then_some(())
     })
     .await
-}
-
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// A failed ERP call gives its claim back (erp-processor's DeleteItem on the audit trail):

@@ -205,7 +205,8 @@ fn scripts_backfill_republishes_a_processed_user() -> Outcome {
 }
 
 /// scripts/reconcile reports a view lost by hand as missing and one revived after its
-/// user's deletion as deleted upstream; `--repair` mends both; a second run names neither.
+/// user's deletion as deleted upstream, as the deployed reconciler's scheduled run counts
+/// them; `--repair` mends both; a second run names neither.
 #[test]
 fn scripts_reconcile_mends_views_changed_by_hand() -> Outcome {
     run(scripts::reconcile_mends_views_changed_by_hand)

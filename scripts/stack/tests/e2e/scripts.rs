@@ -13,7 +13,7 @@ use stack::e2e::SETTINGS;
 use stack::smoke::expect;
 
 use crate::signing_proxy::{Sign, SigningProxy};
-use crate::support::{eventually, run_script, unique_email, user_id, with_service_down};
+use crate::support::{eventually, now_ms, run_script, unique_email, user_id, with_service_down};
 use crate::world::World;
 
 /// Fuzzes the deployed API from the document it serves (fetched signed, as a client
@@ -172,8 +172,9 @@ pub async fn redrive_after_the_fix(world: &World) -> Result<(), String> {
 
 /// `scripts/reconcile` on two views changed by hand behind the flow's back: one lost (the
 /// user reads as missing, and the repair re-publishes it), one set active again after its
-/// user's deletion (deleted upstream, and the repair sends the deletion again). A second run
-/// names neither.
+/// user's deletion (deleted upstream, and the repair sends the deletion again). The deployed
+/// reconciler's scheduled run counts both in its metrics, which `scripts/metrics` shows. A
+/// second run names neither.
 pub async fn reconcile_mends_views_changed_by_hand(world: &World) -> Result<(), String> {
     let lost = world.post_user("Lost View", &unique_email("reconcile-lost")).await?;
     let lost = user_id(&lost.body)?;
@@ -220,7 +221,9 @@ pub async fn reconcile_mends_views_changed_by_hand(world: &World) -> Result<(), 
         .send()
         .await
         .map_err(|e| format!("revive a view: {e}"))?;
+    let changed = now_ms();
 
+    scheduled_run_counts_the_drift(world, changed).await?;
     let report = run_script(world, "scripts/reconcile", &[]).await?;
     for line in [format!("missing {lost}"), format!("deleted-upstream {revived}")] {
         expect(report.lines().any(|l| l == line), || {
@@ -243,4 +246,31 @@ pub async fn reconcile_mends_views_changed_by_hand(world: &World) -> Result<(), 
     expect(!again.contains(&lost) && !again.contains(&revived), || {
         format!("a second run still reports a mended user:\n{again}")
     })
+}
+
+/// The reconciler runs every minute in the local stack (`-c reconcileMinutes=1`, and every
+/// drift counts at once): a run after `since` counts a missing and a deleted-upstream user,
+/// and `scripts/metrics` shows its figures.
+async fn scheduled_run_counts_the_drift(world: &World, since: i64) -> Result<(), String> {
+    let at_least_one =
+        |figures: &ops::metrics::Figures, metric: &str| figures.samples("reconciler", metric).iter().any(|n| *n >= 1.0);
+    eventually(
+        Duration::from_secs(150),
+        "a scheduled reconciler run that counts the drift",
+        || async {
+            let lines = ops::metrics::log_lines(&world.lambda, &world.logs(), "reconciler", since)
+                .await
+                .ok()?;
+            let figures = ops::metrics::Figures::collect(lines.iter().map(String::as_str));
+            (at_least_one(&figures, "DriftMissing") && at_least_one(&figures, "DriftDeletedUpstream")).then_some(())
+        },
+    )
+    .await?;
+    let metrics = run_script(world, "scripts/metrics", &[]).await?;
+    expect(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("reconciler") && l.contains("DriftedUsers")),
+        || format!("scripts/metrics shows no reconciler DriftedUsers row:\n{metrics}"),
+    )
 }

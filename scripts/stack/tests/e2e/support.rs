@@ -42,6 +42,11 @@ where
     Ok(())
 }
 
+/// Now, in milliseconds since the epoch: where a read of the functions' logs starts.
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 pub fn unique_email(tag: &str) -> String {
     format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
 }

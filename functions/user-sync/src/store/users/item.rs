@@ -210,6 +210,8 @@ struct StoredItem {
     deleted_at: Option<OffsetDateTime>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     created_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    updated_at: Option<OffsetDateTime>,
     #[serde(default)]
     event_id: Option<Uuid>,
     #[serde(default)]
@@ -269,6 +271,12 @@ pub(super) fn readable(item: HashMap<String, AttributeValue>) -> Option<StoredUs
 
 /// The row, or `None` (logged with the row's id) when it is not a user's.
 pub(super) fn read_row(item: HashMap<String, AttributeValue>) -> Option<Row> {
+    read_row_changed(item).map(|(row, _)| row)
+}
+
+/// A row and when it last changed: the latest of its deletion, change and creation times
+/// (`None` for a row that records none, as the original's do).
+pub(super) fn read_row_changed(item: HashMap<String, AttributeValue>) -> Option<(Row, Option<OffsetDateTime>)> {
     // The id only, cut to a key's plausible length: never the row's other values.
     let id: String = item
         .get("Id")
@@ -279,7 +287,15 @@ pub(super) fn read_row(item: HashMap<String, AttributeValue>) -> Option<Row> {
         .collect();
     let row = serde_dynamo::from_item::<_, StoredItem>(item)
         .map_err(|e| e.to_string())
-        .and_then(|row| row.into_row().ok_or_else(|| "no Name or Email".to_owned()));
+        .and_then(|row| {
+            let changed = [row.deleted_at, row.updated_at, row.created_at]
+                .into_iter()
+                .flatten()
+                .max();
+            row.into_row()
+                .map(|r| (r, changed))
+                .ok_or_else(|| "no Name or Email".to_owned())
+        });
     match row {
         Ok(row) => Some(row),
         Err(error) => {

@@ -11,11 +11,12 @@ pub use outbox::{Cleared, Marked};
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use self::item::{
-    key_of, read_row, readable, UserItem, OUTBOX, OUTBOX_CORRELATION_ID, OUTBOX_EVENT, OUTBOX_EVENT_ID, OUTBOX_LATER,
-    OUTBOX_SINCE,
+    key_of, read_row, read_row_changed, readable, UserItem, OUTBOX, OUTBOX_CORRELATION_ID, OUTBOX_EVENT,
+    OUTBOX_EVENT_ID, OUTBOX_LATER, OUTBOX_SINCE,
 };
 use super::StoreError;
 use crate::domain::User;
@@ -233,7 +234,7 @@ impl UsersTable {
     }
 
     /// One page of segment `segment` of a `segments`-way parallel scan: every row with its
-    /// id, tombstones included, how many items were no user's (no UUID id, or neither a user
+    /// id and when it last changed, tombstones included, how many items were no user's (no UUID id, or neither a user
     /// nor a tombstone), and where the segment's next page starts (`None`: done).
     pub async fn scan_rows(
         &self,
@@ -252,11 +253,12 @@ impl UsersTable {
             .await?;
         let items = out.items.unwrap_or_default();
         let read = items.len();
-        let rows: Vec<(Uuid, Row)> = items
+        let rows: Vec<ScannedRow> = items
             .into_iter()
             .filter_map(|item| {
                 let id = item.get("Id")?.as_s().ok()?.parse().ok()?;
-                Some((id, read_row(item)?))
+                let (row, changed_at) = read_row_changed(item)?;
+                Some(ScannedRow { id, row, changed_at })
             })
             .collect();
         Ok(ScannedRows {
@@ -270,7 +272,7 @@ impl UsersTable {
 /// A page of a parallel scan of `Users`.
 #[derive(Debug)]
 pub struct ScannedRows {
-    pub rows: Vec<(Uuid, Row)>,
+    pub rows: Vec<ScannedRow>,
     /// Items that are no user's: not compared, only counted.
     pub unreadable: usize,
     pub next: Option<ScanKey>,
@@ -340,4 +342,14 @@ where
     } else {
         Changed::Stale
     })
+}
+
+/// A row as a scan reads it.
+#[derive(Debug, Clone)]
+pub struct ScannedRow {
+    pub id: Uuid,
+    pub row: Row,
+    /// When the user was last created, changed or deleted; `None` when the row records
+    /// none of these (the original's rows).
+    pub changed_at: Option<OffsetDateTime>,
 }
