@@ -1,7 +1,9 @@
 //! Processing one event, whichever trigger delivered it: under a lease on its user, claim
 //! the event, apply it to the ERP if it is newer than what the ERP holds, and complete its
-//! audit record, so the side effect happens once per event however often the event is
-//! delivered, and a user's events take effect in version order however SQS orders them.
+//! audit record while writing the view, so the side effect happens once per event however
+//! often the event is delivered, and a user's events take effect in version order however
+//! SQS orders them. An applied event is three DynamoDB round trips: the lease, the claim,
+//! then the record and the view together.
 //!
 //! An event newer than the ERP's view is applied whatever lies between: `UserCreated` and
 //! `UserUpdated` carry the user's whole state, so an update that arrives before its create
@@ -169,10 +171,12 @@ impl Processor {
             Claimed::InProgress => return Err(ProcessError::InProgress),
             Claimed::Conflict => return Err(ProcessError::Conflict),
         };
-        let verdict = match EmployeeView::order(view, change_of(event), event.version()) {
+        let order = EmployeeView::order(view, change_of(event), event.version(), &event.event_id);
+        let verdict = match order {
             Order::Supersede { erp_version } => Verdict::Superseded {
                 erp_version: Some(erp_version),
             },
+            Order::Recorded => Verdict::Applied,
             Order::Apply => self.call_erp(event, &erp, &claim, lease, view, budget).await?,
         };
         let processed_at = now_utc_millis();
@@ -182,19 +186,27 @@ impl Processor {
             processed_at,
             verdict,
         };
-        if !self.table.complete(&claim, &record).await? {
+        // The audit record and the view in one round trip: a delivery that dies between the
+        // two leaves either the record (the duplicate's redelivery writes the view) or the
+        // view (which names the event: the redelivery completes the record, `Recorded`).
+        let view_write = async {
+            match (verdict, order) {
+                (Verdict::Applied, Order::Apply) => {
+                    let applied = self.applied(event, &erp, processed_at, view);
+                    Ok(self.employees.apply(lease, &applied.as_applied()).await?)
+                }
+                _ => Ok::<_, ProcessError>(false),
+            }
+        };
+        let (completed, wrote_view) = tokio::join!(self.table.complete(&claim, &record), view_write);
+        if !completed? {
             // Only when this delivery outlived its claim: the ERP call ran twice.
             tracing::warn!(event_id = %event.event_id, "the claim expired before completion; another delivery took it over");
         }
-        let (outcome, wrote_view) = match verdict {
-            Verdict::Applied => {
-                let applied = self.applied(event, &erp, processed_at, view);
-                (
-                    Outcome::Applied,
-                    self.employees.apply(lease, &applied.as_applied()).await?,
-                )
-            }
-            Verdict::Superseded { .. } => (Outcome::Superseded, false),
+        let wrote_view = wrote_view?;
+        let outcome = match verdict {
+            Verdict::Applied => Outcome::Applied,
+            Verdict::Superseded { .. } => Outcome::Superseded,
         };
         let processed = Processed {
             erp_record_id: erp.record_id,

@@ -395,6 +395,56 @@ async fn a_recorded_event_whose_view_was_not_written_is_finished_by_its_redelive
 }
 
 #[tokio::test]
+async fn a_view_written_by_an_event_whose_record_was_not_completed_is_not_applied_twice() {
+    let (app, erp, processor) = recording().await;
+    let user_id = test_support::unique("user");
+    let events = envelopes(&user_id);
+    processor.process(&events[0], budget()).await.unwrap();
+    // A delivery of v2 that called the ERP and wrote the view, but died before its audit
+    // record was completed (the two are written at once): its claim is left open, and
+    // expires.
+    let table = ProcessedUsersTable::new(app.dynamo.clone(), &app.config.processed_table);
+    let now = now_utc_millis();
+    let claimed = table
+        .claim(&events[1], now, now + Duration::from_millis(1))
+        .await
+        .unwrap();
+    assert!(matches!(claimed, user_sync::store::Claimed::Mine(_)));
+    let Leased::Mine(lease, before) = employees(&app)
+        .lease(&user_id, now, now + Duration::from_secs(60))
+        .await
+        .unwrap()
+    else {
+        panic!("the user is free")
+    };
+    let pii = EmployeeView::pii_event_ids_with(before.as_ref(), &events[1].event_id);
+    let erp_record = ErpEmployee::for_user(&user_id, "OracleFusion");
+    let written = user_sync::store::Applied {
+        version: 2,
+        state: EmployeeState::Active,
+        erp_record_id: &erp_record.record_id,
+        erp_system: &erp_record.system,
+        event_id: &events[1].event_id,
+        synced_at: now,
+        pii_event_ids: &pii,
+    };
+    assert!(employees(&app).apply(&lease, &written).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    assert_eq!(
+        processor.process(&events[1], budget()).await.unwrap().outcome,
+        Outcome::Applied
+    );
+    assert_eq!(erp.applied.lock().unwrap().as_slice(), [1], "no second ERP call");
+    let record = &app.stored_items().await[&events[1].event_id];
+    assert_eq!(s(record, "Status"), "Processed");
+    assert_eq!(view(&app, &user_id).await.version, 2);
+    // And the user is free for its next event.
+    processor.process(&events[2], budget()).await.unwrap();
+    assert_eq!(erp.applied.lock().unwrap().as_slice(), [1, 3]);
+}
+
+#[tokio::test]
 async fn a_state_re_published_under_a_new_event_id_is_applied_again() {
     let (app, erp, processor) = recording().await;
     let created = envelopes(&test_support::unique("user")).remove(0);

@@ -121,6 +121,10 @@ pub enum Order {
     Apply,
     /// The view holds a newer version, or the user was deleted: no ERP call.
     Supersede { erp_version: u64 },
+    /// This very event wrote the view: it was applied, and its audit record, written at the
+    /// same time as the view, is what a delivery that died left unfinished. No ERP call and
+    /// no view write: the record is completed.
+    Recorded,
 }
 
 /// The kind of change an event brings, as far as ordering goes.
@@ -136,9 +140,18 @@ impl EmployeeView {
     /// What an event of `change` at `version` does over `view`. A deletion is superseded by
     /// nothing but a deletion: whatever version the view holds (a producer may have posted
     /// a higher one), the user is erased and the employee ended. A state is superseded by a
-    /// newer version or any deletion.
-    pub fn order(view: Option<&Self>, change: Change, version: u64) -> Order {
+    /// newer version or any deletion. An event the view names as its own was applied.
+    pub fn order(view: Option<&Self>, change: Change, version: u64, event_id: &str) -> Order {
         match view {
+            Some(v)
+                if v.event_id == event_id
+                    && match change {
+                        Change::State => v.state == EmployeeState::Active && v.version == version,
+                        Change::Deletion => v.state == EmployeeState::Deleted,
+                    } =>
+            {
+                Order::Recorded
+            }
             Some(v)
                 if v.state == EmployeeState::Deleted
                     || (change == Change::State && (v.state.is_deleted() || v.version > version)) =>
@@ -253,6 +266,10 @@ mod tests {
     fn the_order_of_an_event_against_the_view() {
         use EmployeeState::{Active, Deleted, Deleting};
         let supersede = |erp_version| Order::Supersede { erp_version };
+        let written_by = |view: EmployeeView, event_id: &str| EmployeeView {
+            event_id: event_id.to_owned(),
+            ..view
+        };
         for (view, change, version, order, case) in [
             (None, State, 1, Order::Apply, "the first event"),
             (None, Deletion, 2, Order::Apply, "a deletion before any state"),
@@ -300,8 +317,40 @@ mod tests {
                 Order::Apply,
                 "the deletion's redelivery still calls the ERP",
             ),
+            (
+                Some(written_by(in_state(2, Active), "mine")),
+                State,
+                2,
+                Order::Recorded,
+                "this event wrote the view, its record unfinished",
+            ),
+            (
+                Some(written_by(in_state(7, Deleted), "mine")),
+                Deletion,
+                3,
+                Order::Recorded,
+                "this deletion wrote the view, under a producer's higher version",
+            ),
+            (
+                Some(written_by(in_state(4, Deleting), "mine")),
+                Deletion,
+                4,
+                Order::Apply,
+                "this deletion, which the ERP has not confirmed, still calls it",
+            ),
+            (
+                Some(written_by(in_state(3, Active), "mine")),
+                State,
+                2,
+                supersede(3),
+                "a view that names the event at another version is someone else's",
+            ),
         ] {
-            assert_eq!(EmployeeView::order(view.as_ref(), change, version), order, "{case}");
+            assert_eq!(
+                EmployeeView::order(view.as_ref(), change, version, "mine"),
+                order,
+                "{case}"
+            );
         }
     }
 
