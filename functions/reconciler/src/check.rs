@@ -48,23 +48,16 @@ impl Check {
     }
 
     /// Compares every user, counting as settled the drift of users changed before
-    /// `started` less the settling time.
+    /// `started` less the settling time. Holds nothing per user.
     pub async fn run(&self, started: OffsetDateTime) -> Result<DriftReport, String> {
-        let found = reconcile::compare(&self.users, &self.views, |_| {}).await?;
-        let cutoff = started - self.settle;
-        let mut report = DriftReport {
-            users: found.users,
-            unreadable: found.unreadable,
-            ..DriftReport::default()
-        };
-        for drift in Drift::ALL {
-            let settled = found.settled(drift, cutoff);
-            report.settled.insert(drift.as_str(), settled);
-            report.in_flight += found.count(drift) - settled;
-            if drift.repairable() {
-                report.repairable += settled;
-            }
-        }
-        Ok(report)
+        let counted = reconcile::count(&self.users, &self.views, started - self.settle).await?;
+        let settled = |drift: Drift| counted.settled(drift);
+        Ok(DriftReport {
+            users: counted.users,
+            unreadable: counted.unreadable,
+            settled: Drift::ALL.into_iter().map(|d| (d.as_str(), settled(d))).collect(),
+            repairable: Drift::ALL.into_iter().filter(|d| d.repairable()).map(settled).sum(),
+            in_flight: counted.in_flight,
+        })
     }
 }

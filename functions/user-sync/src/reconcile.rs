@@ -2,9 +2,10 @@
 //! and, when asked, mends what re-sending the CRM's state mends. The operator's
 //! `ops reconcile` and the scheduled `reconciler` function both run it. `Users` is read in
 //! parallel scan segments, page by page; each page's views are read in one `BatchGetItem`
-//! per 100 users, so memory holds one page per segment and the drifted users (their ids,
-//! and for a live one the state a repair re-sends), however large the table. The verdict
-//! per user is `user_sync::domain::Drift`.
+//! per 100 users, so memory holds one page per segment and, for the operator's `compare`,
+//! the drifted users (their ids, and for a live one the state a repair re-sends); the
+//! scheduled run's `count` holds their counts only, however much drifted. The verdict per
+//! user is `user_sync::domain::Drift`.
 //!
 //! Repairs go through the outbox, as the backfill's do: a missing or behind user is
 //! re-published (`Crm::republish`), a deletion the view never took is sent again from the
@@ -72,13 +73,6 @@ impl Found {
         self.drift.get(&drift).map_or(0, Vec::len)
     }
 
-    /// Drifted users of `drift` that last changed before `cutoff`.
-    pub fn settled(&self, drift: Drift, cutoff: OffsetDateTime) -> usize {
-        self.drift
-            .get(&drift)
-            .map_or(0, |users| users.iter().filter(|u| u.settled_before(cutoff)).count())
-    }
-
     /// Users a repair would mend.
     pub fn repairable(&self) -> usize {
         Drift::ALL
@@ -86,6 +80,28 @@ impl Found {
             .filter(|d| d.repairable())
             .map(|d| self.count(d))
             .sum()
+    }
+}
+
+/// Where a comparison puts each drifted user: kept whole for a repair (`Found`), or only
+/// counted (`Counted`), so that a run that repairs nothing holds nothing per user however
+/// much drifted.
+pub trait Tally: Send {
+    /// A page's rows: `users` compared, `unreadable` items that are no user's.
+    fn read(&mut self, users: usize, unreadable: usize);
+    fn add(&mut self, drift: Drift, drifted: Drifted);
+    /// Another segment's tally.
+    fn merge(&mut self, other: Self);
+}
+
+impl Tally for Found {
+    fn read(&mut self, users: usize, unreadable: usize) {
+        self.users += users;
+        self.unreadable += unreadable;
+    }
+
+    fn add(&mut self, drift: Drift, drifted: Drifted) {
+        self.drift.entry(drift).or_default().push(drifted);
     }
 
     fn merge(&mut self, other: Found) {
@@ -97,37 +113,105 @@ impl Found {
     }
 }
 
-/// Compares every user with its view; `progress` hears the users read so far after each
-/// page of any segment.
+/// A comparison's counts: drifted users by verdict that last changed before `cutoff`
+/// (settled), and those changed since (in flight: their events may be on their way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counted {
+    pub cutoff: OffsetDateTime,
+    pub users: usize,
+    pub unreadable: usize,
+    pub settled: BTreeMap<Drift, usize>,
+    pub in_flight: usize,
+}
+
+impl Counted {
+    pub fn new(cutoff: OffsetDateTime) -> Self {
+        Self {
+            cutoff,
+            users: 0,
+            unreadable: 0,
+            settled: BTreeMap::new(),
+            in_flight: 0,
+        }
+    }
+
+    pub fn settled(&self, drift: Drift) -> usize {
+        self.settled.get(&drift).copied().unwrap_or(0)
+    }
+}
+
+impl Tally for Counted {
+    fn read(&mut self, users: usize, unreadable: usize) {
+        self.users += users;
+        self.unreadable += unreadable;
+    }
+
+    fn add(&mut self, drift: Drift, drifted: Drifted) {
+        if drifted.settled_before(self.cutoff) {
+            *self.settled.entry(drift).or_default() += 1;
+        } else {
+            self.in_flight += 1;
+        }
+    }
+
+    fn merge(&mut self, other: Counted) {
+        self.users += other.users;
+        self.unreadable += other.unreadable;
+        self.in_flight += other.in_flight;
+        for (drift, n) in other.settled {
+            *self.settled.entry(drift).or_default() += n;
+        }
+    }
+}
+
+/// Compares every user with its view, keeping each drifted user for a repair; `progress`
+/// hears the users read so far after each page of any segment.
 pub async fn compare(
     users: &UsersTable,
     views: &ErpEmployeesTable,
     progress: impl Fn(usize) + Sync,
 ) -> Result<Found, String> {
-    let read = std::sync::atomic::AtomicUsize::new(0);
-    let segments: Vec<Found> = stream::iter(0..SEGMENTS)
-        .map(|segment| compare_segment(users, views, segment, &read, &progress))
-        .buffer_unordered(SEGMENTS as usize)
-        .try_collect()
-        .await?;
-    let mut found = Found::default();
-    for segment in segments {
-        found.merge(segment);
-    }
+    let mut found = tally(users, views, &progress, Found::default).await?;
     for ids in found.drift.values_mut() {
         ids.sort_by_key(Drifted::id);
     }
     Ok(found)
 }
 
-async fn compare_segment(
+/// Compares every user with its view and counts what drifted, settled before `cutoff` or
+/// not.
+pub async fn count(users: &UsersTable, views: &ErpEmployeesTable, cutoff: OffsetDateTime) -> Result<Counted, String> {
+    tally(users, views, &|_| {}, || Counted::new(cutoff)).await
+}
+
+/// One tally per parallel scan segment, merged.
+async fn tally<T: Tally>(
+    users: &UsersTable,
+    views: &ErpEmployeesTable,
+    progress: &(impl Fn(usize) + Sync),
+    new: impl Fn() -> T,
+) -> Result<T, String> {
+    let read = std::sync::atomic::AtomicUsize::new(0);
+    let segments: Vec<T> = stream::iter(0..SEGMENTS)
+        .map(|segment| compare_segment(users, views, segment, &read, progress, new()))
+        .buffer_unordered(SEGMENTS as usize)
+        .try_collect()
+        .await?;
+    let mut all = new();
+    for segment in segments {
+        all.merge(segment);
+    }
+    Ok(all)
+}
+
+async fn compare_segment<T: Tally>(
     users: &UsersTable,
     views: &ErpEmployeesTable,
     segment: i32,
     read: &std::sync::atomic::AtomicUsize,
     progress: &(impl Fn(usize) + Sync),
-) -> Result<Found, String> {
-    let mut found = Found::default();
+    mut tally: T,
+) -> Result<T, String> {
     let mut start: Option<ScanKey> = None;
     loop {
         let page = users
@@ -135,7 +219,7 @@ async fn compare_segment(
             .await
             .map_err(|e| format!("scan Users (segment {segment}): {}", chain(&e)))?;
         let rows = page.rows;
-        found.unreadable += page.unreadable;
+        tally.read(rows.len(), page.unreadable);
         for page in rows.chunks(100) {
             let ids: Vec<String> = page.iter().map(|r| r.id.to_string()).collect();
             let states = views
@@ -155,18 +239,20 @@ async fn compare_segment(
                 };
                 let state = states.get(&scanned.id.to_string()).cloned().unwrap_or_default();
                 if let Some(drift) = Drift::of(upstream, &state) {
-                    found.drift.entry(drift).or_default().push(Drifted {
-                        upstream: sent,
-                        changed_at: scanned.changed_at,
-                    });
+                    tally.add(
+                        drift,
+                        Drifted {
+                            upstream: sent,
+                            changed_at: scanned.changed_at,
+                        },
+                    );
                 }
             }
         }
-        found.users += rows.len();
         progress(read.fetch_add(rows.len(), std::sync::atomic::Ordering::Relaxed) + rows.len());
         start = page.next;
         if start.is_none() {
-            return Ok(found);
+            return Ok(tally);
         }
     }
 }
@@ -244,22 +330,26 @@ mod tests {
     #[test]
     fn a_drift_counts_as_settled_once_its_user_changed_before_the_cutoff() {
         let cutoff = datetime!(2026-12-01 12:00 UTC);
-        let mut found = Found::default();
-        found.drift.insert(
-            Drift::Missing,
-            vec![
-                drifted(Some(datetime!(2026-12-01 11:59 UTC))),
-                drifted(Some(cutoff)),
-                drifted(Some(datetime!(2026-12-01 12:01 UTC))),
-                drifted(None),
-            ],
-        );
-        assert_eq!(found.count(Drift::Missing), 4);
+        let mut counted = Counted::new(cutoff);
+        for changed_at in [
+            Some(datetime!(2026-12-01 11:59 UTC)),
+            Some(cutoff),
+            Some(datetime!(2026-12-01 12:01 UTC)),
+            None,
+        ] {
+            counted.add(Drift::Missing, drifted(changed_at));
+        }
+        assert_eq!(counted.settled(Drift::Missing), 2, "before the cutoff, or with no time");
+        assert_eq!(counted.in_flight, 2);
+        assert_eq!(counted.settled(Drift::Behind), 0);
+
+        let mut other = Counted::new(cutoff);
+        other.add(Drift::Missing, drifted(None));
+        other.read(3, 1);
+        counted.merge(other);
         assert_eq!(
-            found.settled(Drift::Missing, cutoff),
-            2,
-            "before the cutoff, or with no time"
+            (counted.settled(Drift::Missing), counted.users, counted.unreadable),
+            (3, 3, 1)
         );
-        assert_eq!(found.settled(Drift::Behind, cutoff), 0);
     }
 }
