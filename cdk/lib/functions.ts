@@ -24,8 +24,8 @@ export const BATCH_CONCURRENCY = 10;
 export const ERP_SYSTEM_NAME = 'OracleFusion';
 
 /**
- * erp-processor's timeout. A record is a few DynamoDB writes (the user's lease, the event's
- * claim and completion, the view) and one ERP call (the simulation's ERP_LATENCY_MS, 0 by
+ * erp-processor's timeout. A record is a few DynamoDB calls (the user's lease with the
+ * event's look-up, then its record with the view) and one ERP call (the simulation's ERP_LATENCY_MS, 0 by
  * default, or the HTTP connector's attempts); a batch of 10 runs concurrently. 30 s leaves
  * room for SDK retries with backoff under throttling and for a cold start, while keeping
  * the queue's visibility timeout (6x this) near 3 minutes, so a crashed batch is retried
@@ -33,7 +33,7 @@ export const ERP_SYSTEM_NAME = 'OracleFusion';
  */
 export const PROCESSOR_TIMEOUT = Duration.seconds(30);
 
-/** What erp-processor's claim on an event adds to its timeout (`CLAIM_TIMEOUT_SECONDS`). */
+/** What erp-processor's lease on a user adds to its timeout (`CLAIM_TIMEOUT_SECONDS`). */
 export const CLAIM_MARGIN_SECONDS = 5;
 
 /**
@@ -197,8 +197,8 @@ export class Functions extends Construct {
         ERP_EMPLOYEES_TABLE_NAME: props.erpEmployeesTable.tableName,
         ERP_SYSTEM_NAME,
         BATCH_CONCURRENCY: String(props.batchConcurrency),
-        // A delivery's claim on an event outlives the invocation that took it (its timeout,
-        // plus a margin for clocks), so only a dead invocation's claim is ever taken over.
+        // A delivery's lease on a user outlives the invocation that took it (its timeout,
+        // plus a margin for clocks), so only a dead invocation's lease is ever taken over.
         CLAIM_TIMEOUT_SECONDS: String(props.processorTimeout.toSeconds() + CLAIM_MARGIN_SECONDS),
         // The events queue's redrive policy: a record failing on that receive goes to the
         // dead-letter queue, and the processor marks its user's sync status failed.

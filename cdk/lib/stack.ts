@@ -314,17 +314,14 @@ export class CrmErpStack extends Stack {
       schedule: events.Schedule.rate(Duration.minutes(props.reconcileMinutes)),
       targets: [new targets.LambdaFunction(reconciler, { retryAttempts: 0 })],
     });
-    // erp-processor (functions/user-sync/src/store/processed.rs and employees.rs): claims an
-    // event with a conditional PutItem and completes it with UpdateItem, or gives the claim
-    // back with a conditional DeleteItem when the ERP call failed; on a repeat, GetItem
-    // reads the first record and UpdateItem counts the duplicate; a deletion queries ByUserId,
-    // reads which records still hold a name or email with BatchGetItem and erases those with
-    // UpdateItem. On ErpEmployees, UpdateItem
+    // erp-processor (functions/user-sync/src/store/processed.rs and employees.rs): GetItem
+    // looks an event up, a conditional PutItem writes its record once processed, UpdateItem
+    // counts a duplicate; a deletion queries ByUserId, reads which records still hold a name
+    // or email with BatchGetItem and erases those with UpdateItem. On ErpEmployees, UpdateItem
     // leases the user and writes its view, DeleteItem ends a lease on a user without one.
     Grant.addToPrincipal({
       grantee: erpProcessor,
-      actions: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem',
-        'dynamodb:UpdateItem'],
+      actions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       resourceArns: [this.tables.erpProcessedUsers.tableArn],
     });
     Grant.addToPrincipal({

@@ -35,7 +35,7 @@ describe('functions', () => {
     });
   });
 
-  test('erp-processor gets its table names, the ERP system name, its batch concurrency, claim timeout, '
+  test('erp-processor gets its table names, the ERP system name, its batch concurrency, lease timeout, '
     + 'the events queue (for deferred records) and metrics namespace; without erpEndpointUrl, no ERP endpoint', () => {
     expect(ERP_SYSTEM_NAME).toBe('OracleFusion');
     expect(processor.Environment.Variables).toEqual({
@@ -43,7 +43,7 @@ describe('functions', () => {
       ERP_EMPLOYEES_TABLE_NAME: ref(stack.tables.erpEmployees),
       ERP_SYSTEM_NAME: 'OracleFusion',
       BATCH_CONCURRENCY: String(BATCH_CONCURRENCY),
-      // Longer than the function may run: a live invocation never loses its claim.
+      // Longer than the function may run: a live invocation never loses its lease.
       CLAIM_TIMEOUT_SECONDS: '35',
       MAX_RECEIVE_COUNT: '5',
       EVENTS_QUEUE_URL: ref(stack.events.queue),

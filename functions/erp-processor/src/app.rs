@@ -27,7 +27,7 @@ pub struct App {
 
 /// How long the ERP calls of a `POST /events` may take: API Gateway's integration timeout
 /// (29 s) less a margin for the rest of the request (a cold start, about a second; the lease
-/// and the claim before the call; the audit record and the view after, each a few ms), so a
+/// and the look-up before the call; the audit record and the view after, each a few ms), so a
 /// slow ERP is answered with a 503 the client can act on, never a gateway timeout.
 pub const MAX_REQUEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
@@ -68,7 +68,7 @@ impl App {
                     call_timeout: *call_timeout,
                     max_attempts: *max_attempts,
                 };
-                // Never past the claim: a delivery still calling the ERP after its claim
+                // Never past the lease: a delivery still calling the ERP after its lease
                 // expired would see another delivery call it too.
                 let fallback = (*call_timeout * *max_attempts).min(config.claim_timeout.saturating_sub(RESERVE));
                 let http = HttpErp::new(settings, token, Some(source), erp_calls.clone())?;

@@ -99,9 +99,9 @@ pub struct ErpProcessorConfig {
     pub erp: ErpConnector,
     /// `METRICS_NAMESPACE` (default `CrmErp`): the CloudWatch namespace of its metrics.
     pub metrics_namespace: String,
-    /// `CLAIM_TIMEOUT_SECONDS` (default 60, at least 1): how long a delivery's claim on an
-    /// event holds before another delivery may take it over. Longer than the function's
-    /// timeout, so only a dead invocation's claim expires (the CDK app sets it so).
+    /// `CLAIM_TIMEOUT_SECONDS` (default 60, at least 1): how long a delivery's lease on an
+    /// event's user holds before another delivery may take it over. Longer than the
+    /// function's timeout, so only a dead invocation's lease expires (the CDK app sets it so).
     pub claim_timeout: std::time::Duration,
     /// `MAX_RECEIVE_COUNT` (default 5, at least 1): the events queue's redrive policy, so a
     /// record failing on that receive is known to be bound for the dead-letter queue and

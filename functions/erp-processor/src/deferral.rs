@@ -5,7 +5,7 @@
 //! inside the invocation (a lease is held for one ERP call); if the user is still busy, it
 //! is sent again to the events queue with a delay, as it came (its body and attributes),
 //! and the original is acknowledged. The copy starts with no receives counted. A lease
-//! ends with its holder's call, or expires with its claim timeout, so the waits end. A
+//! ends with its holder's call, or expires with its timeout (`CLAIM_TIMEOUT_SECONDS`), so the waits end. A
 //! deletion whose erasure ran out of time goes back the same way: each attempt erases more.
 
 use std::time::{Duration, Instant};

@@ -1,9 +1,10 @@
-//! Processing one event, whichever trigger delivered it: under a lease on its user, claim
-//! the event, apply it to the ERP if it is newer than what the ERP holds, and complete its
-//! audit record while writing the view, so the side effect happens once per event however
-//! often the event is delivered, and a user's events take effect in version order however
-//! SQS orders them. An applied event is three DynamoDB round trips: the lease, the claim,
-//! then the record and the view together.
+//! Processing one event, whichever trigger delivered it: under a lease on its user (taken
+//! while the event's audit record is looked up), apply it to the ERP if it is recorded
+//! nowhere and newer than what the ERP holds, then write its record and the view together,
+//! so the side effect happens once per event however often the event is delivered, and a
+//! user's events take effect in version order however SQS orders them. An applied event is
+//! two DynamoDB round trips (the lease with the look-up, the record with the view) and four
+//! write units: the lease, the record and its `ByUserId` entry, the view.
 //!
 //! An event newer than the ERP's view is applied whatever lies between: `UserCreated` and
 //! `UserUpdated` carry the user's whole state, so an update that arrives before its create
@@ -23,8 +24,8 @@ use time::OffsetDateTime;
 use user_sync::domain::{Change, EmployeeState, EmployeeView, ErpEmployee, Order};
 use user_sync::events::{now_utc_millis, EventEnvelope, EventType};
 use user_sync::store::{
-    Applied, Claim, Claimed, Erased, ErpEmployeesTable, Lease, Leased, ProcessedEvent, ProcessedUsersTable,
-    RecordError, StoreError, Verdict,
+    Applied, Erased, ErpEmployeesTable, Found, Lease, Leased, ProcessedEvent, ProcessedUsersTable, RecordError,
+    StoreError, Verdict,
 };
 
 use crate::erp::{Budget, Erp, ErpError};
@@ -98,8 +99,8 @@ impl ProcessError {
 }
 
 impl Processor {
-    /// `claim_timeout`: how long a claim (of an event, and of its user) holds: longer than an
-    /// invocation may run, so a live one never loses it; a dead one's is taken over after it.
+    /// `claim_timeout`: how long the lease on a user holds: longer than an invocation may run,
+    /// so a live one never loses it; a dead one's is taken over after it.
     pub fn new(
         table: ProcessedUsersTable,
         employees: ErpEmployeesTable,
@@ -124,15 +125,23 @@ impl Processor {
     /// Processes `event`; its ERP call (with retries) ends within `budget`.
     pub async fn process(&self, event: &EventEnvelope, budget: Budget) -> Result<Processed, ProcessError> {
         let now = now_utc_millis();
-        let (lease, view) = match self
-            .employees
-            .lease(&event.user.id, now, now + self.claim_timeout)
-            .await?
-        {
+        // One round trip: the look-up is only acted on under the lease, and the record's
+        // write checks again, so a record landing in between is never overwritten.
+        let (leased, found) = tokio::join!(
+            self.employees.lease(&event.user.id, now, now + self.claim_timeout),
+            self.table.find(event)
+        );
+        let (lease, view) = match leased? {
             Leased::Mine(lease, view) => (lease, view),
             Leased::Busy => return Err(ProcessError::InProgress),
         };
-        let result = self.process_leased(event, &lease, view.as_ref(), now, budget).await;
+        let result = match found {
+            Ok(found) => {
+                self.process_leased(event, found, &lease, view.as_ref(), now, budget)
+                    .await
+            }
+            Err(error) => Err(error.into()),
+        };
         // Applied ends the lease with its write; anything else ends it here. A release that
         // fails only delays the user's next event until the lease expires.
         if !matches!(result, Ok((_, true))) {
@@ -144,40 +153,32 @@ impl Processor {
         result.map(|(processed, _)| processed)
     }
 
-    /// Processes `event` while its user is leased; `true` alongside when the view was
-    /// written (which ended the lease).
+    /// Processes `event` while its user is leased, given what its record `found`; `true`
+    /// alongside when the view was written (which ended the lease).
     async fn process_leased(
         &self,
         event: &EventEnvelope,
+        found: Found,
         lease: &Lease,
         view: Option<&EmployeeView>,
         now: OffsetDateTime,
         budget: Budget,
     ) -> Result<(Processed, bool), ProcessError> {
         let erp = ErpEmployee::for_user(&event.user.id, &self.erp_system);
-        let claim = match self.table.claim(event, now, now + self.claim_timeout).await? {
-            Claimed::Mine(claim) => claim,
-            Claimed::Duplicate { processed_at } => {
-                let repaired = self
-                    .finish_duplicate(event, &erp, lease, view, now, processed_at, budget)
-                    .await?;
-                let processed = Processed {
-                    erp_record_id: erp.record_id,
-                    processed_at,
-                    outcome: Outcome::Duplicate,
-                };
-                return Ok((processed, repaired));
+        match found {
+            Found::Nothing => {}
+            Found::Duplicate { processed_at } => {
+                return self.duplicate(event, erp, lease, view, now, processed_at, budget).await
             }
-            Claimed::InProgress => return Err(ProcessError::InProgress),
-            Claimed::Conflict => return Err(ProcessError::Conflict),
-        };
+            Found::Conflict => return Err(ProcessError::Conflict),
+        }
         let order = EmployeeView::order(view, change_of(event), event.version(), &event.event_id);
         let verdict = match order {
             Order::Supersede { erp_version } => Verdict::Superseded {
                 erp_version: Some(erp_version),
             },
             Order::Recorded => Verdict::Applied,
-            Order::Apply => self.call_erp(event, &erp, &claim, lease, view, budget).await?,
+            Order::Apply => self.call_erp(event, &erp, lease, view, budget).await?,
         };
         let processed_at = now_utc_millis();
         let record = ProcessedEvent {
@@ -188,7 +189,7 @@ impl Processor {
         };
         // The audit record and the view in one round trip: a delivery that dies between the
         // two leaves either the record (the duplicate's redelivery writes the view) or the
-        // view (which names the event: the redelivery completes the record, `Recorded`).
+        // view (which names the event: the redelivery writes the record, `Recorded`).
         let view_write = async {
             match (verdict, order) {
                 (Verdict::Applied, Order::Apply) => {
@@ -198,12 +199,23 @@ impl Processor {
                 _ => Ok::<_, ProcessError>(false),
             }
         };
-        let (completed, wrote_view) = tokio::join!(self.table.complete(&claim, &record), view_write);
-        if !completed? {
-            // Only when this delivery outlived its claim: the ERP call ran twice.
-            tracing::warn!(event_id = %event.event_id, "the claim expired before completion; another delivery took it over");
-        }
+        let (recorded, wrote_view) = tokio::join!(self.table.record(&record), view_write);
         let wrote_view = wrote_view?;
+        let processed_at = match recorded? {
+            Found::Nothing => processed_at,
+            // Only when this delivery outlived its lease: the ERP call ran twice.
+            Found::Duplicate { processed_at } => {
+                tracing::warn!(event_id = %event.event_id, "the event was recorded by another delivery meanwhile");
+                processed_at
+            }
+            // Another user's event took the id in the same moment, before either was
+            // recorded: this one reached the ERP under a key the other holds.
+            Found::Conflict => {
+                tracing::error!(event_id = %event.event_id, user_id = %event.user.id,
+                    "the event id was recorded for another payload while this delivery called the ERP");
+                return Err(ProcessError::Conflict);
+            }
+        };
         let outcome = match verdict {
             Verdict::Applied => Outcome::Applied,
             Verdict::Superseded { .. } => Outcome::Superseded,
@@ -216,16 +228,38 @@ impl Processor {
         Ok((processed, wrote_view))
     }
 
-    /// Calls the ERP for a claimed event the view lets apply: `Applied`, or `Superseded` when
-    /// the ERP says it holds a newer version. A deletion erases first: the ERP's delete needs
-    /// ids only, and whatever the ERP answers (a refusal goes to the dead-letter queue) the
-    /// PII is gone already. On failure the claim is given up, so the redelivery (or the
-    /// client's retry) tries again at once.
+    /// A recorded event delivered again: a `Duplicate`, finished if need be.
+    #[allow(clippy::too_many_arguments)] // one call site; each is a distinct input
+    async fn duplicate(
+        &self,
+        event: &EventEnvelope,
+        erp: ErpEmployee,
+        lease: &Lease,
+        view: Option<&EmployeeView>,
+        now: OffsetDateTime,
+        processed_at: OffsetDateTime,
+        budget: Budget,
+    ) -> Result<(Processed, bool), ProcessError> {
+        let repaired = self
+            .finish_duplicate(event, &erp, lease, view, now, processed_at, budget)
+            .await?;
+        let processed = Processed {
+            erp_record_id: erp.record_id,
+            processed_at,
+            outcome: Outcome::Duplicate,
+        };
+        Ok((processed, repaired))
+    }
+
+    /// Calls the ERP for an unrecorded event the view lets apply: `Applied`, or `Superseded`
+    /// when the ERP says it holds a newer version. A deletion erases first: the ERP's delete
+    /// needs ids only, and whatever the ERP answers (a refusal goes to the dead-letter queue)
+    /// the PII is gone already. On failure nothing is recorded, so the redelivery (or the
+    /// client's retry) tries again as soon as the lease is released.
     async fn call_erp(
         &self,
         event: &EventEnvelope,
         erp: &ErpEmployee,
-        claim: &Claim,
         lease: &Lease,
         view: Option<&EmployeeView>,
         budget: Budget,
@@ -243,10 +277,6 @@ impl Processor {
             // event is superseded, as if the view had said so.
             Err(ProcessError::Erp(ErpError::Stale)) => Ok(Verdict::Superseded { erp_version: None }),
             Err(error) => {
-                if let Err(abandon) = self.table.abandon(claim).await {
-                    tracing::warn!(event_id = %event.event_id, error = %user_sync::errors::chain(&abandon),
-                        "the claim was not given up; the next delivery waits for it to expire");
-                }
                 if deleting && matches!(error, ProcessError::Erp(_)) {
                     self.deleting(event, erp, lease, view).await;
                 }

@@ -61,7 +61,7 @@ async fn each_change_reaches_the_erp_once_with_its_key_and_the_token() {
     let user_id = test_support::unique("user");
     let created = event("evt-http-created", &user_id);
     assert!(c.app.send_batch(&[("m-1", Some(created.to_string()))]).await.is_empty());
-    // A redelivery and a repeat within one batch: the claim absorbs both.
+    // A redelivery and a repeat within one batch: the lease and the look-up absorb both.
     assert!(c
         .app
         .send_batch(&[("m-2", Some(created.to_string())), ("m-3", Some(created.to_string()))])
@@ -142,7 +142,7 @@ async fn transient_answers_are_retried_and_retry_after_is_honoured() {
 }
 
 #[tokio::test]
-async fn a_refusal_is_not_retried_marks_the_user_failed_and_leaves_the_event_unclaimed() {
+async fn a_refusal_is_not_retried_marks_the_user_failed_and_leaves_the_event_unrecorded() {
     let c = connected(Duration::from_secs(2), 3).await;
     let user_id = test_support::unique("user");
     c.erp.set_for_user(
@@ -159,7 +159,7 @@ async fn a_refusal_is_not_retried_marks_the_user_failed_and_leaves_the_event_unc
     assert_eq!(employees.sync_state(&user_id).await.unwrap().failed_version, Some(1));
     assert!(
         !c.app.stored_items().await.contains_key("evt-refused"),
-        "no claim left behind"
+        "nothing recorded"
     );
 
     // Once the ERP takes it, the next delivery goes through at once.

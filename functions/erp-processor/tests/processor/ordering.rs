@@ -70,15 +70,10 @@ async fn assert_no_pii(app: &TestApp, table: &str) {
     assert_eq!(traces_of_pii(app, table).await, Vec::<String>::new(), "{table}");
 }
 
-/// Records `event` as processed (claimed and completed) without writing the view: a
-/// delivery that died in between.
+/// Records `event` as processed without writing the view: a delivery that died in between.
 async fn recorded_without_view(app: &TestApp, event: &EventEnvelope) {
     let table = ProcessedUsersTable::new(app.dynamo.clone(), &app.config.processed_table);
     let now = now_utc_millis();
-    let user_sync::store::Claimed::Mine(claim) = table.claim(event, now, now + Duration::from_secs(60)).await.unwrap()
-    else {
-        panic!("a fresh event is claimed")
-    };
     let erp_record = ErpEmployee::for_user(&event.user.id, "OracleFusion");
     let recorded = user_sync::store::ProcessedEvent {
         event,
@@ -86,7 +81,7 @@ async fn recorded_without_view(app: &TestApp, event: &EventEnvelope) {
         processed_at: now,
         verdict: user_sync::store::Verdict::Applied,
     };
-    assert!(table.complete(&claim, &recorded).await.unwrap());
+    assert_eq!(table.record(&recorded).await.unwrap(), user_sync::store::Found::Nothing);
 }
 
 /// Delivers the lifecycle's events in `order` (indexes, repeats allowed), each in a batch
@@ -395,21 +390,14 @@ async fn a_recorded_event_whose_view_was_not_written_is_finished_by_its_redelive
 }
 
 #[tokio::test]
-async fn a_view_written_by_an_event_whose_record_was_not_completed_is_not_applied_twice() {
+async fn a_view_written_by_an_event_whose_record_was_not_written_is_not_applied_twice() {
     let (app, erp, processor) = recording().await;
     let user_id = test_support::unique("user");
     let events = envelopes(&user_id);
     processor.process(&events[0], budget()).await.unwrap();
     // A delivery of v2 that called the ERP and wrote the view, but died before its audit
-    // record was completed (the two are written at once): its claim is left open, and
-    // expires.
-    let table = ProcessedUsersTable::new(app.dynamo.clone(), &app.config.processed_table);
+    // record was written (the two are written at once).
     let now = now_utc_millis();
-    let claimed = table
-        .claim(&events[1], now, now + Duration::from_millis(1))
-        .await
-        .unwrap();
-    assert!(matches!(claimed, user_sync::store::Claimed::Mine(_)));
     let Leased::Mine(lease, before) = employees(&app)
         .lease(&user_id, now, now + Duration::from_secs(60))
         .await

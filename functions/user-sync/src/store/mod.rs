@@ -3,7 +3,7 @@ pub mod processed;
 pub mod users;
 
 pub use employees::{Applied, ErpEmployeesTable, Lease, Leased};
-pub use processed::{Claim, Claimed, Erased, ProcessedEvent, ProcessedUsersTable, RecordError, Verdict};
+pub use processed::{Erased, Found, ProcessedEvent, ProcessedUsersTable, RecordError, Verdict};
 pub use users::{
     Changed, Cleared, Current, Inserted, Marked, PendingEvent, Row, ScanKey, ScannedRow, ScannedRows, StoredUser,
     UserPage, UsersTable,
@@ -35,7 +35,7 @@ pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
 }
 
 /// `t` as the epoch milliseconds every number-typed time attribute (`OutboxSince`, the
-/// claims' and leases' expiries) holds, in a number attribute. Milliseconds, not RFC 3339:
+/// leases' expiries) holds, in a number attribute. Milliseconds, not RFC 3339:
 /// conditions and the `PendingEvents` index compare them as numbers.
 pub(crate) fn epoch_millis(t: time::OffsetDateTime) -> aws_sdk_dynamodb::types::AttributeValue {
     aws_sdk_dynamodb::types::AttributeValue::N(millis(t).to_string())

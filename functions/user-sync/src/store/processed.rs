@@ -11,16 +11,16 @@
 //! `UserUpdated` holds `UserName` and `UserEmail`, and `erase` removes them once the user
 //! is deleted.
 //!
-//! An event is claimed before its ERP side effect and completed after it, as the Powertools
-//! idempotency utility does: the claim is a conditional put of an `InProgress` record with
-//! an expiry, so of concurrent or repeated deliveries exactly one makes the ERP call. A
-//! claim whose holder died (it outlived the invocation) may be taken over.
+//! A record is written once, when its event's outcome is known: a conditional put that never
+//! overwrites a record. What keeps concurrent and repeated deliveries of an event to one ERP
+//! call is the lease on its user (`employees`), under which the processor reads the record
+//! (`find`) before the call: the two are one round trip, the record and the view another.
 
 use std::time::Instant;
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -32,7 +32,8 @@ use crate::events::{EventEnvelope, EventType};
 
 /// The status of a completed record (the original's value).
 pub const STATUS_PROCESSED: &str = "Processed";
-/// The status of a claimed event whose ERP call has not completed.
+/// The status of a claim, which processors before the record was written in one put left
+/// while the ERP call ran: one left by a delivery that died is still to be processed.
 pub const STATUS_IN_PROGRESS: &str = "InProgress";
 /// The status of an event that arrived after a newer version of its user was applied.
 pub const STATUS_SUPERSEDED: &str = "Superseded";
@@ -77,25 +78,17 @@ pub struct ProcessedEvent<'a> {
     pub verdict: Verdict,
 }
 
-/// What claiming an event found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claimed {
-    /// This delivery holds the event: make the side effect, then `complete`.
-    Mine(Claim),
+/// What the audit trail holds of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// No record, or only the claim an earlier version of the processor left when its
+    /// delivery died: the event is still to be processed.
+    Nothing,
     /// Processed before, with the same payload: nothing to do. `processed_at` is the
     /// first processing's time.
     Duplicate { processed_at: OffsetDateTime },
-    /// Another delivery holds an unexpired claim on it: retry later.
-    InProgress,
     /// The event id is recorded with another payload: this is not the same event.
     Conflict,
-}
-
-/// A claim on one event, until `complete` turns it into the audit record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Claim {
-    event_id: String,
-    token: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,21 +114,36 @@ where
     }
 }
 
-/// The claim: what is known before the ERP call. No name or email until it completes.
+/// The record, written once the event's outcome is known. Only an applied state holds a
+/// name and an email.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct ClaimItem<'a> {
+struct RecordItem<'a> {
     event_id: &'a str,
     user_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_email: Option<&'a str>,
+    #[serde(with = "rfc3339_text")]
+    processed_at: OffsetDateTime,
     event_type: EventType,
+    status: &'static str,
     #[serde(with = "time::serde::rfc3339")]
     event_timestamp: OffsetDateTime,
     version: u64,
-    status: &'static str,
     payload_hash: String,
-    claim_token: &'a str,
-    /// Epoch milliseconds.
-    claim_expires_at: i64,
+    erp_record_id: &'a str,
+    erp_system: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    superseded_by: Option<u64>,
+}
+
+/// `ProcessedAt` as every time attribute of the trail is written (`super::rfc3339`).
+mod rfc3339_text {
+    pub(super) fn serialize<S: serde::Serializer>(t: &time::OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::super::rfc3339(*t))
+    }
 }
 
 /// What a later delivery needs of an existing record. Every attribute but `Status` is
@@ -157,7 +165,7 @@ struct ExistingItem {
 }
 
 impl ExistingItem {
-    fn verdict(self, event: &EventEnvelope) -> Result<Claimed, RecordError> {
+    fn found(self, event: &EventEnvelope) -> Result<Found, RecordError> {
         // A record without a hash was written by the original system: its user id, name and
         // email are what it knew of the payload. Once a deletion erased the name and email,
         // the user id alone still matches the record's redeliveries.
@@ -171,9 +179,9 @@ impl ExistingItem {
             }
         };
         Ok(match (same, self.status.as_str()) {
-            (false, _) => Claimed::Conflict,
-            (true, STATUS_IN_PROGRESS) => Claimed::InProgress,
-            (true, _) => Claimed::Duplicate {
+            (false, _) => Found::Conflict,
+            (true, STATUS_IN_PROGRESS) => Found::Nothing,
+            (true, _) => Found::Duplicate {
                 processed_at: self.processed_at.ok_or(RecordError::Vanished)?,
             },
         })
@@ -209,110 +217,67 @@ impl ProcessedUsersTable {
         }
     }
 
-    /// Claims `event` until `expires_at`, unless it is recorded already or another claim
-    /// on it has not expired.
-    pub async fn claim(
-        &self,
-        event: &EventEnvelope,
-        now: OffsetDateTime,
-        expires_at: OffsetDateTime,
-    ) -> Result<Claimed, RecordError> {
-        let token = uuid::Uuid::new_v4().to_string();
-        let item = ClaimItem {
+    /// What the trail holds of `event`: read consistently, before its user's lease is
+    /// certain, so the caller decides on it only under that lease, and writes with `record`,
+    /// which checks again.
+    pub async fn find(&self, event: &EventEnvelope) -> Result<Found, RecordError> {
+        match self.existing(&event.event_id).await? {
+            Some(existing) => existing.found(event),
+            None => Ok(Found::Nothing),
+        }
+    }
+
+    /// Writes the record of a processed event, in one conditional put: `Found::Nothing` when
+    /// this write recorded it, else what was there first (a delivery that outlived its
+    /// user's lease, or an id another user's event took in the same moment), left as it was.
+    pub async fn record(&self, processed: &ProcessedEvent<'_>) -> Result<Found, RecordError> {
+        let event = processed.event;
+        let (status, pii, superseded_by) = match processed.verdict {
+            Verdict::Applied => (
+                STATUS_PROCESSED,
+                event.user.name.as_deref().zip(event.user.email.as_deref()),
+                None,
+            ),
+            Verdict::Superseded { erp_version } => (STATUS_SUPERSEDED, None, erp_version),
+        };
+        let item = RecordItem {
             event_id: &event.event_id,
             user_id: &event.user.id,
+            user_name: pii.map(|(name, _)| name),
+            user_email: pii.map(|(_, email)| email),
+            processed_at: processed.processed_at,
             event_type: event.event_type,
+            status,
             event_timestamp: event.timestamp,
             version: event.version(),
-            status: STATUS_IN_PROGRESS,
             payload_hash: payload_hash(event),
-            claim_token: &token,
-            claim_expires_at: super::millis(expires_at),
+            erp_record_id: &processed.erp.record_id,
+            erp_system: &processed.erp.system,
+            superseded_by,
         };
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(serde_dynamo::to_item(item).map_err(StoreError::from)?))
-            .condition_expression("attribute_not_exists(EventId) OR (#status = :in_progress AND ClaimExpiresAt < :now)")
+            .condition_expression("attribute_not_exists(EventId) OR #status = :in_progress")
             .expression_attribute_names("#status", "Status")
             .expression_attribute_values(":in_progress", AttributeValue::S(STATUS_IN_PROGRESS.to_owned()))
-            .expression_attribute_values(":now", super::epoch_millis(now))
             .send()
             .await;
         if super::written(result)? {
-            return Ok(Claimed::Mine(Claim {
-                event_id: event.event_id.clone(),
-                token,
-            }));
+            return Ok(Found::Nothing);
         }
-        self.existing(&event.event_id)
+        match self
+            .existing(&event.event_id)
             .await?
             .ok_or(RecordError::Vanished)?
-            .verdict(event)
-    }
-
-    /// Turns the claim into the audit record. `false` when the claim had expired and
-    /// another delivery took it over (it completes the record itself). Only an applied event
-    /// that carries the user's state records the name and email.
-    pub async fn complete(&self, claim: &Claim, processed: &ProcessedEvent<'_>) -> Result<bool, RecordError> {
-        let s = |v: &str| AttributeValue::S(v.to_owned());
-        let processed_at = super::rfc3339(processed.processed_at);
-        let mut set = vec![
-            "#status = :status",
-            "ProcessedAt = :at",
-            "ErpRecordId = :record",
-            "ErpSystem = :system",
-        ];
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("EventId", s(&claim.event_id))
-            .condition_expression("ClaimToken = :token")
-            .expression_attribute_names("#status", "Status")
-            .expression_attribute_values(":at", s(&processed_at))
-            .expression_attribute_values(":record", s(&processed.erp.record_id))
-            .expression_attribute_values(":system", s(&processed.erp.system))
-            .expression_attribute_values(":token", s(&claim.token))
-            .return_values(ReturnValue::None);
-        match processed.verdict {
-            Verdict::Applied => {
-                request = request.expression_attribute_values(":status", s(STATUS_PROCESSED));
-                let user = &processed.event.user;
-                if let (Some(name), Some(email)) = (&user.name, &user.email) {
-                    set.extend(["UserName = :name", "UserEmail = :email"]);
-                    request = request
-                        .expression_attribute_values(":name", s(name))
-                        .expression_attribute_values(":email", s(email));
-                }
-            }
-            Verdict::Superseded { erp_version } => {
-                request = request.expression_attribute_values(":status", s(STATUS_SUPERSEDED));
-                if let Some(erp_version) = erp_version {
-                    set.push("SupersededBy = :by");
-                    request = request.expression_attribute_values(":by", AttributeValue::N(erp_version.to_string()));
-                }
-            }
+            .found(event)?
+        {
+            // A claim of an earlier version, written in between: written over next time.
+            Found::Nothing => Err(RecordError::Vanished),
+            found => Ok(found),
         }
-        let expression = format!("SET {} REMOVE ClaimToken, ClaimExpiresAt", set.join(", "));
-        Ok(super::written(request.update_expression(expression).send().await)?)
-    }
-
-    /// Gives the claim up after a failed side effect, so the next delivery claims the
-    /// event at once instead of waiting out the claim's expiry. `false` when the claim was
-    /// no longer this delivery's (it expired and another took it over).
-    pub async fn abandon(&self, claim: &Claim) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("EventId", AttributeValue::S(claim.event_id.clone()))
-            .condition_expression("ClaimToken = :token")
-            .expression_attribute_values(":token", AttributeValue::S(claim.token.clone()))
-            .send()
-            .await;
-        super::written(result)
     }
 
     /// Counts a repeated delivery of a recorded event on its record.
@@ -528,7 +493,7 @@ mod tests {
     }
 
     #[test]
-    fn a_later_delivery_is_a_duplicate_a_wait_or_a_conflict() {
+    fn a_later_delivery_finds_nothing_a_duplicate_or_a_conflict() {
         let ours = event("user-123");
         let same = Some(payload_hash(&ours));
         let other = Some(payload_hash(&event("user-456")));
@@ -536,56 +501,56 @@ mod tests {
         for (record, verdict, case) in [
             (
                 existing(STATUS_PROCESSED, same.clone(), None),
-                Claimed::Duplicate { processed_at: first },
+                Found::Duplicate { processed_at: first },
                 "processed, same payload",
             ),
             (
                 existing(STATUS_IN_PROGRESS, same, None),
-                Claimed::InProgress,
-                "claimed by another delivery",
+                Found::Nothing,
+                "claimed by an earlier version, whose delivery died",
             ),
             (
                 existing(STATUS_PROCESSED, other.clone(), None),
-                Claimed::Conflict,
+                Found::Conflict,
                 "processed, another payload",
             ),
             (
                 existing(STATUS_IN_PROGRESS, other, None),
-                Claimed::Conflict,
-                "claimed with another payload",
+                Found::Conflict,
+                "claimed by an earlier version with another payload",
             ),
             (
                 existing(STATUS_PROCESSED, None, Some("user-123")),
-                Claimed::Duplicate { processed_at: first },
+                Found::Duplicate { processed_at: first },
                 "the original's record",
             ),
             (
                 existing(STATUS_PROCESSED, None, Some("user-456")),
-                Claimed::Conflict,
+                Found::Conflict,
                 "the original's record of another user",
             ),
             (
                 original(Some("Ada"), Some("ada@example.com")),
-                Claimed::Duplicate { processed_at: first },
+                Found::Duplicate { processed_at: first },
                 "the original's record, same name and email",
             ),
             (
                 original(Some("Grace"), Some("ada@example.com")),
-                Claimed::Conflict,
+                Found::Conflict,
                 "the original's record with another name",
             ),
             (
                 original(Some("Ada"), Some("grace@example.com")),
-                Claimed::Conflict,
+                Found::Conflict,
                 "the original's record with another email",
             ),
             (
                 original(None, None),
-                Claimed::Duplicate { processed_at: first },
+                Found::Duplicate { processed_at: first },
                 "the original's record, erased: the user id alone",
             ),
         ] {
-            assert_eq!(record.verdict(&ours).unwrap(), verdict, "{case}");
+            assert_eq!(record.found(&ours).unwrap(), verdict, "{case}");
         }
     }
 
@@ -606,8 +571,8 @@ mod tests {
         ]);
         let read: ExistingItem = serde_dynamo::from_item(item).unwrap();
         assert_eq!(
-            read.verdict(&event("user-123")).unwrap(),
-            Claimed::Duplicate {
+            read.found(&event("user-123")).unwrap(),
+            Found::Duplicate {
                 processed_at: datetime!(2025-10-16 12:35:00.1234567 UTC)
             }
         );

@@ -159,8 +159,8 @@ pub async fn measure(setup: &Setup<'_>, users: usize, batches: usize, progress: 
 
 /// Every write this stack makes per user, as counted: the index writes are the tables' own
 /// (cdk/lib/tables.json): a `Users` put adds the pending mark to `PendingEvents` and clearing
-/// it removes it again; an `ErpProcessedUsers` claim adds its key to `ByUserId`, which the
-/// completion (same `UserId`) leaves alone. `ErpEmployees` has no index.
+/// it removes it again; an `ErpProcessedUsers` record adds its key to `ByUserId`, which a
+/// duplicate's count (same `UserId`) leaves alone. `ErpEmployees` has no index.
 fn index_writes(table: Option<&str>, operation: &str) -> f64 {
     match (table, operation) {
         (Some("Users"), "PutItem" | "UpdateItem") => 1.0,
@@ -428,8 +428,8 @@ mod tests {
         assert_eq!(o.functions[0].billed_ms, u.functions[0].billed_ms);
     }
 
-    /// `index_writes` knows one index per table, `ByUserId` keyed by the `UserId` a claim
-    /// writes: what the deployed tables have.
+    /// `index_writes` knows one index per table, `ByUserId` keyed by the `UserId` a record
+    /// holds: what the deployed tables have.
     #[test]
     fn index_writes_match_the_deployed_tables() {
         let tables: serde_json::Value =

@@ -303,9 +303,9 @@ async fn drained(world: &World) -> Result<(), String> {
     .await
 }
 
-/// A failed ERP call gives its claim back (erp-processor's DeleteItem on the audit trail):
-/// `POST /events` answers 503 while the ERP fails, and the client's immediate retry calls
-/// the ERP again and is applied, not refused as still in progress.
+/// A failed ERP call records nothing and gives its user's lease back: `POST /events`
+/// answers 503 while the ERP fails, and the client's immediate retry calls the ERP again and
+/// is applied, not refused as still in progress.
 pub async fn failed_call_retried_at_once(world: &World) -> Result<(), String> {
     let user = uuid::Uuid::new_v4().to_string();
     let event = envelope(&format!("evt-retry-{}", uuid::Uuid::new_v4().simple()), &user);
@@ -331,7 +331,7 @@ pub async fn failed_call_retried_at_once(world: &World) -> Result<(), String> {
     let retried = world.call(Method::POST, &events_url, Some(&event)).await?;
     expect(retried.status == 200, || {
         format!(
-            "the immediate retry answered {} {} (the failed call's claim was kept?)",
+            "the immediate retry answered {} {} (the failed call's lease was kept?)",
             retried.status, retried.body
         )
     })?;

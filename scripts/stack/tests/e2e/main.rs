@@ -125,10 +125,10 @@ fn scripts_metrics_prints_the_runs_figures() -> Outcome {
     run(erp::metrics)
 }
 
-/// A failed ERP call gives its claim back: POST /events answers 503, and its immediate
-/// retry calls the ERP again and is applied.
+/// A failed ERP call records nothing and gives its user back: POST /events answers 503,
+/// and its immediate retry calls the ERP again and is applied.
 #[test]
-fn a_failed_erp_call_gives_its_claim_back() -> Outcome {
+fn a_failed_erp_call_leaves_its_retry_free() -> Outcome {
     run(erp::failed_call_retried_at_once)
 }
 

@@ -1,6 +1,7 @@
-//! The ERP side effect happens once per event: a delivery claims the event before the ERP
-//! call, so concurrent and repeated deliveries make one call between them; a claim whose
-//! holder died is taken over; the same event id with another payload is a conflict.
+//! The ERP side effect happens once per event: a delivery leases the event's user and looks
+//! the event up before the ERP call, so concurrent and repeated deliveries make one call
+//! between them; a claim an earlier version left is taken over; the same event id with
+//! another payload is a conflict.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,7 +13,9 @@ use futures::future::{join_all, BoxFuture};
 use serde_json::json;
 use user_sync::domain::ErpEmployee;
 use user_sync::events::{now_utc_millis, EventEnvelope};
-use user_sync::store::{Claimed, ErpEmployeesTable, ProcessedUsersTable};
+use user_sync::store::{ErpEmployeesTable, Leased, ProcessedUsersTable};
+
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::helpers::{event, s, spawn_app};
 
@@ -95,24 +98,40 @@ async fn concurrent_duplicate_deliveries_make_one_erp_call() {
 }
 
 #[tokio::test]
-async fn an_expired_claim_is_taken_over_and_a_live_one_is_not() {
-    let (processor, erp, table, app) = processor(Duration::ZERO, Duration::from_secs(60)).await;
+async fn a_claim_an_earlier_version_left_is_taken_over_and_a_leased_user_waits() {
+    let (processor, erp, _, app) = processor(Duration::ZERO, Duration::from_secs(60)).await;
     let event = envelope("evt-abandoned", "0a1b2c3d-abandoned");
-    // A delivery that claimed the event and died before its ERP call: its claim expired.
-    let now = now_utc_millis();
-    let claimed = table.claim(&event, now, now + Duration::from_millis(1)).await.unwrap();
-    assert!(matches!(claimed, Claimed::Mine(_)));
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The claim a processor before the one-put record wrote, left by a delivery that died
+    // before its ERP call (its expiry still ahead: under the user's lease it is dead anyway).
+    let later = (now_utc_millis() + Duration::from_secs(600)).unix_timestamp() * 1000;
+    app.dynamo
+        .put_item()
+        .table_name(&app.config.processed_table)
+        .item("EventId", AttributeValue::S("evt-abandoned".to_owned()))
+        .item("UserId", AttributeValue::S("0a1b2c3d-abandoned".to_owned()))
+        .item("Status", AttributeValue::S("InProgress".to_owned()))
+        .item("ClaimToken", AttributeValue::S("dead".to_owned()))
+        .item("ClaimExpiresAt", AttributeValue::N(later.to_string()))
+        .send()
+        .await
+        .unwrap();
 
     let processed = processor.process(&event, budget()).await.unwrap();
     assert_eq!(processed.outcome, Outcome::Applied);
     assert_eq!(erp.calls.load(Ordering::SeqCst), 1);
-    assert_eq!(s(&app.stored_items().await["evt-abandoned"], "Status"), "Processed");
+    let record = &app.stored_items().await["evt-abandoned"];
+    assert_eq!(s(record, "Status"), "Processed");
+    assert!(!record.contains_key("ClaimToken") && !record.contains_key("ClaimExpiresAt"));
 
+    // Another delivery holds the user: the event waits, without an ERP call.
     let live = envelope("evt-live", "0a1b2c3d-live");
+    let employees = ErpEmployeesTable::new(app.dynamo.clone(), &app.config.employees_table);
     let now = now_utc_millis();
-    let held = table.claim(&live, now, now + Duration::from_secs(60)).await.unwrap();
-    assert!(matches!(held, Claimed::Mine(_)));
+    let held = employees
+        .lease("0a1b2c3d-live", now, now + Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(matches!(held, Leased::Mine(..)));
     assert!(matches!(
         processor.process(&live, budget()).await,
         Err(ProcessError::InProgress)
@@ -120,8 +139,38 @@ async fn an_expired_claim_is_taken_over_and_a_live_one_is_not() {
     assert_eq!(
         erp.calls.load(Ordering::SeqCst),
         1,
-        "no call while another delivery holds it"
+        "no call while another delivery holds the user"
     );
+    assert!(!app.stored_items().await.contains_key("evt-live"), "nothing recorded");
+}
+
+/// The one case the look-up under the lease cannot refuse before the ERP call: one event id
+/// on two users' events delivered at the same moment (each under its own user's lease,
+/// neither recorded yet). Both reach the ERP under the one key; the record's conditional
+/// write keeps the first, and the other is a conflict.
+#[tokio::test]
+async fn an_event_id_two_users_reuse_at_once_is_recorded_once_and_the_other_conflicts() {
+    let (processor, erp, _, app) = processor(Duration::from_millis(200), Duration::from_secs(60)).await;
+    let first = envelope("evt-raced", "0a1b2c3d-raced-1");
+    let second = envelope("evt-raced", "0a1b2c3d-raced-2");
+    let (a, b) = tokio::join!(
+        processor.process(&first, budget()),
+        processor.process(&second, budget())
+    );
+
+    let outcomes = [&a, &b];
+    let applied = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(p) if p.outcome == Outcome::Applied))
+        .count();
+    let conflicts = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(ProcessError::Conflict)))
+        .count();
+    assert_eq!((applied, conflicts), (1, 1), "{outcomes:?}");
+    assert_eq!(erp.calls.load(Ordering::SeqCst), 2);
+    let winner = if a.is_ok() { &first } else { &second };
+    assert_eq!(s(&app.stored_items().await["evt-raced"], "UserId"), winner.user.id);
 }
 
 #[tokio::test]
