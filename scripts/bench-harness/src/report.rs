@@ -43,17 +43,17 @@ pub fn missing_figures(r: &Results) -> Vec<String> {
     );
     for b in &r.batch {
         need(
-            format!("1-record batch at {} ms", b.erp_latency_ms),
+            format!("{} 1-record batch at {} ms", b.function, b.erp_latency_ms),
             b.one_record_ms.map(|s| s.p50),
         );
         need(
-            format!("100-record batch at {} ms", b.erp_latency_ms),
+            format!("{} 100-record batch at {} ms", b.function, b.erp_latency_ms),
             b.hundred_records_ms.map(|s| s.p50),
         );
     }
     need(
-        "batches at 100 and 0 ms".to_owned(),
-        (r.batch.len() == 2).then_some(1.0),
+        "batches at 100 and 0 ms, and the peer's".to_owned(),
+        (r.batch.len() == 3).then_some(1.0),
     );
     let designs = r.cost.as_ref().map_or(&[][..], |c| &c.designs[..]);
     need("cost".to_owned(), (designs.len() == 2).then_some(1.0));
@@ -136,14 +136,20 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(md);
     let _ = writeln!(
         md,
-        "| erp-processor batch (bound = BATCH_CONCURRENCY) | 1 record p50 / p99, ms | 100 records p50 / p99, ms | records/s (100) |"
+        "| batch (bound: records in flight) | 1 record p50 / p99, ms | 100 records p50 / p99, ms | records/s (100) |"
     );
     let _ = writeln!(md, "|---|---:|---:|---:|");
     for b in &r.batch {
-        let label = format!(
-            "ERP_LATENCY_MS={}, bound {} (N={}/{})",
-            b.erp_latency_ms, b.bound, p.batch_one_reps, p.batch_hundred_reps
-        );
+        let label = match b.function {
+            "python" => format!(
+                "python, no ERP call, bound {} (N={}/{})",
+                b.bound, p.batch_one_reps, p.batch_hundred_reps
+            ),
+            function => format!(
+                "{function} ERP_LATENCY_MS={}, bound {} (N={}/{})",
+                b.erp_latency_ms, b.bound, p.batch_one_reps, p.batch_hundred_reps
+            ),
+        };
         let rate = b.records_per_second.map_or("–".to_owned(), |v| format!("{v:.0}"));
         table_row(
             &mut md,
