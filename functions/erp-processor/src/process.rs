@@ -168,7 +168,15 @@ impl Processor {
         match found {
             Found::Nothing => {}
             Found::Duplicate { processed_at } => {
-                return self.duplicate(event, erp, lease, view, now, processed_at, budget).await
+                let repaired = self
+                    .finish_duplicate(event, &erp, lease, view, now, processed_at, budget)
+                    .await?;
+                let processed = Processed {
+                    erp_record_id: erp.record_id,
+                    processed_at,
+                    outcome: Outcome::Duplicate,
+                };
+                return Ok((processed, repaired));
             }
             Found::Conflict => return Err(ProcessError::Conflict),
         }
@@ -226,29 +234,6 @@ impl Processor {
             outcome,
         };
         Ok((processed, wrote_view))
-    }
-
-    /// A recorded event delivered again: a `Duplicate`, finished if need be.
-    #[allow(clippy::too_many_arguments)] // one call site; each is a distinct input
-    async fn duplicate(
-        &self,
-        event: &EventEnvelope,
-        erp: ErpEmployee,
-        lease: &Lease,
-        view: Option<&EmployeeView>,
-        now: OffsetDateTime,
-        processed_at: OffsetDateTime,
-        budget: Budget,
-    ) -> Result<(Processed, bool), ProcessError> {
-        let repaired = self
-            .finish_duplicate(event, &erp, lease, view, now, processed_at, budget)
-            .await?;
-        let processed = Processed {
-            erp_record_id: erp.record_id,
-            processed_at,
-            outcome: Outcome::Duplicate,
-        };
-        Ok((processed, repaired))
     }
 
     /// Calls the ERP for an unrecorded event the view lets apply: `Applied`, or `Superseded`

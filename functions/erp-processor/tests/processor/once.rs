@@ -44,12 +44,7 @@ impl Erp for CountingErp {
 async fn processor(
     latency: Duration,
     claim_timeout: Duration,
-) -> (
-    Processor,
-    Arc<CountingErp>,
-    ProcessedUsersTable,
-    crate::helpers::TestApp,
-) {
+) -> (Processor, Arc<CountingErp>, crate::helpers::TestApp) {
     let app = spawn_app().await;
     let table = ProcessedUsersTable::new(app.dynamo.clone(), &app.config.processed_table);
     let erp = Arc::new(CountingErp {
@@ -57,8 +52,8 @@ async fn processor(
         latency,
     });
     let employees = ErpEmployeesTable::new(app.dynamo.clone(), &app.config.employees_table);
-    let processor = Processor::new(table.clone(), employees, erp.clone(), "OracleFusion", claim_timeout);
-    (processor, erp, table, app)
+    let processor = Processor::new(table, employees, erp.clone(), "OracleFusion", claim_timeout);
+    (processor, erp, app)
 }
 
 fn envelope(event_id: &str, user_id: &str) -> EventEnvelope {
@@ -67,7 +62,7 @@ fn envelope(event_id: &str, user_id: &str) -> EventEnvelope {
 
 #[tokio::test]
 async fn concurrent_duplicate_deliveries_make_one_erp_call() {
-    let (processor, erp, _, app) = processor(Duration::from_millis(300), Duration::from_secs(60)).await;
+    let (processor, erp, app) = processor(Duration::from_millis(300), Duration::from_secs(60)).await;
     let event = envelope("evt-concurrent", "0a1b2c3d-concurrent");
     let outcomes = join_all((0..8).map(|_| processor.process(&event, budget()))).await;
 
@@ -99,7 +94,7 @@ async fn concurrent_duplicate_deliveries_make_one_erp_call() {
 
 #[tokio::test]
 async fn a_claim_an_earlier_version_left_is_taken_over_and_a_leased_user_waits() {
-    let (processor, erp, _, app) = processor(Duration::ZERO, Duration::from_secs(60)).await;
+    let (processor, erp, app) = processor(Duration::ZERO, Duration::from_secs(60)).await;
     let event = envelope("evt-abandoned", "0a1b2c3d-abandoned");
     // The claim a processor before the one-put record wrote, left by a delivery that died
     // before its ERP call (its expiry still ahead: under the user's lease it is dead anyway).
@@ -150,7 +145,7 @@ async fn a_claim_an_earlier_version_left_is_taken_over_and_a_leased_user_waits()
 /// write keeps the first, and the other is a conflict.
 #[tokio::test]
 async fn an_event_id_two_users_reuse_at_once_is_recorded_once_and_the_other_conflicts() {
-    let (processor, erp, _, app) = processor(Duration::from_millis(200), Duration::from_secs(60)).await;
+    let (processor, erp, app) = processor(Duration::from_millis(200), Duration::from_secs(60)).await;
     let first = envelope("evt-raced", "0a1b2c3d-raced-1");
     let second = envelope("evt-raced", "0a1b2c3d-raced-2");
     let (a, b) = tokio::join!(
@@ -175,7 +170,7 @@ async fn an_event_id_two_users_reuse_at_once_is_recorded_once_and_the_other_conf
 
 #[tokio::test]
 async fn the_same_event_id_with_another_payload_is_a_conflict() {
-    let (processor, erp, _, app) = processor(Duration::ZERO, Duration::from_secs(60)).await;
+    let (processor, erp, app) = processor(Duration::ZERO, Duration::from_secs(60)).await;
     processor
         .process(&envelope("evt-reused", "0a1b2c3d-first"), budget())
         .await

@@ -125,7 +125,7 @@ struct RecordItem<'a> {
     user_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_email: Option<&'a str>,
-    #[serde(with = "rfc3339_text")]
+    #[serde(with = "time::serde::rfc3339")]
     processed_at: OffsetDateTime,
     event_type: EventType,
     status: &'static str,
@@ -137,13 +137,6 @@ struct RecordItem<'a> {
     erp_system: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     superseded_by: Option<u64>,
-}
-
-/// `ProcessedAt` as every time attribute of the trail is written (`super::rfc3339`).
-mod rfc3339_text {
-    pub(super) fn serialize<S: serde::Serializer>(t: &time::OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::super::rfc3339(*t))
-    }
 }
 
 /// What a later delivery needs of an existing record. Every attribute but `Status` is
