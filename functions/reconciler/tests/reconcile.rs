@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use reconciler::Check;
-use test_support::{create_employees_table, create_topic_with_queue, create_users_table, emulator};
+use test_support::{emulator, CrmTables};
 use user_sync::crm::Crm;
 use user_sync::domain::Drift;
 use user_sync::events::{EventEnvelope, EventPublisher, EventType};
@@ -27,17 +27,14 @@ struct World {
 }
 
 async fn world() -> World {
-    let aws = emulator().sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let events = create_topic_with_queue(&aws_sdk_sns::Client::new(&aws), &sqs, "events").await;
+    let crm = CrmTables::create(&emulator().sdk_config().await).await;
     World {
-        users_table: create_users_table(&dynamo).await,
-        views_table: create_employees_table(&dynamo).await,
-        queue: events.queue_url,
-        topic: events.topic_arn,
-        dynamo,
-        sqs,
+        users_table: crm.users_table,
+        views_table: crm.employees_table,
+        queue: crm.events.queue_url,
+        topic: crm.events.topic_arn,
+        dynamo: crm.dynamo,
+        sqs: crm.sqs,
     }
 }
 

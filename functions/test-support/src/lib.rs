@@ -181,6 +181,50 @@ pub async fn create_topic_with_queue(sns: &aws_sdk_sns::Client, sqs: &aws_sdk_sq
     Subscribed { topic_arn, queue_url }
 }
 
+/// What the CRM side writes to and publishes through, fresh for one test: the `Users` and
+/// `ErpEmployees` tables and the events topic with a consumer's queue subscribed to it,
+/// with the clients that reach them.
+pub struct CrmTables {
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub users_table: String,
+    pub employees_table: String,
+    pub events: Subscribed,
+}
+
+impl CrmTables {
+    pub async fn create(aws: &SdkConfig) -> Self {
+        let dynamo = aws_sdk_dynamodb::Client::new(aws);
+        let sns = aws_sdk_sns::Client::new(aws);
+        let sqs = aws_sdk_sqs::Client::new(aws);
+        let events = create_topic_with_queue(&sns, &sqs, "events").await;
+        Self {
+            users_table: create_users_table(&dynamo).await,
+            employees_table: create_employees_table(&dynamo).await,
+            events,
+            dynamo,
+            sns,
+            sqs,
+        }
+    }
+}
+
+/// One receive of up to 10 messages from `queue_url`, with their attributes; each stays
+/// hidden for five minutes, so a test sees it once unless it lets it go.
+pub async fn receive(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    sqs.receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .message_attribute_names("All")
+        .visibility_timeout(300)
+        .send()
+        .await
+        .expect("receive from the emulator")
+        .messages
+        .unwrap_or_default()
+}
+
 /// Every message now on `queue_url`, received and deleted: the queue is empty after.
 pub async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
     let mut drained = Vec::new();

@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crm_api::config::CrmApiConfig;
 use crm_api::{routes, App};
 use serde_json::{json, Value};
-use test_support::{create_employees_table, create_topic_with_queue, create_users_table, emulator};
+use test_support::{emulator, CrmTables};
 pub use test_support::{s, TestResponse};
 
 pub const REQUEST_ID: &str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef";
@@ -22,21 +22,19 @@ pub struct TestApp {
 
 pub async fn spawn_app() -> TestApp {
     let aws = emulator().sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let events = create_topic_with_queue(&aws_sdk_sns::Client::new(&aws), &sqs, "events").await;
+    let crm = CrmTables::create(&aws).await;
     let config = CrmApiConfig {
-        users_table: create_users_table(&dynamo).await,
-        events_topic_arn: events.topic_arn,
-        employees_table: create_employees_table(&dynamo).await,
+        users_table: crm.users_table,
+        events_topic_arn: crm.events.topic_arn,
+        employees_table: crm.employees_table,
         metrics_namespace: "CrmErp/test".to_owned(),
     };
     TestApp {
         app: App::new(&aws, &config),
-        dynamo,
-        sqs,
+        dynamo: crm.dynamo,
+        sqs: crm.sqs,
         config,
-        queue_url: events.queue_url,
+        queue_url: crm.events.queue_url,
     }
 }
 
@@ -66,17 +64,7 @@ impl TestApp {
     pub async fn queued_messages(&self) -> Vec<aws_sdk_sqs::types::Message> {
         let mut all = Vec::new();
         loop {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .message_attribute_names("All")
-                .visibility_timeout(300)
-                .send()
-                .await
-                .expect("receive from the emulator");
-            let batch = out.messages.unwrap_or_default();
+            let batch = test_support::receive(&self.sqs, &self.queue_url).await;
             if batch.is_empty() {
                 return all;
             }

@@ -7,9 +7,7 @@ use erp_processor::config::{ErpConnector, ErpProcessorConfig};
 use lambda_runtime::{Context, LambdaEvent};
 use outbox_relay::{Relay, RelayReport};
 use serde_json::{json, Value};
-use test_support::{
-    create_employees_table, create_processed_table, create_topic_with_queue, create_users_table, emulator,
-};
+use test_support::{create_processed_table, emulator, CrmTables};
 use user_sync::events::{now_utc_millis, EventPublisher};
 use user_sync::store::UsersTable;
 use uuid::Uuid;
@@ -31,13 +29,16 @@ pub struct Stack {
 
 pub async fn spawn_stack() -> Stack {
     let aws = emulator().sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let sns = aws_sdk_sns::Client::new(&aws);
-    let events = create_topic_with_queue(&sns, &sqs, "events").await;
-    let employees_table = create_employees_table(&dynamo).await;
+    let CrmTables {
+        dynamo,
+        sns,
+        sqs,
+        users_table,
+        employees_table,
+        events,
+    } = CrmTables::create(&aws).await;
     let crm_config = CrmApiConfig {
-        users_table: create_users_table(&dynamo).await,
+        users_table,
         events_topic_arn: events.topic_arn,
         employees_table: employees_table.clone(),
         metrics_namespace: "CrmErp/test".to_owned(),
@@ -101,16 +102,7 @@ impl Stack {
     pub async fn drain_queue_into_processor(&self) -> usize {
         let mut delivered = 0;
         loop {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .message_attribute_names("All")
-                .send()
-                .await
-                .expect("receive");
-            let messages = out.messages.unwrap_or_default();
+            let messages = test_support::receive(&self.sqs, &self.queue_url).await;
             if messages.is_empty() {
                 return delivered;
             }

@@ -266,10 +266,6 @@ mod tests {
     fn the_order_of_an_event_against_the_view() {
         use EmployeeState::{Active, Deleted, Deleting};
         let supersede = |erp_version| Order::Supersede { erp_version };
-        let written_by = |view: EmployeeView, event_id: &str| EmployeeView {
-            event_id: event_id.to_owned(),
-            ..view
-        };
         for (view, change, version, order, case) in [
             (None, State, 1, Order::Apply, "the first event"),
             (None, Deletion, 2, Order::Apply, "a deletion before any state"),
@@ -317,6 +313,23 @@ mod tests {
                 Order::Apply,
                 "the deletion's redelivery still calls the ERP",
             ),
+        ] {
+            assert_eq!(
+                EmployeeView::order(view.as_ref(), change, version, "mine"),
+                order,
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_order_of_an_event_that_wrote_the_view() {
+        use EmployeeState::{Active, Deleted, Deleting};
+        let written_by = |view: EmployeeView, event_id: &str| EmployeeView {
+            event_id: event_id.to_owned(),
+            ..view
+        };
+        for (view, change, version, order, case) in [
             (
                 Some(written_by(in_state(2, Active), "mine")),
                 State,
@@ -342,7 +355,7 @@ mod tests {
                 Some(written_by(in_state(3, Active), "mine")),
                 State,
                 2,
-                supersede(3),
+                Order::Supersede { erp_version: 3 },
                 "a view that names the event at another version is someone else's",
             ),
         ] {
