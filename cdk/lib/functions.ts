@@ -99,6 +99,8 @@ export interface FunctionsProps {
   /** The Cargo workspace manifest (the repository's `Cargo.toml`). */
   readonly manifestPath: string;
   readonly architecture: lambda.Architecture;
+  /** The Cargo profile `cargo lambda build` uses (`release`, or the local stack's `local`). */
+  readonly buildProfile: string;
   /** What happens to the functions' log groups when the stack is deleted. */
   readonly logRemovalPolicy: RemovalPolicy;
   readonly usersTable: dynamodb.ITable;
@@ -308,6 +310,7 @@ export class Functions extends Construct {
         // Lambda code (not per package, nor with the workspace's dev tools): the builds
         // share every compiled dependency and each only compiles and links its own crate.
         cargoLambdaFlags: LAMBDA_PACKAGES.flatMap(pkg => ['--package', pkg]),
+        profile: this.props.buildProfile,
       },
       runtime: 'provided.al2023',
       architecture: this.props.architecture,

@@ -24,6 +24,12 @@ export interface CrmErpConfig {
   /** `dev` (the default) may destroy its data with the stack; every other stage retains it. */
   readonly stage: string;
   readonly architecture: lambda.Architecture;
+  /**
+   * The Cargo profile the functions are built with: `release` (the default, what AWS gets:
+   * size-tuned, fat LTO) or `local` (release's semantics, unoptimized, for the local
+   * stack's builds: minutes shorter; see docs/local-stack.md).
+   */
+  readonly buildProfile?: BuildProfile;
   /** Most erp-processor instances the queue drives at once: protects the ERP. */
   readonly maxConcurrency: number;
   /**
@@ -60,6 +66,10 @@ export interface CrmErpConfig {
 
 export const DEFAULT_MAX_CONCURRENCY = 10;
 
+/** The Cargo profiles of the workspace's Cargo.toml the functions may be built with. */
+export const BUILD_PROFILES = ['release', 'local'] as const;
+export type BuildProfile = typeof BUILD_PROFILES[number];
+
 /** DynamoDB's own default, the longest point-in-time recovery period it keeps. */
 export const DEFAULT_RECOVERY_PERIOD_DAYS = 35;
 
@@ -88,6 +98,11 @@ export function configFromContext(scope: Construct): CrmErpConfig {
   const architecture = architectures[arch];
   if (!architecture) {
     throw new Error(`context architecture=${arch}: use arm64 or x86_64`);
+  }
+
+  const buildProfile = String(get('buildProfile') ?? 'release') as BuildProfile;
+  if (!BUILD_PROFILES.includes(buildProfile)) {
+    throw new Error(`context buildProfile=${buildProfile}: use ${BUILD_PROFILES.join(' or ')}`);
   }
 
   const rawConcurrency = get('maxConcurrency') ?? DEFAULT_MAX_CONCURRENCY;
@@ -143,7 +158,7 @@ export function configFromContext(scope: Construct): CrmErpConfig {
   }
 
   return {
-    stage, architecture, maxConcurrency, batchConcurrency, erpEndpointUrl, alarmEmail,
+    stage, architecture, buildProfile, maxConcurrency, batchConcurrency, erpEndpointUrl, alarmEmail,
     queueVisibilityTimeout, outboxGrace, reconcileMinutes, reconcileSettle, recoveryPeriodDays,
   };
 }
@@ -237,6 +252,7 @@ export class CrmErpStack extends Stack {
       erp,
       manifestPath: props.manifestPath ?? path.join(__dirname, '..', '..', 'Cargo.toml'),
       architecture: props.architecture,
+      buildProfile: props.buildProfile ?? 'release',
       logRemovalPolicy: keepData,
       usersTable: this.tables.users,
       erpProcessedUsersTable: this.tables.erpProcessedUsers,

@@ -25,6 +25,16 @@ describe('functions', () => {
     expect(res[logicalId(x86.functions.erpProcessor)].Properties.Architectures).toEqual(['x86_64']);
   });
 
+  test('context buildProfile reaches the functions\' build: its code asset is another one', () => {
+    // The asset's hash covers the bundling options (cargo lambda's command), not its output.
+    const codeOf = (buildProfile?: 'release' | 'local') => {
+      const s = testStack({ buildProfile });
+      return Template.fromStack(s).toJSON().Resources[logicalId(s.functions.crmApi)].Properties.Code.S3Key;
+    };
+    expect(codeOf('release')).toBe(codeOf(undefined));
+    expect(codeOf('local')).not.toBe(codeOf('release'));
+  });
+
   test('crm-api gets the Users table name, the events topic, the ERP view\'s table and its metrics '
     + 'namespace, nothing else', () => {
     expect(crmApi.Environment.Variables).toEqual({

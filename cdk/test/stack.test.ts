@@ -98,10 +98,11 @@ describe('stack wiring', () => {
 });
 
 describe('context', () => {
-  test('defaults: stage dev, ARM64, max concurrency 10, batch concurrency 10, no ERP, no alarm email, 35 days of backups', () => {
+  test('defaults: stage dev, ARM64, the release build profile, max concurrency 10, batch concurrency 10, no ERP, no alarm email, 35 days of backups', () => {
     expect(configFromContext(testApp())).toEqual({
       stage: 'dev',
       architecture: lambda.Architecture.ARM_64,
+      buildProfile: 'release',
       maxConcurrency: 10,
       batchConcurrency: 10,
       erpEndpointUrl: undefined,
@@ -116,7 +117,7 @@ describe('context', () => {
 
   test('reads every key, as the CLI passes them (strings)', () => {
     const app = testApp({
-      stage: 'prod', architecture: 'x86_64', maxConcurrency: '50', alarmEmail: 'ops@example.com',
+      stage: 'prod', architecture: 'x86_64', buildProfile: 'local', maxConcurrency: '50', alarmEmail: 'ops@example.com',
       queueVisibilitySeconds: '2', outboxGraceSeconds: '0', batchConcurrency: '1',
       erpEndpointUrl: 'https://erp.example.com/api/v1', recoveryPeriodDays: '1',
       reconcileMinutes: '5', reconcileSettleSeconds: '30',
@@ -130,6 +131,7 @@ describe('context', () => {
     }).toEqual({
       stage: 'prod',
       architecture: lambda.Architecture.X86_64,
+      buildProfile: 'local',
       maxConcurrency: 50,
       batchConcurrency: 1,
       erpEndpointUrl: 'https://erp.example.com/api/v1',
@@ -156,6 +158,7 @@ describe('context', () => {
   test.each([
     [{ stage: 'Prod' }, /stage=Prod/],
     [{ architecture: 'arm' }, /architecture=arm: use arm64 or x86_64/],
+    [{ buildProfile: 'dev' }, /buildProfile=dev: use release or local/],
     [{ maxConcurrency: '1' }, /maxConcurrency=1: use an integer from 2 to 1000/],
     [{ maxConcurrency: '1001' }, /maxConcurrency=1001/],
     [{ maxConcurrency: 'ten' }, /maxConcurrency=ten/],

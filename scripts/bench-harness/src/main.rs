@@ -3,12 +3,13 @@
 //! writes `target/bench/results.json` and `results.md`.
 //!
 //! ```text
-//! bench-harness ROOT [--smoke] [--e2e]
+//! bench-harness ROOT [--smoke] [--e2e] [--ready]
 //! ```
 //! `--smoke`: a handful of iterations, to prove every figure is produced (no timing
 //! assertions). `--e2e`: only the lag from `POST /api/crm` to the processed record, through
 //! the stack `scripts/dev` deployed (which must be up), at 1, 10 and 50 concurrent clients;
-//! added to the last run's results.
+//! added to the last run's results. `--ready`: the newcomer's wait, from clean clones of
+//! HEAD (`ready.rs`).
 
 mod cost;
 mod counting;
@@ -16,6 +17,7 @@ mod e2e;
 mod events;
 mod measure;
 mod progress;
+mod ready;
 mod report;
 mod runtime;
 mod stats;
@@ -65,9 +67,18 @@ impl Plan {
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(root) = args.iter().find(|a| !a.starts_with("--")).map(PathBuf::from) else {
-        eprintln!("usage: bench-harness ROOT [--smoke] [--e2e]");
+        eprintln!("usage: bench-harness ROOT [--smoke] [--e2e] [--ready]");
         return ExitCode::from(2);
     };
+    if args.iter().any(|a| a == "--ready") {
+        return match ready::run(&root).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("\nbench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let smoke = args.iter().any(|a| a == "--smoke");
     let e2e = args.iter().any(|a| a == "--e2e");
     let plan = if smoke { Plan::SMOKE } else { Plan::FULL };

@@ -307,9 +307,11 @@ fn subjects(root: &Path, logs: &Path, endpoint: &str, raw: &Raw) -> [Subject; 4]
         env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         env
     };
-    // scripts/bench builds the functions as the CDK app bundles them (cargo lambda, x86_64).
+    // scripts/bench builds the functions as the CDK app bundles them (cargo lambda, x86_64),
+    // and the floor in the harness's own profile, beside it.
+    let harness = std::env::current_exe().unwrap_or_default();
     let program = |name: &str| match name {
-        "floor" => root.join("target/release/bench-floor"),
+        "floor" => harness.with_file_name("bench-floor"),
         function => root.join("target/lambda-x86_64").join(function).join("bootstrap"),
     };
     let spec = |name: &'static str, env: Vec<(String, String)>| FunctionSpec {

@@ -1,5 +1,6 @@
 //! The stack name and CDK context `scripts/dev` deploys with: stage `dev`, this host's
-//! architecture (MiniStack runs the functions as local processes), and the optional
+//! architecture (MiniStack runs the functions as local processes), the `local` build
+//! profile (`LOCAL_BUILD_PROFILE=release` builds as for AWS, for measuring), and the optional
 //! shortened timings of the `LOCAL_*` variables (the e2e suite's), and the ERP to call
 //! (`LOCAL_ERP_ENDPOINT_URL`: the e2e suite's fake ERP).
 
@@ -10,6 +11,11 @@ pub fn dev_context(arch: &str, lookup: impl Fn(&str) -> Option<String>) -> Vec<S
     let mut context = |kv: String| args.extend(["-c".to_owned(), kv]);
     context("stage=dev".to_owned());
     context(format!("architecture={arch}"));
+    let profile = lookup("LOCAL_BUILD_PROFILE").filter(|v| !v.trim().is_empty());
+    context(format!(
+        "buildProfile={}",
+        profile.as_deref().map_or("local", str::trim)
+    ));
     for (var, key) in [
         ("LOCAL_QUEUE_VISIBILITY_SECONDS", "queueVisibilitySeconds"),
         ("LOCAL_OUTBOX_GRACE_SECONDS", "outboxGraceSeconds"),
@@ -32,12 +38,21 @@ mod tests {
     fn stage_architecture_and_the_timings_set() {
         assert_eq!(
             dev_context("x86_64", |_| None),
-            ["CrmErp-dev", "-c", "stage=dev", "-c", "architecture=x86_64"]
+            [
+                "CrmErp-dev",
+                "-c",
+                "stage=dev",
+                "-c",
+                "architecture=x86_64",
+                "-c",
+                "buildProfile=local"
+            ]
         );
         let lookup = |k: &str| match k {
             "LOCAL_OUTBOX_GRACE_SECONDS" => Some(" 2 ".to_owned()),
             "LOCAL_RECONCILE_MINUTES" => Some("1".to_owned()),
             "LOCAL_ERP_ENDPOINT_URL" => Some("http://127.0.0.1:9/erp".to_owned()),
+            "LOCAL_BUILD_PROFILE" => Some("release".to_owned()),
             _ => None,
         };
         assert_eq!(
@@ -48,6 +63,8 @@ mod tests {
                 "stage=dev",
                 "-c",
                 "architecture=arm64",
+                "-c",
+                "buildProfile=release",
                 "-c",
                 "outboxGraceSeconds=2",
                 "-c",

@@ -48,7 +48,27 @@ pub fn free_port_to_keep() -> u16 {
 }
 
 impl DevStack {
+    /// The suite's stack: its short timings, pointed at its fake ERP.
     pub async fn start(root: &Path, settings: &Settings, peers: &Peers<'_>) -> Result<Self, String> {
+        let env = [
+            (
+                "LOCAL_QUEUE_VISIBILITY_SECONDS",
+                settings.visibility_timeout_s.to_string(),
+            ),
+            ("LOCAL_OUTBOX_GRACE_SECONDS", settings.outbox_grace_s.to_string()),
+            ("LOCAL_RECONCILE_MINUTES", settings.reconcile_minutes.to_string()),
+            (
+                "LOCAL_RECONCILE_SETTLE_SECONDS",
+                settings.reconcile_settle_s.to_string(),
+            ),
+            ("LOCAL_ERP_ENDPOINT_URL", peers.erp_endpoint_url.to_owned()),
+        ];
+        Self::start_with(root, &env).await
+    }
+
+    /// `scripts/dev` of the checkout at `root` with `env` added (docs/local-stack.md,
+    /// "Settings"), its state in `root`'s target/e2e and its output in target/e2e.dev.log.
+    pub async fn start_with(root: &Path, env: &[(&str, String)]) -> Result<Self, String> {
         let port = free_port();
         let state = root.join("target/e2e");
         let ready = state.join("ready");
@@ -69,17 +89,7 @@ impl DevStack {
             .env("LOCAL_AWS_PORT", port.to_string())
             .env("LOCAL_STATE_DIR", &state)
             .env("DEV_READY_FILE", &ready)
-            .env(
-                "LOCAL_QUEUE_VISIBILITY_SECONDS",
-                settings.visibility_timeout_s.to_string(),
-            )
-            .env("LOCAL_OUTBOX_GRACE_SECONDS", settings.outbox_grace_s.to_string())
-            .env("LOCAL_RECONCILE_MINUTES", settings.reconcile_minutes.to_string())
-            .env(
-                "LOCAL_RECONCILE_SETTLE_SECONDS",
-                settings.reconcile_settle_s.to_string(),
-            )
-            .env("LOCAL_ERP_ENDPOINT_URL", peers.erp_endpoint_url)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(append()?)

@@ -56,7 +56,7 @@ pub async fn swagger_ui_renders(world: &World) -> Result<(), String> {
         .kill_on_drop(true)
         .output()
         .await
-        .map_err(|e| format!("cannot run chromium (scripts/setup installs it): {e}"))?;
+        .map_err(|e| format!("cannot run chromium (scripts/setup --browser installs it): {e}"))?;
     let dom = String::from_utf8_lossy(&out.stdout);
     let files = served.load(Ordering::SeqCst);
     expect(files == 2, || {
