@@ -9,6 +9,11 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # No network calls from the CDK CLI: no telemetry, no version check.
 export CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=true
 
+# The Lambda packages, selected together in every `cargo lambda build`, as
+# cdk/lib/functions.ts's bundling selects them: features resolve alike, so each build
+# reuses the others' artifacts.
+LAMBDA_PACKAGES=(--package crm-api --package erp-processor --package outbox-relay --package reconciler)
+
 # Whether STAMP holds HASH: what was installed is what the lock file asks for.
 stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 

@@ -44,11 +44,11 @@ pub async fn run(root: &Path) -> Result<(), AnyError> {
     // As on a fresh machine: none of this checkout's tools (its .venv) on the clones' PATH.
     let path = path_without(&std::env::var_os("PATH").unwrap_or_default(), root);
     let cold_dev = time_dev(&clone, &path).await?;
-    progress.done(&format!("ready after {} s", cold_dev.as_secs()));
+    progress.done(&format!("ready after {:.1} s", cold_dev.as_secs_f64()));
 
     progress.step("the same clone: scripts/dev until ready, warm");
     let warm_dev = time_dev(&clone, &path).await?;
-    progress.done(&format!("ready after {} s", warm_dev.as_secs()));
+    progress.done(&format!("ready after {:.1} s", warm_dev.as_secs_f64()));
 
     progress.step(&format!(
         "another clean clone of {commit}: scripts/test (half an hour or more)"
@@ -87,8 +87,8 @@ impl Ready {
         let row = |what: &str, took: Duration, target: Duration, note: &str| {
             let met = if took <= target && note.is_empty() { "yes" } else { "no" };
             format!(
-                "| {what} | {} s{note} | {} s | {met} |\n",
-                took.as_secs(),
+                "| {what} | {:.1} s{note} | {} s | {met} |\n",
+                took.as_secs_f64(),
                 target.as_secs()
             )
         };
@@ -192,24 +192,24 @@ mod tests {
     fn each_figure_against_its_budget() {
         let ready = Ready {
             commit: "abc1234".to_owned(),
-            cold_dev: Duration::from_secs(412),
-            warm_dev: Duration::from_secs(18),
+            cold_dev: Duration::from_secs(298),
+            warm_dev: Duration::from_millis(20_700),
             test: Duration::from_secs(1800),
             test_passed: false,
         };
         let table = ready.markdown();
         assert!(table.starts_with("| abc1234 on this machine |"), "{table}");
         assert!(
-            table.contains("| `scripts/dev` to ready, cold | 412 s | 300 s | no |"),
+            table.contains("| `scripts/dev` to ready, cold | 298.0 s | 300 s | yes |"),
             "{table}"
         );
         assert!(
-            table.contains("| `scripts/dev` to ready, warm | 18 s | 20 s | yes |"),
+            table.contains("| `scripts/dev` to ready, warm | 20.7 s | 20 s | no |"),
             "{table}"
         );
         // A failed run's time is no measure of the budget.
         assert!(
-            table.contains("| `scripts/test`, clean clone | 1800 s (failed) | 1800 s | no |"),
+            table.contains("| `scripts/test`, clean clone | 1800.0 s (failed) | 1800 s | no |"),
             "{table}"
         );
     }
