@@ -14,7 +14,7 @@ use tokio::process::Command;
 use crate::progress::Progress;
 use crate::AnyError;
 
-/// The budgets of docs/performance.md ("Time to ready").
+/// The budgets of issue 28, in docs/local-stack.md ("Time to ready").
 const COLD_DEV_TARGET: Duration = Duration::from_secs(300);
 const WARM_DEV_TARGET: Duration = Duration::from_secs(20);
 const TEST_TARGET: Duration = Duration::from_secs(30 * 60);
