@@ -13,6 +13,9 @@ import { Construct } from 'constructs';
 export interface AlarmsProps {
   readonly eventsQueue: sqs.IQueue;
   readonly deadLetters: sqs.IQueue;
+  /** The CRM mirror's queue and its dead-letter queue. */
+  readonly mirrorQueue: sqs.IQueue;
+  readonly mirrorDeadLetters: sqs.IQueue;
   /** outbox-relay's on-failure destination: a message is a run that failed. */
   readonly relayFailures: sqs.IQueue;
   /** The events topic's dead-letter queue: a message is an event SNS could not deliver. */
@@ -29,6 +32,8 @@ export interface AlarmsProps {
   readonly driftedUsers: cloudwatch.IMetric;
   /** The share of erp-processor's ERP calls that failed (lib/metrics.ts); alarmed over PERIOD. */
   readonly erpErrorRate: cloudwatch.Metric;
+  /** The share of crm-mirror's calls to the CRM that failed; alarmed over PERIOD. */
+  readonly mirrorErrorRate: cloudwatch.Metric;
   /** The stage's dashboard, named in the descriptions of the alarms it helps explain. */
   readonly dashboardName: string;
   /** Subscribed to the alarm topic by email when given. */
@@ -50,13 +55,16 @@ export class Alarms extends Construct {
   /** Encrypts the topic. A customer managed key: CloudWatch cannot use the aws/sns key. */
   readonly topicKey: kms.Key;
   readonly deadLettersVisible: cloudwatch.Alarm;
+  readonly mirrorDeadLettersVisible: cloudwatch.Alarm;
   readonly relayFailuresVisible: cloudwatch.Alarm;
   readonly deliveryFailuresVisible: cloudwatch.Alarm;
   readonly functionErrors: Record<string, cloudwatch.Alarm> = {};
   readonly apiServerErrors: cloudwatch.Alarm;
   readonly pendingEventsStale: cloudwatch.Alarm;
   readonly eventsQueueAgeHigh: cloudwatch.Alarm;
+  readonly mirrorQueueAgeHigh: cloudwatch.Alarm;
   readonly erpErrorRateHigh: cloudwatch.Alarm;
+  readonly mirrorErrorRateHigh: cloudwatch.Alarm;
   readonly driftFound: cloudwatch.Alarm;
 
   /** An event pending longer than this has missed several relay runs. */
@@ -111,6 +119,11 @@ export class Alarms extends Construct {
       props.deadLetters.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' }),
       'Events failed 5 deliveries and wait in the dead-letter queue: inspect, fix, redrive.');
 
+    this.mirrorDeadLettersVisible = this.alarm('MirrorDeadLettersVisible',
+      props.mirrorDeadLetters.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' }),
+      'CRM mirror events failed 5 deliveries and wait in its dead-letter queue: inspect, fix, '
+      + 'redrive (scripts/redrive --consumer crm-mirror).');
+
     this.relayFailuresVisible = this.alarm('RelayFailuresVisible',
       props.relayFailures.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' }),
       'outbox-relay runs failed or expired unrun (each message holds the error); their events stay '
@@ -141,11 +154,21 @@ export class Alarms extends Construct {
       + 'erp-processor or the ERP is not keeping up, or failing (see the dashboard '
       + `${props.dashboardName}).`, Alarms.QUEUE_AGE_HIGH_SECONDS);
 
+    this.mirrorQueueAgeHigh = this.alarm('MirrorQueueAgeHigh',
+      props.mirrorQueue.metricApproximateAgeOfOldestMessage({ period: PERIOD, statistic: 'Maximum' }),
+      `An event has waited over ${Alarms.QUEUE_AGE_HIGH_SECONDS / 60} minutes in the CRM mirror's queue: `
+      + 'crm-mirror or the CRM is not keeping up, or failing (see the CrmMirror logs).',
+      Alarms.QUEUE_AGE_HIGH_SECONDS);
+
     // Average over 5 minutes of one 0-or-1 datum per call: the error rate, as a plain metric.
     this.erpErrorRateHigh = this.alarm('ErpErrorRateHigh', props.erpErrorRate.with({ period: PERIOD }),
       `More than ${Alarms.ERP_ERROR_RATE_HIGH * 100}% of erp-processor's ERP calls failed over 5 minutes `
       + '(see the ErpProcessor logs, "ERP call failed", and the dashboard '
       + `${props.dashboardName}).`, Alarms.ERP_ERROR_RATE_HIGH);
+
+    this.mirrorErrorRateHigh = this.alarm('MirrorErrorRateHigh', props.mirrorErrorRate.with({ period: PERIOD }),
+      `More than ${Alarms.ERP_ERROR_RATE_HIGH * 100}% of crm-mirror's calls to the CRM failed over 5 minutes `
+      + '(see the CrmMirror logs, "ERP call failed").', Alarms.ERP_ERROR_RATE_HIGH);
 
     this.driftFound = this.alarm('DriftFound', props.driftedUsers,
       'The ERP\'s view of some users differs from the CRM, and not because an event is on its way '

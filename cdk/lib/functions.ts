@@ -23,6 +23,9 @@ export const BATCH_CONCURRENCY = 10;
 /** The ERP the processor reports it integrated with (the original simulated Oracle Fusion). */
 export const ERP_SYSTEM_NAME = 'OracleFusion';
 
+/** The CRM the mirror reports it keeps in step (the original's mock Salesforce integration). */
+export const MIRROR_SYSTEM_NAME = 'Salesforce';
+
 /**
  * erp-processor's timeout. A record is a few DynamoDB calls (the user's lease with the
  * event's look-up, then its record with the view) and one ERP call (the simulation's ERP_LATENCY_MS, 0 by
@@ -85,7 +88,10 @@ export const RECONCILE_SETTLE = Duration.minutes(15);
  */
 export const RECONCILER_TIMEOUT = Duration.minutes(10);
 
-/** The Cargo packages of the Lambda binaries (each package's binary has its name). */
+/**
+ * The Cargo packages of the Lambda binaries: each package's binary has its name, and
+ * erp-processor's package holds crm-mirror's binary too (the consumer core's second downstream).
+ */
 const LAMBDA_PACKAGES = ['crm-api', 'erp-processor', 'outbox-relay', 'reconciler'];
 
 /** Function logs are kept this long; API access logs use the same retention. */
@@ -110,6 +116,11 @@ export interface FunctionsProps {
   readonly eventsTopic: sns.ITopic;
   /** The ERP consumer's queue (subscribed to the topic), where erp-processor defers records. */
   readonly eventsQueue: sqs.IQueue;
+  /** The CRM mirror's audit of processed events, and its view of each user. */
+  readonly mirrorProcessedEventsTable: dynamodb.ITable;
+  readonly mirrorContactsTable: dynamodb.ITable;
+  /** The CRM mirror's queue (subscribed to the topic), where crm-mirror defers records. */
+  readonly mirrorQueue: sqs.IQueue;
   /** CloudWatch namespace of the functions' metrics (one per stage, lib/metrics.ts). */
   readonly metricsNamespace: string;
   /**
@@ -119,6 +130,8 @@ export interface FunctionsProps {
   readonly batchConcurrency: number;
   /** The ERP erp-processor calls, and the secret of its token; unset: the simulated ERP. */
   readonly erp?: ErpEndpoint;
+  /** The CRM crm-mirror calls, and the secret of its token; unset: the simulated CRM. */
+  readonly mirror?: ErpEndpoint;
   /** erp-processor's timeout: PROCESSOR_TIMEOUT, or shorter for the local tests' queue. */
   readonly processorTimeout: Duration;
   /** Replaces OUTBOX_GRACE_SECONDS (local tests only). */
@@ -127,7 +140,10 @@ export interface FunctionsProps {
   readonly reconcileSettle?: Duration;
 }
 
-/** A real ERP: context `erpEndpointUrl`, with the bearer token erp-processor sends it. */
+/**
+ * A real downstream system: context `erpEndpointUrl` (or `mirrorEndpointUrl`), with the bearer
+ * token its consumer sends it.
+ */
 export interface ErpEndpoint {
   readonly endpointUrl: string;
   /** Only its ARN reaches the function, which reads the token at cold start. */
@@ -157,6 +173,8 @@ export class Functions extends Construct {
   readonly crmApi: lambda.Function;
   /** `erp-processor`: consumes the events queue, and serves `POST /events`. */
   readonly erpProcessor: lambda.Function;
+  /** `crm-mirror`: consumes its own queue and keeps a Salesforce-style CRM in step. */
+  readonly crmMirror: lambda.Function;
   /** `outbox-relay`: sends the events the CRM API stored but could not send. */
   readonly outboxRelay: lambda.Function;
   /** outbox-relay's failed runs (the invocation, with the error), its on-failure destination. */
@@ -175,6 +193,7 @@ export class Functions extends Construct {
         USERS_TABLE_NAME: props.usersTable.tableName,
         EVENTS_TOPIC_ARN: props.eventsTopic.topicArn,
         ERP_EMPLOYEES_TABLE_NAME: props.erpEmployeesTable.tableName,
+        MIRROR_CONTACTS_TABLE_NAME: props.mirrorContactsTable.tableName,
         METRICS_NAMESPACE: props.metricsNamespace,
       },
     });
@@ -185,30 +204,14 @@ export class Functions extends Construct {
         + 'only receives failed asynchronous invocations.',
     });
 
-    this.erpProcessor = this.rustLambda('ErpProcessor', {
+    this.erpProcessor = this.consumerLambda('ErpProcessor', {
       binaryName: 'erp-processor',
       description: 'ERP processor: applies user events to the ERP in version order, idempotently',
-      timeout: props.processorTimeout,
-      // A record whose user is busy goes back to the queue that triggers this function
-      // (erp-processor/src/deferral.rs): a loop by design, bounded by the user's lease, which
-      // ends with its holder's call or expires with CLAIM_TIMEOUT_SECONDS. Lambda's loop
-      // detection would stop it after about 16 rounds and drop the record.
-      recursiveLoop: lambda.RecursiveLoop.ALLOW,
+      queue: props.eventsQueue,
       environment: {
         ERP_PROCESSED_TABLE_NAME: props.erpProcessedUsersTable.tableName,
         ERP_EMPLOYEES_TABLE_NAME: props.erpEmployeesTable.tableName,
         ERP_SYSTEM_NAME,
-        BATCH_CONCURRENCY: String(props.batchConcurrency),
-        // A delivery's lease on a user outlives the invocation that took it (its timeout,
-        // plus a margin for clocks), so only a dead invocation's lease is ever taken over.
-        CLAIM_TIMEOUT_SECONDS: String(props.processorTimeout.toSeconds() + CLAIM_MARGIN_SECONDS),
-        // The events queue's redrive policy: a record failing on that receive goes to the
-        // dead-letter queue, and the processor marks its user's sync status failed.
-        MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
-        // Where a record whose user another delivery holds goes back to, delayed, instead of
-        // spending a receive (erp-processor/src/deferral.rs).
-        EVENTS_QUEUE_URL: props.eventsQueue.queueUrl,
-        METRICS_NAMESPACE: props.metricsNamespace,
         // The secret's ARN, never its value: that would be readable by anyone who may read the
         // function's configuration.
         ...props.erp && {
@@ -216,12 +219,20 @@ export class Functions extends Construct {
           ERP_CREDENTIALS_SECRET_ARN: secretArn(props.erp.credentials),
         },
       },
-    });
-    skipCheckov(this.erpProcessor, {
-      CKV_AWS_115: 'Capped by the event source\'s MaximumConcurrency (context maxConcurrency) and, for '
-        + 'POST /events, the stage\'s throttling; a reservation would take from the account\'s pool.',
-      CKV_AWS_116: 'Invoked only synchronously: by the SQS event source (failed records reach the '
-        + 'events dead-letter queue through its redrive policy) and by API Gateway.',
+    }, 'for POST /events, the stage\'s throttling', 'and by API Gateway');
+    this.crmMirror = this.consumerLambda('CrmMirror', {
+      binaryName: 'crm-mirror',
+      description: 'CRM mirror: applies user events to a Salesforce-style CRM in version order, idempotently',
+      queue: props.mirrorQueue,
+      environment: {
+        MIRROR_PROCESSED_TABLE_NAME: props.mirrorProcessedEventsTable.tableName,
+        MIRROR_CONTACTS_TABLE_NAME: props.mirrorContactsTable.tableName,
+        MIRROR_SYSTEM_NAME,
+        ...props.mirror && {
+          MIRROR_ENDPOINT_URL: props.mirror.endpointUrl,
+          MIRROR_CREDENTIALS_SECRET_ARN: secretArn(props.mirror.credentials),
+        },
+      },
     });
 
     // Deleted in every stage: it holds records of runs, not data (a failed run's events stay
@@ -259,14 +270,60 @@ export class Functions extends Construct {
     this.reconciler = this.reconcilerLambda();
   }
 
+  /**
+   * A consumer of the events topic (erp-processor's core, functions/erp-processor/src/downstream.rs):
+   * its own variables, and the ones every consumer reads. `alsoThrottledBy` and `alsoInvokedBy`
+   * name a second trigger, for the checkov skips.
+   */
+  private consumerLambda(
+    id: string,
+    p: { binaryName: string; description: string; queue: sqs.IQueue; environment: Record<string, string> },
+    alsoThrottledBy?: string,
+    alsoInvokedBy?: string,
+  ): lambda.Function {
+    const fn = this.rustLambda(id, {
+      binaryName: p.binaryName,
+      description: p.description,
+      timeout: this.props.processorTimeout,
+      // A record whose user is busy goes back to the queue that triggers this function
+      // (erp-processor/src/deferral.rs): a loop by design, bounded by the user's lease, which
+      // ends with its holder's call or expires with CLAIM_TIMEOUT_SECONDS. Lambda's loop
+      // detection would stop it after about 16 rounds and drop the record.
+      recursiveLoop: lambda.RecursiveLoop.ALLOW,
+      environment: {
+        ...p.environment,
+        BATCH_CONCURRENCY: String(this.props.batchConcurrency),
+        // A delivery's lease on a user outlives the invocation that took it (its timeout,
+        // plus a margin for clocks), so only a dead invocation's lease is ever taken over.
+        CLAIM_TIMEOUT_SECONDS: String(this.props.processorTimeout.toSeconds() + CLAIM_MARGIN_SECONDS),
+        // The queue's redrive policy: a record failing on that receive goes to the dead-letter
+        // queue, and the consumer marks its user's sync status failed.
+        MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
+        // Where a record whose user another delivery holds goes back to, delayed, instead of
+        // spending a receive (erp-processor/src/deferral.rs).
+        EVENTS_QUEUE_URL: p.queue.queueUrl,
+        METRICS_NAMESPACE: this.props.metricsNamespace,
+      },
+    });
+    skipCheckov(fn, {
+      CKV_AWS_115: 'Capped by the event source\'s MaximumConcurrency (context maxConcurrency)'
+        + (alsoThrottledBy ? ` and, ${alsoThrottledBy}` : '')
+        + '; a reservation would take from the account\'s pool.',
+      CKV_AWS_116: 'Invoked only synchronously: by the SQS event source (failed records reach its '
+        + 'dead-letter queue through the queue\'s redrive policy)' + (alsoInvokedBy ? ` ${alsoInvokedBy}` : '') + '.',
+    });
+    return fn;
+  }
+
   private reconcilerLambda(): lambda.Function {
     const fn = this.rustLambda('Reconciler', {
       binaryName: 'reconciler',
-      description: 'Reconciler: compares the users with the ERP\'s view and publishes the drift it finds',
+      description: 'Reconciler: compares the users with each consumer\'s view and publishes the drift it finds',
       timeout: RECONCILER_TIMEOUT,
       environment: {
         USERS_TABLE_NAME: this.props.usersTable.tableName,
         ERP_EMPLOYEES_TABLE_NAME: this.props.erpEmployeesTable.tableName,
+        MIRROR_CONTACTS_TABLE_NAME: this.props.mirrorContactsTable.tableName,
         RECONCILE_SETTLE_SECONDS: String((this.props.reconcileSettle ?? RECONCILE_SETTLE).toSeconds()),
         METRICS_NAMESPACE: this.props.metricsNamespace,
       },

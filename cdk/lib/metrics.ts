@@ -10,6 +10,7 @@ export function metricsNamespace(stage: string): string {
 export const SERVICE = {
   crmApi: 'crm-api',
   erpProcessor: 'erp-processor',
+  crmMirror: 'crm-mirror',
   outboxRelay: 'outbox-relay',
   reconciler: 'reconciler',
 } as const;
@@ -91,6 +92,11 @@ export class CrmErpMetrics {
    */
   erpErrorRate(): cloudwatch.Metric {
     return this.metric(ERP_CALL_FAILED, { Service: SERVICE.erpProcessor }, 'Average');
+  }
+
+  /** The share of crm-mirror's calls to the CRM that failed (0-1), as `erpErrorRate`. */
+  mirrorErrorRate(): cloudwatch.Metric {
+    return this.metric(ERP_CALL_FAILED, { Service: SERVICE.crmMirror }, 'Average');
   }
 
   /** Age of the oldest event outbox-relay found pending, as it reports each run. */

@@ -3,13 +3,14 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-l
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { Grant } from 'aws-cdk-lib/aws-iam';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { Alarms } from './alarms';
 import { Dashboard } from './dashboard';
-import { erpCredentialsSecret, secretArn } from './erp-credentials';
+import { ERP_CREDENTIALS, MIRROR_CREDENTIALS, credentialsSecret, secretArn } from './erp-credentials';
 import { EventQueue } from './event-queue';
 import { EventTopic } from './event-topic';
 import {
@@ -43,6 +44,11 @@ export interface CrmErpConfig {
    * or http to a loopback host (a local fake ERP). Unset: the processor simulates the ERP.
    */
   readonly erpEndpointUrl?: string;
+  /**
+   * The CRM crm-mirror calls (a Salesforce-style REST API), with a bearer token from the
+   * CrmMirrorCredentials secret; the same rules as erpEndpointUrl. Unset: the mirror simulates it.
+   */
+  readonly mirrorEndpointUrl?: string;
   readonly alarmEmail?: string;
   /**
    * Overrides the events queue's visibility timeout (6x the processor's timeout). For the
@@ -119,9 +125,14 @@ export function configFromContext(scope: Construct): CrmErpConfig {
     throw new Error(`context batchConcurrency=${rawBatch}: use an integer from 1 to ${BATCH_CONCURRENCY}`);
   }
 
-  const rawErpUrl = get('erpEndpointUrl');
-  const erpEndpointUrl = rawErpUrl === undefined || rawErpUrl === '' ? undefined : String(rawErpUrl);
-  if (erpEndpointUrl !== undefined) checkErpEndpointUrl(erpEndpointUrl);
+  const endpoint = (key: string, secret: string): string | undefined => {
+    const raw = get(key);
+    if (raw === undefined || raw === '') return undefined;
+    checkEndpointUrl(key, String(raw), secret);
+    return String(raw);
+  };
+  const erpEndpointUrl = endpoint('erpEndpointUrl', ERP_CREDENTIALS.id);
+  const mirrorEndpointUrl = endpoint('mirrorEndpointUrl', MIRROR_CREDENTIALS.id);
 
   const rawRecovery = get('recoveryPeriodDays') ?? DEFAULT_RECOVERY_PERIOD_DAYS;
   const recoveryPeriodDays = Number(rawRecovery);
@@ -158,7 +169,7 @@ export function configFromContext(scope: Construct): CrmErpConfig {
   }
 
   return {
-    stage, architecture, buildProfile, maxConcurrency, batchConcurrency, erpEndpointUrl, alarmEmail,
+    stage, architecture, buildProfile, maxConcurrency, batchConcurrency, erpEndpointUrl, mirrorEndpointUrl, alarmEmail,
     queueVisibilityTimeout, outboxGrace, reconcileMinutes, reconcileSettle, recoveryPeriodDays,
   };
 }
@@ -170,22 +181,22 @@ function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
-/** The bearer token must not travel in clear text, but to a local fake ERP. */
-function checkErpEndpointUrl(raw: string): void {
+/** The bearer token must not travel in clear text, but to a local fake downstream system. */
+function checkEndpointUrl(key: string, raw: string, secret: string): void {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new Error(`context erpEndpointUrl=${raw}: not a URL`);
+    throw new Error(`context ${key}=${raw}: not a URL`);
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
-    throw new Error(`context erpEndpointUrl=${raw}: use https, or http only to a loopback host `
+    throw new Error(`context ${key}=${raw}: use https, or http only to a loopback host `
       + '(127.0.0.0/8, ::1, localhost)');
   }
   // The URL is a plain environment variable; the token has its secret.
   if (url.username !== '' || url.password !== '') {
-    throw new Error(`context erpEndpointUrl=${raw}: no credentials in the URL (the token goes in `
-      + 'the ErpCredentials secret)');
+    throw new Error(`context ${key}=${raw}: no credentials in the URL (the token goes in `
+      + `the ${secret} secret)`);
   }
 }
 
@@ -208,6 +219,8 @@ export class CrmErpStack extends Stack {
   readonly eventsTopic: EventTopic;
   /** The ERP consumer's queue and dead-letter queue. */
   readonly events: EventQueue;
+  /** The CRM mirror's queue and dead-letter queue. */
+  readonly mirrorEvents: EventQueue;
   readonly functions: Functions;
   readonly restApi: RestApi;
   readonly alarms: Alarms;
@@ -216,6 +229,8 @@ export class CrmErpStack extends Stack {
   readonly reconcileSchedule: events.Rule;
   /** The ERP's bearer token, when context erpEndpointUrl is set. */
   readonly erpCredentials?: secretsmanager.Secret;
+  /** The CRM mirror's bearer token, when context mirrorEndpointUrl is set. */
+  readonly mirrorCredentials?: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: CrmErpStackProps) {
     super(scope, id, props);
@@ -230,26 +245,36 @@ export class CrmErpStack extends Stack {
     const visibility = props.queueVisibilityTimeout;
     const processorTimeout = visibility && visibility.toSeconds() < PROCESSOR_TIMEOUT.toSeconds()
       ? visibility : PROCESSOR_TIMEOUT;
-    this.events = new EventQueue(this, 'Events', {
+    const consumerQueue = (id: string) => new EventQueue(this, id, {
       consumerTimeout: processorTimeout,
       consumerBatchingWindow: EVENT_BATCHING_WINDOW,
       deadLettersRemovalPolicy: keepData,
       visibilityTimeout: props.queueVisibilityTimeout,
     });
+    this.events = consumerQueue('Events');
+    this.mirrorEvents = consumerQueue('MirrorEvents');
     this.eventsTopic = new EventTopic(this, 'EventsTopic', { deliveryFailuresRemovalPolicy: keepData });
-    // The ERP consumer takes every event type.
+    // Both consumers take every event type, each from its own queue: one's outage or poison
+    // record never delays the other.
     this.eventsTopic.subscribe(this.events.queue);
+    this.eventsTopic.subscribe(this.mirrorEvents.queue);
     const metrics = new CrmErpMetrics(metricsNamespace(props.stage));
     // The secret outlives the stack outside dev, as the data does: its value was put in by hand.
     const erp = props.erpEndpointUrl === undefined ? undefined : {
       endpointUrl: props.erpEndpointUrl,
-      credentials: erpCredentialsSecret(this, keepData),
+      credentials: credentialsSecret(this, ERP_CREDENTIALS, keepData),
     };
     this.erpCredentials = erp?.credentials;
+    const mirror = props.mirrorEndpointUrl === undefined ? undefined : {
+      endpointUrl: props.mirrorEndpointUrl,
+      credentials: credentialsSecret(this, MIRROR_CREDENTIALS, keepData),
+    };
+    this.mirrorCredentials = mirror?.credentials;
     this.functions = new Functions(this, 'Functions', {
       metricsNamespace: metrics.namespace,
       batchConcurrency: props.batchConcurrency,
       erp,
+      mirror,
       manifestPath: props.manifestPath ?? path.join(__dirname, '..', '..', 'Cargo.toml'),
       architecture: props.architecture,
       buildProfile: props.buildProfile ?? 'release',
@@ -259,17 +284,20 @@ export class CrmErpStack extends Stack {
       erpEmployeesTable: this.tables.erpEmployees,
       eventsTopic: this.eventsTopic.topic,
       eventsQueue: this.events.queue,
+      mirrorProcessedEventsTable: this.tables.mirrorProcessedEvents,
+      mirrorContactsTable: this.tables.mirrorContacts,
+      mirrorQueue: this.mirrorEvents.queue,
       processorTimeout,
       outboxGrace: props.outboxGrace,
       reconcileSettle: props.reconcileSettle,
     });
-    const { crmApi, erpProcessor, outboxRelay, reconciler } = this.functions;
+    const { crmApi, erpProcessor, crmMirror, outboxRelay, reconciler } = this.functions;
 
     // Every grant is here: one place to audit who may do what. Actions are exactly the
     // calls the functions make (no `*`), on the tables themselves (no index ARNs).
     // But one: outbox-relay's on-failure destination (lib/functions.ts) grants its role what
     // Lambda needs to send a failed run to the relay failures queue, with SqsDestination.
-    for (const fn of [crmApi, erpProcessor, outboxRelay, reconciler]) {
+    for (const fn of [crmApi, erpProcessor, crmMirror, outboxRelay, reconciler]) {
       fn.logGroup.grantWrite(fn);
     }
     // crm-api: store::users puts (a user with its pending event), gets and scans
@@ -286,11 +314,11 @@ export class CrmErpStack extends Stack {
     });
     // PublishBatch is authorized as sns:Publish.
     publish(crmApi);
-    // crm-api reads the ERP side's view of a user for its sync status, and nothing more.
+    // crm-api reads each consumer's view of a user for its sync status, and nothing more.
     Grant.addToPrincipal({
       grantee: crmApi,
       actions: ['dynamodb:GetItem'],
-      resourceArns: [this.tables.erpEmployees.tableArn],
+      resourceArns: [this.tables.erpEmployees.tableArn, this.tables.mirrorContacts.tableArn],
     });
     // outbox-relay: queries the pending-events index, publishes in batches (PublishBatch
     // is authorized as sns:Publish), clears each published event's mark; when the user has a
@@ -313,8 +341,8 @@ export class CrmErpStack extends Stack {
       // (nor does Lambda retry it: see the relay's asyncInvoke in lib/functions.ts).
       targets: [new targets.LambdaFunction(outboxRelay, { retryAttempts: 0 })],
     });
-    // reconciler (user_sync::reconcile): scans Users in parallel segments and reads the ERP's
-    // view of each page's users with BatchGetItem. It writes nothing.
+    // reconciler (user_sync::reconcile): scans Users in parallel segments and reads each
+    // consumer's view of each page's users with BatchGetItem. It writes nothing.
     Grant.addToPrincipal({
       grantee: reconciler,
       actions: ['dynamodb:Scan'],
@@ -323,56 +351,17 @@ export class CrmErpStack extends Stack {
     Grant.addToPrincipal({
       grantee: reconciler,
       actions: ['dynamodb:BatchGetItem'],
-      resourceArns: [this.tables.erpEmployees.tableArn],
+      resourceArns: [this.tables.erpEmployees.tableArn, this.tables.mirrorContacts.tableArn],
     });
     this.reconcileSchedule = new events.Rule(this, 'ReconcileSchedule', {
-      description: 'Runs reconciler, which compares the users with the ERP\'s view and reports drift',
+      description: 'Runs reconciler, which compares the users with each consumer\'s view and reports drift',
       schedule: events.Schedule.rate(Duration.minutes(props.reconcileMinutes)),
       targets: [new targets.LambdaFunction(reconciler, { retryAttempts: 0 })],
     });
-    // erp-processor (functions/user-sync/src/store/processed.rs and employees.rs): GetItem
-    // looks an event up, a conditional PutItem writes its record once processed, UpdateItem
-    // counts a duplicate; a deletion queries ByUserId, reads which records still hold a name
-    // or email with BatchGetItem and erases those with UpdateItem. On ErpEmployees, UpdateItem
-    // leases the user and writes its view, DeleteItem ends a lease on a user without one.
-    Grant.addToPrincipal({
-      grantee: erpProcessor,
-      actions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-      resourceArns: [this.tables.erpProcessedUsers.tableArn],
-    });
-    Grant.addToPrincipal({
-      grantee: erpProcessor,
-      actions: ['dynamodb:Query'],
-      resourceArns: [`${this.tables.erpProcessedUsers.tableArn}/index/${Tables.BY_USER_ID_INDEX}`],
-    });
-    Grant.addToPrincipal({
-      grantee: erpProcessor,
-      actions: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
-      resourceArns: [this.tables.erpEmployees.tableArn],
-    });
-    // A record whose user another delivery holds is sent back to the events queue, delayed
-    // (erp-processor/src/deferral.rs): SendMessage, nothing more.
-    this.events.queue.grant(erpProcessor, 'sqs:SendMessage');
-    // GetSecretValue on the ERP's token (erp/credentials.rs, at cold start and after a 401):
-    // erp-processor alone calls the ERP. Not grantRead, which adds DescribeSecret, never called.
-    if (this.erpCredentials) {
-      Grant.addToPrincipal({
-        grantee: erpProcessor,
-        actions: ['secretsmanager:GetSecretValue'],
-        resourceArns: [secretArn(this.erpCredentials)],
-      });
-    }
-    // Also grants the poller's receive, delete and visibility calls on the queue.
-    erpProcessor.addEventSource(new SqsEventSource(this.events.queue, {
-      // Always BATCH_CONCURRENCY records: by default one concurrent wave of erp-processor's
-      // workers; with a lower batchConcurrency, the batch's records queue for its workers. So
-      // at most maxConcurrency x batchConcurrency ERP calls are in flight from the queue.
-      batchSize: BATCH_CONCURRENCY,
-      maxBatchingWindow: EVENT_BATCHING_WINDOW,
-      // A failed record is retried alone; the rest of its batch is deleted.
-      reportBatchItemFailures: true,
-      maxConcurrency: props.maxConcurrency,
-    }));
+    this.grantConsumer(erpProcessor, this.tables.erpProcessedUsers, this.tables.erpEmployees, this.events,
+      this.erpCredentials, props.maxConcurrency);
+    this.grantConsumer(crmMirror, this.tables.mirrorProcessedEvents, this.tables.mirrorContacts, this.mirrorEvents,
+      this.mirrorCredentials, props.maxConcurrency);
 
     this.restApi = new RestApi(this, 'RestApi', {
       crmApi,
@@ -393,12 +382,17 @@ export class CrmErpStack extends Stack {
     this.alarms = new Alarms(this, 'Alarms', {
       eventsQueue: this.events.queue,
       deadLetters: this.events.deadLetters,
+      mirrorQueue: this.mirrorEvents.queue,
+      mirrorDeadLetters: this.mirrorEvents.deadLetters,
       relayFailures: this.functions.relayFailures,
       deliveryFailures: this.eventsTopic.deliveryFailures,
-      functions: { CrmApi: crmApi, ErpProcessor: erpProcessor, OutboxRelay: outboxRelay, Reconciler: reconciler },
+      functions: {
+        CrmApi: crmApi, ErpProcessor: erpProcessor, CrmMirror: crmMirror, OutboxRelay: outboxRelay, Reconciler: reconciler,
+      },
       driftedUsers: metrics.driftedUsers().with({ period: Duration.minutes(props.reconcileMinutes) }),
       oldestPendingEventAge,
       erpErrorRate: metrics.erpErrorRate(),
+      mirrorErrorRate: metrics.mirrorErrorRate(),
       dashboardName,
       apiStage: this.restApi.api.deploymentStage,
       alarmEmail: props.alarmEmail,
@@ -419,6 +413,14 @@ export class CrmErpStack extends Stack {
       'The ERP consumer\'s SQS queue of the users\' events, subscribed to the topic');
     output('DeadLetterQueueUrl', this.events.deadLetters.queueUrl,
       'SQS dead-letter queue of events that failed 5 deliveries');
+    output('MirrorQueueUrl', this.mirrorEvents.queue.queueUrl,
+      'The CRM mirror\'s SQS queue of the users\' events, subscribed to the topic');
+    output('MirrorDeadLetterQueueUrl', this.mirrorEvents.deadLetters.queueUrl,
+      'SQS dead-letter queue of the CRM mirror\'s events that failed 5 deliveries');
+    output('CrmMirrorContactsTableName', this.tables.mirrorContacts.tableName,
+      'DynamoDB table of the CRM mirror\'s view of each user');
+    output('CrmMirrorProcessedEventsTableName', this.tables.mirrorProcessedEvents.tableName,
+      'DynamoDB table of the events the CRM mirror processed');
     output('ErpConcurrencyCeiling', String(props.maxConcurrency * props.batchConcurrency),
       'Most ERP calls in flight from the events queue: maxConcurrency x batchConcurrency');
     output('DashboardName', this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the stage');
@@ -426,5 +428,63 @@ export class CrmErpStack extends Stack {
       output('ErpCredentialsSecretArn', secretArn(this.erpCredentials),
         'Secrets Manager secret of the ERP\'s bearer token: put the real token in it');
     }
+    if (this.mirrorCredentials) {
+      output('CrmMirrorCredentialsSecretArn', secretArn(this.mirrorCredentials),
+        'Secrets Manager secret of the CRM mirror\'s bearer token: put the real token in it');
+    }
+  }
+
+  /**
+   * A consumer's grants (functions/user-sync/src/store/processed.rs and employees.rs): on
+   * its processed table, GetItem looks an event up, a conditional PutItem writes its record
+   * once processed, UpdateItem counts a duplicate; a deletion queries ByUserId, reads which
+   * records still hold a name or email with BatchGetItem and erases those with UpdateItem.
+   * On its view, UpdateItem leases the user and writes its view, DeleteItem ends a lease on
+   * a user without one. A record whose user another delivery holds is sent back to its
+   * queue, delayed (erp-processor/src/deferral.rs). GetSecretValue on its token (at cold
+   * start and after a 401), not grantRead, which adds DescribeSecret, never called. Then its
+   * queue's event source, which grants the poller's receive, delete and visibility calls.
+   */
+  private grantConsumer(
+    fn: lambda.IFunction,
+    processed: dynamodb.ITable,
+    view: dynamodb.ITable,
+    events: EventQueue,
+    credentials: secretsmanager.Secret | undefined,
+    maxConcurrency: number,
+  ): void {
+    Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      resourceArns: [processed.tableArn],
+    });
+    Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['dynamodb:Query'],
+      resourceArns: [`${processed.tableArn}/index/${Tables.BY_USER_ID_INDEX}`],
+    });
+    Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
+      resourceArns: [view.tableArn],
+    });
+    events.queue.grant(fn, 'sqs:SendMessage');
+    if (credentials) {
+      Grant.addToPrincipal({
+        grantee: fn,
+        actions: ['secretsmanager:GetSecretValue'],
+        resourceArns: [secretArn(credentials)],
+      });
+    }
+    fn.addEventSource(new SqsEventSource(events.queue, {
+      // Always BATCH_CONCURRENCY records: by default one concurrent wave of the consumer's
+      // workers; with a lower batchConcurrency, the batch's records queue for its workers. So
+      // at most maxConcurrency x batchConcurrency calls are in flight from the queue.
+      batchSize: BATCH_CONCURRENCY,
+      maxBatchingWindow: EVENT_BATCHING_WINDOW,
+      // A failed record is retried alone; the rest of its batch is deleted.
+      reportBatchItemFailures: true,
+      maxConcurrency,
+    }));
   }
 }

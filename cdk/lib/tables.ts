@@ -74,6 +74,10 @@ export class Tables extends Construct {
    * No name or email (see functions/user-sync/src/store/employees.rs).
    */
   readonly erpEmployees: dynamodb.Table;
+  /** The CRM mirror's audit of processed events: the schema of `erpProcessedUsers`. */
+  readonly mirrorProcessedEvents: dynamodb.Table;
+  /** The CRM mirror's view of each user (its contact's version, the lease): `erpEmployees`'s schema. */
+  readonly mirrorContacts: dynamodb.Table;
 
   /** The ERP audit table's index on `UserId`: a user's ERP records without a scan. */
   static readonly BY_USER_ID_INDEX = 'ByUserId';
@@ -92,7 +96,7 @@ export class Tables extends Construct {
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       // Backups hold what the table held: a deleted user's name and email stay restorable
       // until the period has passed since their erasure, so the period bounds how long an
-      // erasure takes to reach them. The same period for every table, so all three can be
+      // erasure takes to reach them. The same period for every table, so all of them can be
       // restored to one moment.
       pointInTimeRecoverySpecification: {
         pointInTimeRecoveryEnabled: true,
@@ -124,7 +128,22 @@ export class Tables extends Construct {
     });
     addIndexes(this.erpEmployees, TABLE_DEFINITIONS.ErpEmployees);
 
-    for (const table of [this.users, this.erpProcessedUsers, this.erpEmployees]) {
+    // The CRM mirror runs the ERP processor's core (functions/erp-processor/src/downstream.rs),
+    // so its tables are the ERP side's, under names of their own.
+    this.mirrorProcessedEvents = new dynamodb.Table(this, 'CrmMirrorProcessedEvents', {
+      ...common,
+      partitionKey: attribute(TABLE_DEFINITIONS.ErpProcessedUsers.partitionKey),
+    });
+    addIndexes(this.mirrorProcessedEvents, TABLE_DEFINITIONS.ErpProcessedUsers);
+
+    this.mirrorContacts = new dynamodb.Table(this, 'CrmMirrorContacts', {
+      ...common,
+      partitionKey: attribute(TABLE_DEFINITIONS.ErpEmployees.partitionKey),
+    });
+    addIndexes(this.mirrorContacts, TABLE_DEFINITIONS.ErpEmployees);
+
+    for (const table of [this.users, this.erpProcessedUsers, this.erpEmployees, this.mirrorProcessedEvents,
+      this.mirrorContacts]) {
       skipCheckov(table, {
         CKV_AWS_119: 'Encrypted with the AWS managed key aws/dynamodb; access is granted per role on '
           + 'the table (lib/stack.ts), and a customer managed key would add a key policy and KMS costs.',

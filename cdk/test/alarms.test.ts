@@ -80,9 +80,30 @@ describe('alarms', () => {
     expect(props.AlarmDescription).toMatch(/More than 10% of .*ERP calls failed.*"ERP call failed"/);
   });
 
+  test('the CRM mirror has alarms of its own: its dead letters, its queue\'s age, its call errors', () => {
+    expect(alarm(alarms.mirrorDeadLettersVisible)).toMatchObject({
+      ...firesOnAnything,
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.mirrorEvents.deadLetters), 'QueueName'] } }],
+    });
+    expect(alarm(alarms.mirrorQueueAgeHigh)).toMatchObject({
+      Threshold: 600,
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.mirrorEvents.queue), 'QueueName'] } }],
+    });
+    expect(alarm(alarms.mirrorErrorRateHigh)).toMatchObject({
+      Threshold: 0.1,
+      MetricName: 'ErpCallFailed',
+      Statistic: 'Average',
+      Dimensions: [{ Name: 'Service', Value: 'crm-mirror' }],
+    });
+    expect(alarm(alarms.functionErrors.CrmMirror).Dimensions)
+      .toEqual([{ Name: 'FunctionName', Value: { Ref: logicalId(stack.functions.crmMirror) } }]);
+  });
+
   test('no alarm uses metric math (the local emulator rejects Metrics): each names one metric', () => {
     const all = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(all).toHaveLength(12);
+    expect(all).toHaveLength(16);
     for (const a of all) {
       expect(a.Properties.Metrics).toBeUndefined();
       expect(a.Properties).toEqual(expect.objectContaining({

@@ -45,21 +45,27 @@ describe('checkov skips', () => {
       'AWS::DynamoDB::Table Tables/Users': ['CKV_AWS_119'],
       'AWS::DynamoDB::Table Tables/ErpProcessedUsers': ['CKV_AWS_119'],
       'AWS::DynamoDB::Table Tables/ErpEmployees': ['CKV_AWS_119'],
+      'AWS::DynamoDB::Table Tables/CrmMirrorProcessedEvents': ['CKV_AWS_119'],
+      'AWS::DynamoDB::Table Tables/CrmMirrorContacts': ['CKV_AWS_119'],
       // reserved concurrency, DLQ, VPC, KMS key for the environment
       'AWS::Lambda::Function Functions/CrmApi': lambdaBoundElsewhere,
       'AWS::Lambda::Function Functions/ErpProcessor': lambdaBoundElsewhere,
+      'AWS::Lambda::Function Functions/CrmMirror': lambdaBoundElsewhere,
       // the relay has reserved concurrency 1, and an on-failure destination for a DLQ
       'AWS::Lambda::Function Functions/OutboxRelay': ['CKV_AWS_116', 'CKV_AWS_117', 'CKV_AWS_173'],
       'AWS::Lambda::Function Functions/Reconciler': lambdaBoundElsewhere,
       // KMS key
       'AWS::Logs::LogGroup Functions/CrmApiLogs': ['CKV_AWS_158'],
       'AWS::Logs::LogGroup Functions/ErpProcessorLogs': ['CKV_AWS_158'],
+      'AWS::Logs::LogGroup Functions/CrmMirrorLogs': ['CKV_AWS_158'],
       'AWS::Logs::LogGroup Functions/OutboxRelayLogs': ['CKV_AWS_158'],
       'AWS::Logs::LogGroup Functions/ReconcilerLogs': ['CKV_AWS_158'],
       'AWS::Logs::LogGroup RestApi/AccessLogs': ['CKV_AWS_158'],
       // KMS key (the queues use SQS managed encryption)
       'AWS::SQS::Queue Events/Queue': ['CKV_AWS_27'],
       'AWS::SQS::Queue Events/DeadLetters': ['CKV_AWS_27'],
+      'AWS::SQS::Queue MirrorEvents/Queue': ['CKV_AWS_27'],
+      'AWS::SQS::Queue MirrorEvents/DeadLetters': ['CKV_AWS_27'],
       'AWS::SQS::Queue EventsTopic/DeliveryFailures': ['CKV_AWS_27'],
       'AWS::SQS::Queue Functions/OutboxRelayFailures': ['CKV_AWS_27'],
     });
@@ -92,5 +98,9 @@ describe('checkov skips', () => {
     });
     expect(skipsOf(prod)).toEqual(skips);
     expect(skipsOf(testStack({ stage: 'prod', erpEndpointUrl: 'https://erp.example.com' }))).toEqual(withErp);
+    expect(idsOf(skipsOf(testStack({ mirrorEndpointUrl: 'https://crm.example.com' })))).toEqual({
+      ...idsOf(skips),
+      'AWS::SecretsManager::Secret CrmMirrorCredentials': ['CKV_AWS_149'],
+    });
   });
 });

@@ -19,7 +19,7 @@ describe('the ERP endpoint and its credentials', () => {
     expect(Object.keys(template.findResources('AWS::SecretsManager::Secret'))).toEqual([logicalId(secret)]);
     expect(resources[logicalId(secret)].Properties).toEqual({
       Description: 'Bearer token erp-processor sends to the ERP (ERP_ENDPOINT_URL); replace the generated '
-        + 'value with the ERP\'s real token',
+        + 'value with the real token',
       GenerateSecretString: {
         SecretStringTemplate: '{}',
         GenerateStringKey: 'token',

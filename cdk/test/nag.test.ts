@@ -42,6 +42,7 @@ describe('cdk-nag AwsSolutions', () => {
   const acknowledged = [
     'Test/EventsTopic/DeliveryFailures AwsSolutions-SQS3',
     'Test/Functions/CrmApiRole AwsSolutions-IAM5[Resource::*]',
+    'Test/Functions/CrmMirrorRole AwsSolutions-IAM5[Resource::*]',
     'Test/Functions/ErpProcessorRole AwsSolutions-IAM5[Resource::*]',
     'Test/Functions/OutboxRelayFailures AwsSolutions-SQS3',
     'Test/Functions/OutboxRelayRole AwsSolutions-IAM5[Resource::*]',

@@ -11,26 +11,31 @@ describe('the scheduled reconciliation', () => {
   const { reconciler } = stack.functions;
   const fn = resources[logicalId(reconciler)].Properties;
 
-  test('reconciler is a Rust binary with both tables, its settling time and namespace', () => {
+  test('reconciler is a Rust binary with Users, each consumer\'s view, its settling time and namespace', () => {
     expect(fn.Runtime).toBe('provided.al2023');
     expect(fn.Timeout).toBe(RECONCILER_TIMEOUT.toSeconds());
     expect(fn.Environment.Variables).toEqual({
       USERS_TABLE_NAME: ref(stack.tables.users),
       ERP_EMPLOYEES_TABLE_NAME: ref(stack.tables.erpEmployees),
+      MIRROR_CONTACTS_TABLE_NAME: ref(stack.tables.mirrorContacts),
       RECONCILE_SETTLE_SECONDS: String(RECONCILE_SETTLE.toSeconds()),
       METRICS_NAMESPACE: 'CrmErp/dev',
     });
     expect(fn.LoggingConfig).toMatchObject({ LogFormat: 'JSON', LogGroup: ref(reconciler.logGroup) });
   });
 
-  test('it may only scan Users and batch-read the ERP\'s view, and write its own logs', () => {
+  test('it may only scan Users and batch-read the consumers\' views, and write its own logs', () => {
     const policies = Object.values(template.findResources('AWS::IAM::Policy'))
       .filter(p => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === logicalId(reconciler.role!)));
     const statements = policies.flatMap(p => p.Properties.PolicyDocument.Statement);
     const dynamo = statements.filter((s: { Action: string | string[] }) => String(s.Action).startsWith('dynamodb:'));
     expect(dynamo).toEqual([
       { Action: 'dynamodb:Scan', Effect: 'Allow', Resource: arnOf(stack.tables.users) },
-      { Action: 'dynamodb:BatchGetItem', Effect: 'Allow', Resource: arnOf(stack.tables.erpEmployees) },
+      {
+        Action: 'dynamodb:BatchGetItem',
+        Effect: 'Allow',
+        Resource: [arnOf(stack.tables.mirrorContacts), arnOf(stack.tables.erpEmployees)],
+      },
     ]);
     const actions = statements.flatMap((s: { Action: string | string[] }) => [s.Action].flat());
     expect(actions.filter((a: string) => !a.startsWith('dynamodb:') && !a.startsWith('logs:')

@@ -177,6 +177,9 @@ describe('context', () => {
     [{ erpEndpointUrl: 'http://10.0.0.1:8080' }, /use https, or http only to a loopback host/],
     [{ erpEndpointUrl: 'ftp://127.0.0.1' }, /use https, or http only to a loopback host/],
     [{ erpEndpointUrl: 'https://user:token@erp.example.com' }, /no credentials in the URL/],
+    [{ mirrorEndpointUrl: 'http://crm.example.com' },
+      /mirrorEndpointUrl=http:\/\/crm.example.com: use https, or http only to a loopback host/],
+    [{ mirrorEndpointUrl: 'https://u:t@crm.example.com' }, /the CrmMirrorCredentials secret/],
   ])('rejects %j with a clear message', (context, message) => {
     expect(() => configFromContext(testApp(context))).toThrow(message);
   });

@@ -1,10 +1,11 @@
-//! `ops redrive`: the dead-letter queue for an operator (see `ops::redrive`).
+//! `ops redrive`: a consumer's dead-letter queue for an operator (see `ops::redrive`).
 
 use std::collections::HashSet;
 use std::path::Path;
 
+use ops::consumer::Resources;
 use ops::redrive::{self, DeadLetter, Selection};
-use ops::Outputs;
+use ops::{Consumer, Outputs};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -12,35 +13,38 @@ use time::OffsetDateTime;
 const SHOWN_ID_CHARS: usize = 128;
 
 pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
-    let outputs = Outputs::read(outputs)?;
+    let (consumer, args) = Consumer::from_args(args)?;
+    let queues = consumer.resources(&Outputs::read(outputs)?)?;
     let aws = ops::trust::sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
-    let dlq = &outputs.dead_letter_queue_url;
     match args {
         ["list"] => {
-            let letters = redrive::list(&sqs, dlq).await?;
+            let letters = redrive::list(&sqs, &queues.dead_letter_queue_url).await?;
             println!("{}", table(&letters));
-            println!("{} message(s) in the dead-letter queue", letters.len());
+            println!(
+                "{} message(s) in the {} dead-letter queue",
+                letters.len(),
+                consumer.name()
+            );
             Ok(())
         }
-        ["move", "--all"] => move_chosen(&sqs, &outputs, &Selection::All).await,
+        ["move", "--all"] => move_chosen(&sqs, &queues, &Selection::All).await,
         ["move", ids @ ..] if !ids.is_empty() && !ids.iter().any(|id| id.starts_with("--")) => {
             let ids: HashSet<String> = ids.iter().map(|id| (*id).to_owned()).collect();
-            move_chosen(&sqs, &outputs, &Selection::Ids(ids)).await
+            move_chosen(&sqs, &queues, &Selection::Ids(ids)).await
         }
         _ => Err(USAGE.to_owned()),
     }
 }
 
-pub const USAGE: &str =
-    "ops redrive [--outputs FILE] list | ops redrive [--outputs FILE] move (--all | EVENT_OR_MESSAGE_ID…)";
+pub const USAGE: &str = "ops redrive [--outputs FILE] [--consumer erp|crm-mirror] list | ops redrive [--outputs FILE] [--consumer erp|crm-mirror] move (--all | EVENT_OR_MESSAGE_ID…)";
 
-async fn move_chosen(sqs: &aws_sdk_sqs::Client, outputs: &Outputs, selection: &Selection) -> Result<(), String> {
+async fn move_chosen(sqs: &aws_sdk_sqs::Client, queues: &Resources, selection: &Selection) -> Result<(), String> {
     let mut count = 0;
     let moved = redrive::redrive(
         sqs,
-        &outputs.dead_letter_queue_url,
-        &outputs.events_queue_url,
+        &queues.dead_letter_queue_url,
+        &queues.queue_url,
         selection,
         |letter| {
             count += 1;
@@ -67,9 +71,9 @@ async fn move_chosen(sqs: &aws_sdk_sqs::Client, outputs: &Outputs, selection: &S
             ));
         }
     }
-    let left = redrive::depth(sqs, &outputs.dead_letter_queue_url).await?;
+    let left = redrive::depth(sqs, &queues.dead_letter_queue_url).await?;
     println!(
-        "moved {} message(s) to the events queue; {left} left in the dead-letter queue",
+        "moved {} message(s) back to the consumer's queue; {left} left in its dead-letter queue",
         moved.len()
     );
     Ok(())

@@ -20,9 +20,22 @@ pub struct Outputs {
     /// The ERP consumer's queue (subscribed to the topic) and its dead-letter queue.
     pub events_queue_url: String,
     pub dead_letter_queue_url: String,
+    /// The CRM mirror's queue, dead-letter queue and view (absent from a stack deployed
+    /// before it had the mirror).
+    #[serde(default)]
+    pub mirror_queue_url: Option<String>,
+    #[serde(default)]
+    pub mirror_dead_letter_queue_url: Option<String>,
+    #[serde(default)]
+    pub crm_mirror_contacts_table_name: Option<String>,
+    #[serde(default)]
+    pub crm_mirror_processed_events_table_name: Option<String>,
     /// With `-c erpEndpointUrl` only: the secret holding the ERP's bearer token.
     #[serde(default)]
     pub erp_credentials_secret_arn: Option<String>,
+    /// With `-c mirrorEndpointUrl` only: the secret holding the CRM mirror's bearer token.
+    #[serde(default)]
+    pub crm_mirror_credentials_secret_arn: Option<String>,
     #[serde(default)]
     pub dashboard_name: Option<String>,
 }

@@ -1,31 +1,46 @@
-//! `ops reconcile`: compare `Users` with the ERP's view, report, and repair on request (see
-//! `user_sync::reconcile`).
+//! `ops reconcile`: compare `Users` with each consumer's view, report, and repair on request
+//! (see `user_sync::reconcile`).
 
 use std::path::Path;
 
-use ops::Outputs;
+use ops::{Consumer, Outputs};
 use user_sync::crm::Crm;
 use user_sync::domain::Drift;
 use user_sync::events::EventPublisher;
 use user_sync::outbox::Outbox;
-use user_sync::reconcile::{self, Found};
+use user_sync::reconcile::{self, Drifted, Found};
 use user_sync::store::{ErpEmployeesTable, UsersTable};
 
-const USAGE: &str = "ops reconcile --outputs FILE [--repair]";
+const USAGE: &str = "ops reconcile --outputs FILE [--consumer erp|crm-mirror] [--repair]";
 
 pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
-    let repair = match args {
+    let outputs = Outputs::read(outputs)?;
+    let (consumers, repair) = match args {
+        ["--consumer", name, rest @ ..] => {
+            let consumer = Consumer::parse(name)?;
+            (vec![(consumer, consumer.resources(&outputs)?)], rest)
+        }
+        rest => (Consumer::deployed(&outputs), rest),
+    };
+    let repair = match repair {
         [] => false,
         ["--repair"] => true,
         _ => return Err(USAGE.to_owned()),
     };
-    let outputs = Outputs::read(outputs)?;
     let aws = ops::trust::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let users = UsersTable::new(dynamo.clone(), &outputs.users_table_name);
-    let views = ErpEmployeesTable::new(dynamo, &outputs.erp_employees_table_name);
-    let found = reconcile::compare(&users, &views, |read| eprintln!("{read} users compared")).await?;
-    print!("{}", report(&found));
+    // Each consumer's view in turn; a user drifted at several is repaired once, since a
+    // repair re-publishes through the topic, which every consumer receives.
+    let mut to_repair = Found::default();
+    for (consumer, resources) in consumers {
+        let views = ErpEmployeesTable::new(dynamo.clone(), &resources.view_table);
+        let name = consumer.name();
+        let found = reconcile::compare(&users, &views, |read| eprintln!("{name}: {read} users compared")).await?;
+        print!("{}", report(name, &found));
+        add_repairable(&mut to_repair, found);
+    }
+    let found = to_repair;
     if !repair || found.repairable() == 0 {
         return Ok(());
     }
@@ -45,10 +60,19 @@ pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-/// The count per verdict, then each drifted user as `VERDICT ID` on a line of its own (to
-/// grep or to feed `scripts/backfill`): never a name or an email.
-fn report(found: &Found) -> String {
-    let mut out = format!("{} users compared with the ERP's view\n", found.users);
+/// The repairable drifted users of `found` not in `all` yet, added to it.
+fn add_repairable(all: &mut Found, found: Found) {
+    let known: std::collections::HashSet<uuid::Uuid> = all.drift.values().flatten().map(Drifted::id).collect();
+    for (drift, users) in found.drift.into_iter().filter(|(d, _)| d.repairable()) {
+        let new = users.into_iter().filter(|u| !known.contains(&u.id()));
+        all.drift.entry(drift).or_default().extend(new);
+    }
+}
+
+/// One consumer's count per verdict, then each drifted user as `VERDICT ID` on a line of its
+/// own (to grep or to feed `scripts/backfill`): never a name or an email.
+fn report(consumer: &str, found: &Found) -> String {
+    let mut out = format!("{consumer}: {} users compared with its view\n", found.users);
     if found.unreadable > 0 {
         out += &format!("  ({} items of Users are no user's: not compared)\n", found.unreadable);
     }

@@ -5,12 +5,14 @@
 //! developer tools (`scripts/stack`, the benchmark) build on the same library.
 
 pub mod backfill;
+pub mod consumer;
 pub mod deployed;
 pub mod functions;
 pub mod metrics;
 pub mod redrive;
 pub mod trust;
 
+pub use consumer::Consumer;
 pub use deployed::{LocalUrlForm, Outputs};
 
 /// The local emulator, when the environment points the AWS SDK at one (`AWS_ENDPOINT_URL`).

@@ -3,8 +3,9 @@
 //! run them).
 //!
 //! ```text
-//! ops redrive --outputs FILE list|move …   the dead-letter queue: list it, move messages
-//!                                          back to the events queue
+//! ops redrive --outputs FILE [--consumer erp|crm-mirror] list|move …   a consumer's
+//!                                          dead-letter queue: list it, move messages back
+//!                                          to its queue (the ERP's by default)
 //! ops backfill --outputs FILE [--generation NAME] (--all | USER_ID…)   re-publish users
 //!                                          through the outbox
 //! ops reconcile --outputs FILE [--repair]   compare Users with the ERP's view; with
@@ -22,7 +23,7 @@ mod republish;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: ops redrive --outputs FILE (list | move (--all | ID…)) | ops backfill --outputs FILE [--generation NAME] (--all | USER_ID…) | ops reconcile --outputs FILE [--repair] | ops metrics [MINUTES]";
+const USAGE: &str = "usage: ops redrive --outputs FILE [--consumer erp|crm-mirror] (list | move (--all | ID…)) | ops backfill --outputs FILE [--generation NAME] (--all | USER_ID…) | ops reconcile --outputs FILE [--repair] | ops metrics [MINUTES]";
 
 #[tokio::main]
 async fn main() -> ExitCode {

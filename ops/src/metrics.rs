@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 /// The functions whose lines count, by the `binary` tag the template gives each.
-pub const FUNCTIONS: [&str; 4] = ["crm-api", "erp-processor", "outbox-relay", "reconciler"];
+pub const FUNCTIONS: [&str; 5] = ["crm-api", "erp-processor", "crm-mirror", "outbox-relay", "reconciler"];
 
 /// Samples by (service, metric, the other dimensions' values).
 #[derive(Debug, Default, Clone, PartialEq)]

@@ -14,6 +14,8 @@ pub struct App {
     pub users: UsersTable,
     /// The ERP side's view of each user, read only (a user's sync status).
     pub employees: ErpEmployeesTable,
+    /// The CRM mirror's view of each user, read only, when the stack has the mirror.
+    pub mirror: Option<ErpEmployeesTable>,
     pub metrics_namespace: String,
 }
 
@@ -24,6 +26,10 @@ impl App {
         let events = EventPublisher::new(aws_sdk_sns::Client::new(aws), &config.events_topic_arn);
         Self {
             crm: Crm::new(Outbox::new(users.clone(), events)),
+            mirror: config
+                .mirror_contacts_table
+                .as_ref()
+                .map(|table| ErpEmployeesTable::new(dynamo.clone(), table)),
             employees: ErpEmployeesTable::new(dynamo, &config.employees_table),
             users,
             metrics_namespace: config.metrics_namespace.clone(),

@@ -9,6 +9,9 @@ pub struct CrmApiConfig {
     pub events_topic_arn: String,
     /// `ERP_EMPLOYEES_TABLE_NAME`: the ERP's view of each user, read for its sync status.
     pub employees_table: String,
+    /// `MIRROR_CONTACTS_TABLE_NAME` (optional): the CRM mirror's view of each user, read for
+    /// its sync status too. Unset, a user's sync names the ERP only.
+    pub mirror_contacts_table: Option<String>,
     /// `METRICS_NAMESPACE` (default `CrmErp`): the CloudWatch namespace of its metrics.
     pub metrics_namespace: String,
 }
@@ -23,6 +26,9 @@ impl CrmApiConfig {
             users_table: required(&lookup, "USERS_TABLE_NAME")?,
             events_topic_arn: required(&lookup, "EVENTS_TOPIC_ARN")?,
             employees_table: required(&lookup, "ERP_EMPLOYEES_TABLE_NAME")?,
+            mirror_contacts_table: lookup("MIRROR_CONTACTS_TABLE_NAME")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
             metrics_namespace: user_sync::metrics::namespace_from(&lookup),
         })
     }

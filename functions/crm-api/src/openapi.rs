@@ -33,7 +33,7 @@ const SIGV4: &str = "sigv4";
          )),
     ),
     paths(users::create, users::list, users::get, changes::update, changes::delete),
-    components(schemas(users::CreateUserRequest, changes::PatchUserRequest, users::UserResponse, users::SyncResponse, Problem, FieldError, GatewayError)),
+    components(schemas(users::CreateUserRequest, changes::PatchUserRequest, users::UserResponse, users::SyncResponse, users::DownstreamSync, users::ConsumerSync, Problem, FieldError, GatewayError)),
     tags((name = "users", description = "CRM users"))
 )]
 struct ApiDoc;

@@ -23,6 +23,8 @@ pub struct App {
     pub erp_fallback_budget: std::time::Duration,
     /// Where a record whose user is busy goes back to, delayed (`EVENTS_QUEUE_URL`).
     pub deferral: Option<Deferral>,
+    /// The consumer's binary, its metrics' `Service` dimension.
+    pub service: &'static str,
 }
 
 /// How long the ERP calls of a `POST /events` may take: API Gateway's integration timeout
@@ -67,6 +69,8 @@ impl App {
                     endpoint: endpoint.clone(),
                     call_timeout: *call_timeout,
                     max_attempts: *max_attempts,
+                    record: config.downstream.record,
+                    service: config.downstream.service,
                 };
                 // Never past the lease: a delivery still calling the ERP after its lease
                 // expired would see another delivery call it too.
@@ -94,7 +98,8 @@ impl App {
                 erp,
                 &config.erp_system,
                 config.claim_timeout,
-            ),
+            )
+            .with_record(config.downstream.record),
             batch_concurrency: config.batch_concurrency,
             max_receive_count: config.max_receive_count,
             erp_calls,
@@ -104,6 +109,7 @@ impl App {
                 .events_queue_url
                 .as_ref()
                 .map(|url| Deferral::new(aws_sdk_sqs::Client::new(aws), url)),
+            service: config.downstream.service,
         }
     }
 

@@ -1,6 +1,9 @@
-//! What `erp-processor` reads from its environment at cold start.
+//! What a consumer (`erp-processor`, `crm-mirror`) reads from its environment at cold
+//! start: the variables of its `Downstream`, and the ones every consumer shares.
 
 use std::time::Duration;
+
+use crate::downstream::{Downstream, Vars, ERP};
 
 use url::Url;
 use user_sync::config::{env_lookup, parsed_or, required, ConfigError};
@@ -27,40 +30,43 @@ impl ErpConnector {
     pub const DEFAULT_CALL_TIMEOUT_MS: u64 = 5000;
     pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
-    fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let Some(raw) = lookup("ERP_ENDPOINT_URL").filter(|v| !v.trim().is_empty()) else {
+    fn from_lookup(vars: &Vars, lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let Some(raw) = lookup(vars.endpoint).filter(|v| !v.trim().is_empty()) else {
             return Ok(Self::Simulated {
-                latency: Duration::from_millis(parsed_or(lookup, "ERP_LATENCY_MS", 0u64)?),
+                latency: Duration::from_millis(parsed_or(lookup, vars.latency, 0u64)?),
             });
         };
         let invalid = |name: &'static str, reason: &str| ConfigError::Invalid {
             name,
             reason: reason.to_owned(),
         };
-        let endpoint = Url::parse(raw.trim()).map_err(|e| invalid("ERP_ENDPOINT_URL", &e.to_string()))?;
+        let endpoint = Url::parse(raw.trim()).map_err(|e| invalid(vars.endpoint, &e.to_string()))?;
         if !endpoint.username().is_empty() || endpoint.password().is_some() {
             return Err(invalid(
-                "ERP_ENDPOINT_URL",
-                "must not hold credentials (the token is in ERP_CREDENTIALS_SECRET_ARN's secret)",
+                vars.endpoint,
+                &format!(
+                    "must not hold credentials (the token is in {}'s secret)",
+                    vars.credentials
+                ),
             ));
         }
         if !endpoint_allowed(&endpoint) {
             return Err(invalid(
-                "ERP_ENDPOINT_URL",
+                vars.endpoint,
                 "must be https (http only to a loopback address)",
             ));
         }
-        let call_timeout: u64 = parsed_or(lookup, "ERP_CALL_TIMEOUT_MS", Self::DEFAULT_CALL_TIMEOUT_MS)?;
+        let call_timeout: u64 = parsed_or(lookup, vars.call_timeout, Self::DEFAULT_CALL_TIMEOUT_MS)?;
         if call_timeout == 0 {
-            return Err(invalid("ERP_CALL_TIMEOUT_MS", "must be at least 1"));
+            return Err(invalid(vars.call_timeout, "must be at least 1"));
         }
-        let max_attempts: u32 = parsed_or(lookup, "ERP_MAX_ATTEMPTS", Self::DEFAULT_MAX_ATTEMPTS)?;
+        let max_attempts: u32 = parsed_or(lookup, vars.max_attempts, Self::DEFAULT_MAX_ATTEMPTS)?;
         if !(1..=10).contains(&max_attempts) {
-            return Err(invalid("ERP_MAX_ATTEMPTS", "must be between 1 and 10"));
+            return Err(invalid(vars.max_attempts, "must be between 1 and 10"));
         }
         Ok(Self::Http {
             endpoint,
-            credentials_secret_arn: required(lookup, "ERP_CREDENTIALS_SECRET_ARN")?,
+            credentials_secret_arn: required(lookup, vars.credentials)?,
             call_timeout: Duration::from_millis(call_timeout),
             max_attempts,
         })
@@ -81,15 +87,19 @@ pub fn endpoint_allowed(url: &Url) -> bool {
     }
 }
 
-/// What `erp-processor` needs.
+/// What a consumer needs. The variable names are the ERP's (`downstream::ERP`); the CRM
+/// mirror's are `downstream::CRM_MIRROR`'s (`MIRROR_…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErpProcessorConfig {
+    /// The system the events go to.
+    pub downstream: &'static Downstream,
     /// `ERP_PROCESSED_TABLE_NAME` (required): the `ErpProcessedUsers` table.
     pub processed_table: String,
     /// `ERP_EMPLOYEES_TABLE_NAME` (required): the `ErpEmployees` table, the ERP's view of
     /// each user.
     pub employees_table: String,
-    /// `ERP_SYSTEM_NAME` (default `OracleFusion`): recorded as each event's `ErpSystem`.
+    /// `ERP_SYSTEM_NAME` (default `OracleFusion`; the mirror's `Salesforce`): recorded as
+    /// each event's `ErpSystem`.
     pub erp_system: String,
     /// `BATCH_CONCURRENCY` (default 10, 1–100): how many records of one SQS batch are in
     /// flight at once. Bounds the DynamoDB writes a batch bursts into the table.
@@ -119,13 +129,22 @@ impl ErpProcessorConfig {
     pub const DEFAULT_MAX_RECEIVE_COUNT: u32 = 5;
     pub const BATCH_CONCURRENCY_RANGE: std::ops::RangeInclusive<usize> = 1..=100;
 
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(env_lookup)
+    pub fn from_env(downstream: &'static Downstream) -> Result<Self, ConfigError> {
+        Self::for_downstream(downstream, env_lookup)
     }
 
+    /// The ERP's configuration.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let processed_table = required(&lookup, "ERP_PROCESSED_TABLE_NAME")?;
-        let employees_table = required(&lookup, "ERP_EMPLOYEES_TABLE_NAME")?;
+        Self::for_downstream(&ERP, lookup)
+    }
+
+    pub fn for_downstream(
+        downstream: &'static Downstream,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let vars = &downstream.vars;
+        let processed_table = required(&lookup, vars.processed_table)?;
+        let employees_table = required(&lookup, vars.view_table)?;
         let claim_timeout: u64 = parsed_or(&lookup, "CLAIM_TIMEOUT_SECONDS", Self::DEFAULT_CLAIM_TIMEOUT_SECONDS)?;
         if claim_timeout == 0 {
             return Err(ConfigError::Invalid {
@@ -145,14 +164,15 @@ impl ErpProcessorConfig {
             });
         }
         Ok(Self {
+            downstream,
             processed_table,
             employees_table,
-            erp_system: lookup("ERP_SYSTEM_NAME")
+            erp_system: lookup(vars.system)
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| user_sync::domain::erp::DEFAULT_ERP_SYSTEM.to_owned()),
+                .unwrap_or_else(|| downstream.default_system.to_owned()),
             batch_concurrency,
-            erp: ErpConnector::from_lookup(&lookup)?,
+            erp: ErpConnector::from_lookup(vars, &lookup)?,
             metrics_namespace: user_sync::metrics::namespace_from(&lookup),
             claim_timeout: std::time::Duration::from_secs(claim_timeout),
             max_receive_count: parsed_or(&lookup, "MAX_RECEIVE_COUNT", Self::DEFAULT_MAX_RECEIVE_COUNT)?.max(1),
@@ -166,6 +186,7 @@ impl ErpProcessorConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::downstream::CRM_MIRROR;
     use std::collections::HashMap;
 
     #[test]
@@ -178,6 +199,7 @@ mod tests {
         assert_eq!(
             config,
             ErpProcessorConfig {
+                downstream: &ERP,
                 processed_table: "ErpProcessedUsers".to_owned(),
                 employees_table: "ErpEmployees".to_owned(),
                 erp_system: "OracleFusion".to_owned(),
@@ -340,6 +362,41 @@ mod tests {
                 ("ERP_CALL_TIMEOUT_MS", "0")
             ]),
             Err(invalid("ERP_CALL_TIMEOUT_MS", "must be at least 1"))
+        );
+    }
+
+    #[test]
+    fn the_mirror_reads_its_own_variables() {
+        let vars = HashMap::from([
+            ("MIRROR_PROCESSED_TABLE_NAME", "MirrorProcessed"),
+            ("MIRROR_CONTACTS_TABLE_NAME", "MirrorContacts"),
+            // The ERP's, set in the same environment by mistake: never read by the mirror.
+            ("ERP_ENDPOINT_URL", "https://erp.example.com"),
+            ("MIRROR_ENDPOINT_URL", "https://crm.example.com/services/data/v60.0"),
+            (
+                "MIRROR_CREDENTIALS_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:1:secret:crm",
+            ),
+            ("MIRROR_MAX_ATTEMPTS", "2"),
+        ]);
+        let config = ErpProcessorConfig::for_downstream(&CRM_MIRROR, |k| vars.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(config.downstream, &CRM_MIRROR);
+        assert_eq!(config.processed_table, "MirrorProcessed");
+        assert_eq!(config.employees_table, "MirrorContacts");
+        assert_eq!(config.erp_system, "Salesforce");
+        assert_eq!(
+            config.erp,
+            ErpConnector::Http {
+                endpoint: Url::parse("https://crm.example.com/services/data/v60.0").unwrap(),
+                credentials_secret_arn: "arn:aws:secretsmanager:us-east-1:1:secret:crm".to_owned(),
+                call_timeout: Duration::from_millis(5000),
+                max_attempts: 2,
+            }
+        );
+        let only_erp = HashMap::from([("ERP_PROCESSED_TABLE_NAME", "T"), ("ERP_EMPLOYEES_TABLE_NAME", "E")]);
+        assert_eq!(
+            ErpProcessorConfig::for_downstream(&CRM_MIRROR, |k| only_erp.get(k).map(|v| v.to_string())),
+            Err(ConfigError::Missing("MIRROR_PROCESSED_TABLE_NAME"))
         );
     }
 

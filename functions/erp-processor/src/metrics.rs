@@ -8,7 +8,8 @@ use user_sync::metrics::{MetricLine, Unit};
 use crate::erp::CallSample;
 use crate::process::Outcome;
 
-pub const SERVICE: (&str, &str) = ("Service", "erp-processor");
+/// The dimension that tells the consumers apart (`Downstream::service`).
+pub const SERVICE: &str = "Service";
 /// One sample per ERP call, 1 when it failed: the average over a period is the error rate,
 /// which an alarm reads without metric math.
 pub const ERP_CALL_FAILED: &str = "ErpCallFailed";
@@ -44,11 +45,10 @@ impl Tally {
     }
 }
 
-pub fn line(namespace: &str, tally: &Tally, calls: &[CallSample]) -> MetricLine {
-    let (dimension, service) = SERVICE;
+pub fn line(namespace: &str, service: &str, tally: &Tally, calls: &[CallSample]) -> MetricLine {
     MetricLine::new(namespace)
-        .dimension(dimension, service)
-        .dimension_set(&[dimension])
+        .dimension(SERVICE, service)
+        .dimension_set(&[SERVICE])
         .value("EventsApplied", Unit::Count, tally.applied.into())
         .value("EventsDuplicate", Unit::Count, tally.duplicate.into())
         .value("EventsSuperseded", Unit::Count, tally.superseded.into())
@@ -67,8 +67,8 @@ pub fn line(namespace: &str, tally: &Tally, calls: &[CallSample]) -> MetricLine 
 }
 
 /// Prints the invocation's line.
-pub fn emit(namespace: &str, tally: &Tally, calls: &[CallSample]) {
-    line(namespace, tally, calls).emit(OffsetDateTime::now_utc());
+pub fn emit(namespace: &str, service: &str, tally: &Tally, calls: &[CallSample]) {
+    line(namespace, service, tally, calls).emit(OffsetDateTime::now_utc());
 }
 
 #[cfg(test)]
@@ -94,7 +94,7 @@ mod tests {
                 failed: true,
             },
         ];
-        let docs = line("CrmErp/test", &tally, &calls).documents(OffsetDateTime::UNIX_EPOCH);
+        let docs = line("CrmErp/test", "erp-processor", &tally, &calls).documents(OffsetDateTime::UNIX_EPOCH);
         let doc = &docs[0];
         assert_eq!(doc["EventsApplied"], 2.0);
         assert_eq!(doc["EventsDuplicate"], 1.0);
@@ -108,8 +108,9 @@ mod tests {
 
     #[test]
     fn no_calls_no_call_metrics() {
-        let docs = line("N", &Tally::default(), &[]).documents(OffsetDateTime::UNIX_EPOCH);
+        let docs = line("N", "crm-mirror", &Tally::default(), &[]).documents(OffsetDateTime::UNIX_EPOCH);
         assert!(docs[0].get(ERP_CALL_FAILED).is_none());
         assert!(docs[0].get(ERP_CALL_LATENCY).is_none());
+        assert_eq!(docs[0]["Service"], "crm-mirror");
     }
 }

@@ -28,6 +28,7 @@ use user_sync::store::{
     StoreError, Verdict,
 };
 
+use crate::downstream::RecordShape;
 use crate::erp::{Budget, Erp, ErpError};
 
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct Processor {
     employees: ErpEmployeesTable,
     erp: Arc<dyn Erp>,
     erp_system: String,
+    /// How the user's record downstream is named (`with_record`; the ERP's by default).
+    record: RecordShape,
     claim_timeout: Duration,
 }
 
@@ -113,8 +116,14 @@ impl Processor {
             employees,
             erp,
             erp_system: erp_system.to_owned(),
+            record: RecordShape::Employee,
             claim_timeout,
         }
+    }
+
+    /// The same processor for a downstream whose records are named as `record` names them.
+    pub fn with_record(self, record: RecordShape) -> Self {
+        Self { record, ..self }
     }
 
     /// The ERP's view of each user, which this processor keeps.
@@ -164,7 +173,11 @@ impl Processor {
         now: OffsetDateTime,
         budget: Budget,
     ) -> Result<(Processed, bool), ProcessError> {
-        let erp = ErpEmployee::for_user(&event.user.id, &self.erp_system);
+        let erp = ErpEmployee {
+            record_id: self.record.record_id(&event.user.id),
+            user_id: event.user.id.clone(),
+            system: self.erp_system.clone(),
+        };
         match found {
             Found::Nothing => {}
             Found::Duplicate { processed_at } => {

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use reconciler::config::ReconcilerConfig;
 use reconciler::{metrics, Check, DriftReport};
@@ -11,28 +13,45 @@ async fn main() -> Result<(), Error> {
     // Not primed: it runs on a schedule, with nobody waiting on its first call.
     let aws = user_sync::aws::load_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-    let check = Check::new(
-        UsersTable::new(dynamo.clone(), &config.users_table),
-        ErpEmployeesTable::new(dynamo, &config.employees_table),
-        config.settle,
-    );
+    let users = UsersTable::new(dynamo.clone(), &config.users_table);
+    // Each consumer's view, compared in turn: one scan of Users per consumer keeps the
+    // memory of a run at one page per segment.
+    let views = std::iter::once(("erp", &config.employees_table))
+        .chain(config.mirror_contacts_table.iter().map(|t| ("crm-mirror", t)));
+    let checks: Vec<(&str, Check)> = views
+        .map(|(consumer, table)| {
+            (
+                consumer,
+                Check::new(
+                    users.clone(),
+                    ErpEmployeesTable::new(dynamo.clone(), table),
+                    config.settle,
+                ),
+            )
+        })
+        .collect();
     let namespace = config.metrics_namespace.as_str();
-    let check = &check;
+    let checks = &checks;
     // The payload (an EventBridge scheduled event, or anything when invoked by hand) only
     // says "run now".
     lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| async move {
         let started = now_utc_millis();
-        let report: DriftReport = check.run(started).await?;
-        metrics::emit(namespace, &report, started);
-        tracing::info!(
-            users = report.users,
-            drifted = report.drifted(),
-            repairable = report.repairable,
-            in_flight = report.in_flight,
-            unreadable = report.unreadable,
-            "reconcile run"
-        );
-        Ok::<_, Error>(report)
+        let mut reports: BTreeMap<&str, DriftReport> = BTreeMap::new();
+        for (consumer, check) in checks {
+            let report = check.run(started).await?;
+            metrics::emit(namespace, consumer, &report, started);
+            tracing::info!(
+                consumer,
+                users = report.users,
+                drifted = report.drifted(),
+                repairable = report.repairable,
+                in_flight = report.in_flight,
+                unreadable = report.unreadable,
+                "reconcile run"
+            );
+            reports.insert(consumer, report);
+        }
+        Ok::<_, Error>(reports)
     }))
     .await
 }

@@ -9,6 +9,9 @@ use crate::DriftReport;
 /// Settled drifted users of every verdict: the alarm's metric.
 pub const DRIFTED_USERS: &str = "DriftedUsers";
 pub const SERVICE_DIMENSION: (&str, &str) = ("Service", "reconciler");
+/// Whose view a run's line compares (`erp`, `crm-mirror`). The line is also kept under
+/// `Service` alone, where the alarm reads the highest count of any consumer.
+pub const CONSUMER_DIMENSION: &str = "Consumer";
 
 /// The metric of one verdict's count.
 pub fn verdict_metric(drift: Drift) -> &'static str {
@@ -21,11 +24,13 @@ pub fn verdict_metric(drift: Drift) -> &'static str {
     }
 }
 
-pub fn emf(namespace: &str, report: &DriftReport) -> MetricLine {
+pub fn emf(namespace: &str, consumer: &str, report: &DriftReport) -> MetricLine {
     let (dimension, service) = SERVICE_DIMENSION;
     let mut line = MetricLine::new(namespace)
         .dimension(dimension, service)
+        .dimension(CONSUMER_DIMENSION, consumer)
         .dimension_set(&[dimension])
+        .dimension_set(&[dimension, CONSUMER_DIMENSION])
         .value("UsersCompared", Unit::Count, report.users as f64)
         .value(DRIFTED_USERS, Unit::Count, report.drifted() as f64)
         .value("DriftRepairable", Unit::Count, report.repairable as f64)
@@ -37,8 +42,8 @@ pub fn emf(namespace: &str, report: &DriftReport) -> MetricLine {
 }
 
 /// Prints the run's line on stdout.
-pub fn emit(namespace: &str, report: &DriftReport, at: OffsetDateTime) {
-    emf(namespace, report).emit(at);
+pub fn emit(namespace: &str, consumer: &str, report: &DriftReport, at: OffsetDateTime) {
+    emf(namespace, consumer, report).emit(at);
 }
 
 #[cfg(test)]
@@ -54,10 +59,15 @@ mod tests {
             in_flight: 3,
             ..DriftReport::default()
         };
-        let docs = emf("CrmErp/test", &report).documents(OffsetDateTime::UNIX_EPOCH);
+        let docs = emf("CrmErp/test", "crm-mirror", &report).documents(OffsetDateTime::UNIX_EPOCH);
         let doc = &docs[0];
         assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "CrmErp/test");
         assert_eq!(doc["Service"], "reconciler");
+        assert_eq!(doc["Consumer"], "crm-mirror");
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["Service"], ["Service", "Consumer"]])
+        );
         assert_eq!(doc[DRIFTED_USERS], 3.0);
         assert_eq!(doc["DriftMissing"], 2.0);
         assert_eq!(doc["DriftAhead"], 1.0);

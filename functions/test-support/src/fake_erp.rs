@@ -1,6 +1,7 @@
 //! A fake ERP on a loopback port, speaking the HTTP connector's contract
 //! (`erp-processor/src/erp/http.rs`): `PUT` and `DELETE /employees/{userId}`, a bearer token,
-//! `Idempotency-Key`. It records every call and can be told to be slow, to answer an error,
+//! `Idempotency-Key`. Under `/crm` it is the CRM mirror's Salesforce-style CRM instead:
+//! `PATCH` (an upsert, no version) and `DELETE /sobjects/Contact/CrmUserId__c/{userId}`. It records every call and can be told to be slow, to answer an error,
 //! to hang, or to be down, for all calls or for one user.
 //!
 //! Like a real ERP that honours idempotency keys, it stores the answer to a key's first
@@ -121,6 +122,11 @@ impl FakeErp {
         format!("http://127.0.0.1:{port}/erp")
     }
 
+    /// The base URL of the fake's Salesforce-style CRM (the mirror's `MIRROR_ENDPOINT_URL`).
+    pub fn crm_url_on(port: u16) -> String {
+        format!("http://127.0.0.1:{port}/crm")
+    }
+
     /// Requires `Authorization: Bearer <token>` (401 otherwise).
     pub fn require_token(&self, token: &str) {
         self.lock().token = Some(token.to_owned());
@@ -147,8 +153,11 @@ impl FakeErp {
 
     /// The calls for one user's record.
     pub fn calls_for(&self, user_id: &str) -> Vec<Call> {
-        let path = format!("/erp/employees/{user_id}");
-        self.calls().into_iter().filter(|c| c.path == path).collect()
+        let paths = [
+            format!("/erp/employees/{user_id}"),
+            format!("/crm/sobjects/Contact/CrmUserId__c/{user_id}"),
+        ];
+        self.calls().into_iter().filter(|c| paths.contains(&c.path)).collect()
     }
 
     /// Key → how often its change was applied.
@@ -203,7 +212,10 @@ impl FakeErp {
         authorization: Option<String>,
         body: Option<Value>,
     ) -> Result<Response<Full<Bytes>>, std::io::Error> {
-        let user_id = path.strip_prefix("/erp/employees/").map(str::to_owned);
+        let user_id = path
+            .strip_prefix("/erp/employees/")
+            .or_else(|| path.strip_prefix("/crm/sobjects/Contact/CrmUserId__c/"))
+            .map(str::to_owned);
         let mut call = Call {
             method: method.clone(),
             path,
@@ -325,7 +337,12 @@ impl State {
                     200
                 }
             }
-            ("PUT", None) => 400,
+            ("PUT" | "PATCH", None) => 400,
+            // A contact's upsert: the CRM keeps no version (the mirror keeps the order).
+            ("PATCH", Some(record)) => match self.employees.insert(user_id.to_owned(), record) {
+                None => 201,
+                Some(_) => 200,
+            },
             ("DELETE", _) => {
                 self.deleted
                     .insert(user_id.to_owned(), query_version(query).unwrap_or(0));

@@ -190,6 +190,8 @@ pub struct CrmTables {
     pub sqs: aws_sdk_sqs::Client,
     pub users_table: String,
     pub employees_table: String,
+    /// The CRM mirror's view: a view table like the ERP's.
+    pub mirror_contacts_table: String,
     pub events: Subscribed,
 }
 
@@ -202,6 +204,7 @@ impl CrmTables {
         Self {
             users_table: create_users_table(&dynamo).await,
             employees_table: create_employees_table(&dynamo).await,
+            mirror_contacts_table: create_employees_table(&dynamo).await,
             events,
             dynamo,
             sns,

@@ -18,7 +18,7 @@ use crate::stats::Summary;
 use crate::{AnyError, Plan};
 
 /// Functions deployed as zips; their artifact sizes are reported.
-pub const DEPLOYED: [&str; 4] = ["crm-api", "erp-processor", "outbox-relay", "reconciler"];
+pub const DEPLOYED: [&str; 5] = ["crm-api", "erp-processor", "crm-mirror", "outbox-relay", "reconciler"];
 
 #[derive(Debug, Serialize)]
 pub struct Results {

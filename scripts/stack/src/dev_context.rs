@@ -1,8 +1,8 @@
 //! The stack name and CDK context `scripts/dev` deploys with: stage `dev`, this host's
 //! architecture (MiniStack runs the functions as local processes), the `local` build
 //! profile (`LOCAL_BUILD_PROFILE=release` builds as for AWS, for measuring), and the optional
-//! shortened timings of the `LOCAL_*` variables (the e2e suite's), and the ERP to call
-//! (`LOCAL_ERP_ENDPOINT_URL`: the e2e suite's fake ERP).
+//! shortened timings of the `LOCAL_*` variables (the e2e suite's), and the ERP and the CRM to
+//! call (`LOCAL_ERP_ENDPOINT_URL`, `LOCAL_MIRROR_ENDPOINT_URL`: the e2e suite's fakes).
 
 /// One argument per element: the stack, then `-c KEY=VALUE` pairs.
 pub fn dev_context(arch: &str, lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
@@ -22,6 +22,7 @@ pub fn dev_context(arch: &str, lookup: impl Fn(&str) -> Option<String>) -> Vec<S
         ("LOCAL_RECONCILE_MINUTES", "reconcileMinutes"),
         ("LOCAL_RECONCILE_SETTLE_SECONDS", "reconcileSettleSeconds"),
         ("LOCAL_ERP_ENDPOINT_URL", "erpEndpointUrl"),
+        ("LOCAL_MIRROR_ENDPOINT_URL", "mirrorEndpointUrl"),
     ] {
         if let Some(value) = lookup(var).filter(|v| !v.trim().is_empty()) {
             context(format!("{key}={}", value.trim()));
@@ -52,6 +53,7 @@ mod tests {
             "LOCAL_OUTBOX_GRACE_SECONDS" => Some(" 2 ".to_owned()),
             "LOCAL_RECONCILE_MINUTES" => Some("1".to_owned()),
             "LOCAL_ERP_ENDPOINT_URL" => Some("http://127.0.0.1:9/erp".to_owned()),
+            "LOCAL_MIRROR_ENDPOINT_URL" => Some("http://127.0.0.1:10/crm".to_owned()),
             "LOCAL_BUILD_PROFILE" => Some("release".to_owned()),
             _ => None,
         };
@@ -70,7 +72,9 @@ mod tests {
                 "-c",
                 "reconcileMinutes=1",
                 "-c",
-                "erpEndpointUrl=http://127.0.0.1:9/erp"
+                "erpEndpointUrl=http://127.0.0.1:9/erp",
+                "-c",
+                "mirrorEndpointUrl=http://127.0.0.1:10/crm"
             ]
         );
     }

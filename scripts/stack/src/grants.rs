@@ -18,9 +18,9 @@ use crate::e2e::REGION;
 #[derive(Clone, Copy)]
 enum On {
     Any,
-    /// The events queue (the event source mapping's poller).
-    EventsQueue,
-    /// A queue other than the events queue: the relay's failures queue.
+    /// The queue that triggers the function (a consumer's event source mapping's poller).
+    TriggerQueue,
+    /// A queue other than the function's trigger: the relay's failures queue.
     OtherQueue,
 }
 
@@ -52,33 +52,33 @@ const SERVICE_USES: [(&str, &str, On, &str); 12] = [
         "active tracing: Lambda sends the trace telemetry",
     ),
     (
-        "erp-processor",
+        "*",
         "sqs:ReceiveMessage",
-        On::EventsQueue,
+        On::TriggerQueue,
         "the event source mapping polls the queue with the function's role",
     ),
     (
-        "erp-processor",
+        "*",
         "sqs:DeleteMessage",
-        On::EventsQueue,
+        On::TriggerQueue,
         "the event source mapping deletes a batch's processed records",
     ),
     (
-        "erp-processor",
+        "*",
         "sqs:ChangeMessageVisibility",
-        On::EventsQueue,
+        On::TriggerQueue,
         "the event source mapping returns failed records",
     ),
     (
-        "erp-processor",
+        "*",
         "sqs:GetQueueAttributes",
-        On::EventsQueue,
+        On::TriggerQueue,
         "the event source mapping reads the queue's attributes",
     ),
     (
-        "erp-processor",
+        "*",
         "sqs:GetQueueUrl",
-        On::EventsQueue,
+        On::TriggerQueue,
         "the event source mapping resolves the queue",
     ),
     (
@@ -260,13 +260,15 @@ fn wildcard(pattern: &str, text: &str) -> bool {
 }
 
 /// Why an AWS service, not the function, uses `grant` of `binary`'s role; None when no
-/// service does.
-pub fn service_use(binary: &str, grant: &Access, events_queue: &str) -> Option<&'static str> {
+/// service does. `trigger_queue`: the ARN of the queue whose event source invokes it.
+pub fn service_use(binary: &str, grant: &Access, trigger_queue: Option<&str>) -> Option<&'static str> {
     SERVICE_USES.iter().find_map(|(function, action, on, why)| {
         let on_it = match on {
             On::Any => true,
-            On::EventsQueue => grant.resource == events_queue,
-            On::OtherQueue => grant.resource.starts_with("arn:aws:sqs:") && grant.resource != events_queue,
+            On::TriggerQueue => trigger_queue == Some(grant.resource.as_str()),
+            On::OtherQueue => {
+                grant.resource.starts_with("arn:aws:sqs:") && trigger_queue != Some(grant.resource.as_str())
+            }
         };
         (["*", binary].contains(function) && grant.action == *action && on_it).then_some(*why)
     })
@@ -282,6 +284,22 @@ mod tests {
             action: action.to_owned(),
             resource: resource.to_owned(),
         }
+    }
+
+    #[test]
+    fn a_pollers_calls_are_a_service_use_on_the_functions_own_trigger_queue_only() {
+        let (erp_queue, mirror_queue) = (
+            "arn:aws:sqs:us-east-1:1:EventsQueue",
+            "arn:aws:sqs:us-east-1:1:MirrorQueue",
+        );
+        let receive = |queue: &str| access("sqs:ReceiveMessage", queue);
+        assert!(service_use("crm-mirror", &receive(mirror_queue), Some(mirror_queue)).is_some());
+        assert!(service_use("crm-mirror", &receive(erp_queue), Some(mirror_queue)).is_none());
+        assert!(service_use("erp-processor", &receive(erp_queue), Some(erp_queue)).is_some());
+        assert!(service_use("crm-api", &receive(erp_queue), None).is_none());
+        let failures = access("sqs:SendMessage", "arn:aws:sqs:us-east-1:1:RelayFailures");
+        assert!(service_use("outbox-relay", &failures, None).is_some());
+        assert!(service_use("crm-mirror", &failures, Some(mirror_queue)).is_none());
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub fn watch_env(o: &Outputs) -> String {
         "AWS_ACCESS_KEY_ID=test".to_owned(),
         "AWS_SECRET_ACCESS_KEY=test".to_owned(),
     ];
+    // crm-api under watch then answers the mirror's sync status too.
+    if let Some(contacts) = &o.crm_mirror_contacts_table_name {
+        lines.push(format!("MIRROR_CONTACTS_TABLE_NAME={contacts}"));
+    }
     if let Some(endpoint) = ops::emulator() {
         lines.push(format!("AWS_ENDPOINT_URL={}", endpoint.as_str().trim_end_matches('/')));
     }

@@ -142,11 +142,18 @@ pub async fn read(response: reqwest::Response) -> Result<(u16, Value), String> {
 }
 
 /// Whether `fetched` (one user's `GET`) is `created` (its `201`) plus a sync status: one
-/// user's answer adds whether the ERP has it yet.
+/// user's answer adds whether the ERP has it yet (`sync`) and, by consumer, whether each
+/// downstream system has it (`downstream`).
 pub fn is_with_sync(fetched: &Value, created: &Value) -> bool {
     let mut fetched = fetched.clone();
     let sync = fetched.as_object_mut().and_then(|f| f.remove("sync"));
-    fetched == *created && sync.is_some_and(|s| s["status"].is_string())
+    let downstream = fetched.as_object_mut().and_then(|f| f.remove("downstream"));
+    fetched == *created
+        && sync.is_some_and(|s| s["status"].is_string())
+        && downstream.is_none_or(|d| {
+            d.as_object()
+                .is_some_and(|by| by.values().all(|c| c["status"].is_string()))
+        })
 }
 
 pub fn expect(condition: bool, message: impl FnOnce() -> String) -> Result<(), String> {
@@ -169,6 +176,18 @@ mod tests {
             &created
         ));
         assert!(!is_with_sync(&json!({"id": "u", "name": "Ada"}), &created), "no sync");
+        assert!(is_with_sync(
+            &json!({"id": "u", "name": "Ada", "sync": {"status": "pending"},
+                    "downstream": {"erp": {"status": "pending"}, "crmMirror": {"status": "synced", "version": 1}}}),
+            &created
+        ));
+        assert!(
+            !is_with_sync(
+                &json!({"id": "u", "name": "Ada", "sync": {"status": "pending"}, "downstream": {"erp": {}}}),
+                &created
+            ),
+            "a consumer without a status"
+        );
         assert!(!is_with_sync(
             &json!({"id": "u", "name": "Eve", "sync": {"status": "synced"}}),
             &created

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use user_sync::crm::IdempotencyKey;
 use user_sync::domain::SyncState;
 use user_sync::domain::{NewUser, PatchField, RawField, User};
-use user_sync::store::StoredUser;
+use user_sync::store::{StoreError, StoredUser};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -99,6 +99,52 @@ pub struct UserResponse {
     /// when the ERP side's state could not be read).
     #[serde(skip_serializing_if = "Option::is_none")]
     sync: Option<SyncResponse>,
+    /// Whether each downstream consumer has this version: in `GET /api/crm/{id}` only. A
+    /// consumer whose state could not be read is absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    downstream: Option<DownstreamSync>,
+}
+
+/// Each consumer's sync of a user, by consumer.
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DownstreamSync {
+    /// The ERP (the same answer as `sync`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    erp: Option<ConsumerSync>,
+    /// The CRM mirror (a Salesforce-style CRM), when the stack has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crm_mirror: Option<ConsumerSync>,
+}
+
+/// What one consumer holds of a user, read from its view.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumerSync {
+    /// `synced`, `pending` or `failed`, as in `sync`.
+    #[schema(example = "synced")]
+    status: &'static str,
+    /// The user's version the consumer holds (absent before its first event is applied).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<u64>,
+    /// The user's record at the consumer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "EMP-3f2b8c1a")]
+    record_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    synced_at: Option<OffsetDateTime>,
+}
+
+impl ConsumerSync {
+    fn of(state: &SyncState, version: u64) -> Self {
+        Self {
+            status: state.status(version).as_str(),
+            version: state.view.as_ref().map(|v| v.version),
+            record_id: state.view.as_ref().map(|v| v.erp_record_id.clone()),
+            synced_at: state.view.as_ref().map(|v| v.synced_at),
+        }
+    }
 }
 
 /// What the ERP holds of a user, read from the ERP side's state.
@@ -140,6 +186,7 @@ impl From<&StoredUser> for UserResponse {
             email: u.email.clone(),
             created_at: u.created_at,
             sync: None,
+            downstream: None,
         }
     }
 }
@@ -152,6 +199,7 @@ impl From<&User> for UserResponse {
             email: u.email.clone(),
             created_at: Some(u.created_at),
             sync: None,
+            downstream: None,
         }
     }
 }
@@ -232,12 +280,31 @@ pub async fn get(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
     let id = Uuid::try_parse(id).map_err(|_| ApiError::NotFound)?;
     let user = app.users.get(id).await?.ok_or(ApiError::NotFound)?;
     let mut body = UserResponse::from(&user);
-    // One read of the ERP side; the user is answered without it if it fails.
-    match app.employees.sync_state(&id.to_string()).await {
-        Ok(state) => body.sync = Some(SyncResponse::of(&state, user.version)),
-        Err(error) => tracing::warn!(user_id = %id, error = %user_sync::errors::chain(&error),
-            "the ERP side's state of the user could not be read; answered without sync"),
-    }
+    // One read of each consumer's view, side by side; the user is answered without a
+    // consumer whose read fails.
+    let user_id = id.to_string();
+    let mirror = async {
+        match &app.mirror {
+            Some(mirror) => Some(mirror.sync_state(&user_id).await),
+            None => None,
+        }
+    };
+    let (erp, mirror) = tokio::join!(app.employees.sync_state(&user_id), mirror);
+    let read = |consumer: &str, state: Result<SyncState, StoreError>| match state {
+        Ok(state) => Some(state),
+        Err(error) => {
+            tracing::warn!(user_id = %id, consumer, error = %user_sync::errors::chain(&error),
+                "a consumer's state of the user could not be read; answered without it");
+            None
+        }
+    };
+    let erp = read("erp", erp);
+    let mirror = mirror.and_then(|state| read("crm-mirror", state));
+    body.sync = erp.as_ref().map(|state| SyncResponse::of(state, user.version));
+    body.downstream = Some(DownstreamSync {
+        erp: erp.as_ref().map(|state| ConsumerSync::of(state, user.version)),
+        crm_mirror: mirror.as_ref().map(|state| ConsumerSync::of(state, user.version)),
+    });
     let mut response = json(StatusCode::OK, &body);
     with_etag(&mut response, user.version);
     response.extensions_mut().insert(SubjectUser(user.id));

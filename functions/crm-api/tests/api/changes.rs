@@ -315,6 +315,41 @@ async fn a_users_sync_status_reads_the_erp_sides_view() {
     );
     assert_eq!(got["erpRecordId"], "EMP-x");
     assert!(got["syncedAt"].is_string());
+    // Each consumer answers for itself: the ERP has version 1, the CRM mirror nothing yet.
+    let downstream = |res: &crate::helpers::TestResponse| res.json()["downstream"].clone();
+    let got = downstream(&app.get(&format!("/api/crm/{id}")).await);
+    assert_eq!(
+        (
+            got["erp"]["status"].clone(),
+            got["erp"]["version"].clone(),
+            got["erp"]["recordId"].clone()
+        ),
+        (json!("synced"), json!(1), json!("EMP-x"))
+    );
+    assert_eq!(got["crmMirror"], json!({"status": "pending"}));
+    let mirror = ErpEmployeesTable::new(app.dynamo.clone(), app.config.mirror_contacts_table.as_ref().unwrap());
+    let Leased::Mine(lease, _) = mirror
+        .lease(&id, now, now + std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+    else {
+        panic!("a free user")
+    };
+    assert!(mirror
+        .apply(
+            &lease,
+            &Applied {
+                erp_system: "Salesforce",
+                ..applied
+            }
+        )
+        .await
+        .unwrap());
+    let got = downstream(&app.get(&format!("/api/crm/{id}")).await);
+    assert_eq!(
+        (got["crmMirror"]["status"].clone(), got["crmMirror"]["version"].clone()),
+        (json!("synced"), json!(1))
+    );
 
     // A change: pending until applied; failed once its event failed for good.
     app.send(patch(&id, &json!({"name": "Ada King"}))).await;
@@ -325,8 +360,14 @@ async fn a_users_sync_status_reads_the_erp_sides_view() {
         (got["status"].clone(), got["erpVersion"].clone()),
         (json!("failed"), json!(1))
     );
+    // The mirror holds version 1 still: pending, whatever the ERP's state.
+    assert_eq!(
+        downstream(&app.get(&format!("/api/crm/{id}")).await)["crmMirror"]["status"],
+        "pending"
+    );
     // Lists need not carry it.
-    assert!(app.get("/api/crm").await.json()[0].get("sync").is_none());
+    let listed = app.get("/api/crm").await.json();
+    assert!(listed[0].get("sync").is_none() && listed[0].get("downstream").is_none());
 }
 
 /// Each sent event's type and version, in order.

@@ -12,6 +12,7 @@ async fn returns_a_created_user() {
     let id = created["id"].as_str().unwrap();
     let mut expected = created.clone();
     expected["sync"] = json!({"status": "pending"});
+    expected["downstream"] = json!({"erp": {"status": "pending"}, "crmMirror": {"status": "pending"}});
     for path in [format!("/api/crm/{id}"), format!("/prod/api/crm/{id}")] {
         let res = app.get(&path).await;
         assert_eq!(res.status, 200, "{path}");

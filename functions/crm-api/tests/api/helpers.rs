@@ -27,6 +27,7 @@ pub async fn spawn_app() -> TestApp {
         users_table: crm.users_table,
         events_topic_arn: crm.events.topic_arn,
         employees_table: crm.employees_table,
+        mirror_contacts_table: Some(crm.mirror_contacts_table),
         metrics_namespace: "CrmErp/test".to_owned(),
     };
     TestApp {

@@ -45,7 +45,8 @@ async fn the_originals_rows_read_without_a_creation_time_and_broken_rows_are_ski
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(
         res.json(),
-        json!({"id": legacy, "name": "Grace Hopper", "email": "grace@example.com", "sync": {"status": "pending"}}),
+        json!({"id": legacy, "name": "Grace Hopper", "email": "grace@example.com", "sync": {"status": "pending"},
+               "downstream": {"erp": {"status": "pending"}, "crmMirror": {"status": "pending"}}}),
         "no createdAt"
     );
     app.get(&format!("/api/crm/{nameless}")).await.problem(404);

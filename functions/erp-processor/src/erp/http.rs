@@ -1,4 +1,5 @@
-//! The HTTP connector: the employee record as JSON over HTTPS, one resource per user.
+//! The HTTP connector: a user's record as JSON over HTTPS, one resource per user, in the
+//! shape its downstream takes (`RecordShape`). The ERP's (`Employee`):
 //!
 //! - `UserCreated`, `UserUpdated`: `PUT {ERP_ENDPOINT_URL}/employees/{userId}` with the
 //!   user's whole state (an upsert: an update that arrives before its create creates it).
@@ -9,6 +10,10 @@
 //! backfill re-publishes the stored version) and any write of an employee it deleted, so a
 //! call that lands after its client gave up never overwrites a newer state nor recreates a
 //! deleted employee.
+//!
+//! The CRM mirror's (`Contact`, Salesforce's upsert by external id):
+//! `PATCH {MIRROR_ENDPOINT_URL}/sobjects/Contact/CrmUserId__c/{userId}` with `LastName` (the
+//! user's name) and `Email`, and `DELETE` at the same path (a 404 is done).
 //!
 //! Every call carries `Authorization: Bearer <token>` (from Secrets Manager) and
 //! `Idempotency-Key: <eventId>`, so a repeated call of one event is the ERP's to absorb.
@@ -28,6 +33,7 @@ use user_sync::events::{EventEnvelope, EventType};
 use super::credentials::{Token, TokenSource};
 use super::retry::{backoff, classify};
 use super::{Budget, CallLog, Erp, ErpError};
+use crate::downstream::RecordShape;
 
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
@@ -39,6 +45,10 @@ pub struct HttpErpSettings {
     pub call_timeout: Duration,
     /// Attempts per delivery (`ERP_MAX_ATTEMPTS`); SQS redelivers after the last.
     pub max_attempts: u32,
+    /// What is sent, and where.
+    pub record: RecordShape,
+    /// The user agent's product: the consumer's binary.
+    pub service: &'static str,
 }
 
 /// The employee record as the ERP receives it. `name` and `email` are absent for a deletion.
@@ -53,6 +63,15 @@ struct EmployeeRecord<'a> {
     event_id: &'a str,
     #[serde(with = "time::serde::rfc3339")]
     changed_at: time::OffsetDateTime,
+}
+
+/// A Salesforce contact's fields, as the mirror upserts them. Salesforce requires
+/// `LastName`; the CRM has one name field.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ContactRecord<'a> {
+    last_name: Option<&'a str>,
+    email: Option<&'a str>,
 }
 
 pub struct HttpErp {
@@ -87,7 +106,7 @@ impl HttpErp {
             // possibly in clear text: it is an answer, not a hop.
             .redirect(reqwest::redirect::Policy::none())
             .https_only(settings.endpoint.scheme() == "https")
-            .user_agent(concat!("crm-erp-processor/", env!("CARGO_PKG_VERSION")))
+            .user_agent(format!("crm-{}/{}", settings.service, env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {
             client,
@@ -122,9 +141,10 @@ impl HttpErp {
         }
     }
 
-    /// `{endpoint}/employees/{userId}`, the id as one path segment whatever it holds. An id
-    /// that is a dot segment (`.`, `..`, or their percent-encodings) would name another
-    /// resource (the collection, its parent): refused.
+    /// `{endpoint}/employees/{userId}` (a contact's: `{endpoint}/sobjects/Contact/CrmUserId__c/{userId}`),
+    /// the id as one path segment whatever it holds. An id that is a dot segment (`.`, `..`,
+    /// or their percent-encodings) would name another resource (the collection, its
+    /// parent): refused.
     pub fn record_url(&self, user_id: &str) -> Result<Url, ErpError> {
         let dots = user_id.to_ascii_lowercase().replace("%2e", ".");
         if dots == "." || dots == ".." {
@@ -136,7 +156,11 @@ impl HttpErp {
         url.path_segments_mut()
             .expect("the configuration admits only http(s) URLs, which have a path")
             .pop_if_empty()
-            .extend(["employees", user_id]);
+            .extend(match self.settings.record {
+                RecordShape::Employee => &["employees"][..],
+                RecordShape::Contact => &["sobjects", "Contact", "CrmUserId__c"][..],
+            })
+            .push(user_id);
         Ok(url)
     }
 
@@ -146,9 +170,20 @@ impl HttpErp {
         let request = if deleting {
             // The deletion's version too: an ERP keeps it with the deletion, and refuses
             // any write of the employee after it (see the ERP contract, docs/erp-contract.md).
-            url.query_pairs_mut()
-                .append_pair("version", &event.version().to_string());
+            if self.settings.record == RecordShape::Employee {
+                url.query_pairs_mut()
+                    .append_pair("version", &event.version().to_string());
+            }
             self.client.delete(url)
+        } else if self.settings.record == RecordShape::Contact {
+            let contact = ContactRecord {
+                last_name: event.user.name.as_deref(),
+                email: event.user.email.as_deref(),
+            };
+            self.client
+                .patch(url)
+                .header(CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(&contact).expect("a contact always serializes"))
         } else {
             let record = EmployeeRecord {
                 employee_id: &employee.record_id,

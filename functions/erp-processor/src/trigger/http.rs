@@ -72,7 +72,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Infallibl
             (error.to_response(), None)
         }
     };
-    crate::metrics::emit(&app.metrics_namespace, &tally, &app.erp_calls.drain());
+    crate::metrics::emit(&app.metrics_namespace, app.service, &tally, &app.erp_calls.drain());
     tracing::info!(
         method = %req.method(),
         route = if on_events { EVENTS_PATH } else { "unmatched" },

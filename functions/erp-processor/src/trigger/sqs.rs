@@ -112,7 +112,7 @@ pub async fn handle(app: &App, batch: Batch, budget: Budget) -> SqsBatchResponse
     failed.sort_unstable_by_key(|(index, _)| *index);
     tracing::info!(records = total, failed = failed.len(), "batch processed");
     let tally = *tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    crate::metrics::emit(&app.metrics_namespace, &tally, &app.erp_calls.drain());
+    crate::metrics::emit(&app.metrics_namespace, app.service, &tally, &app.erp_calls.drain());
     let mut response = SqsBatchResponse::default();
     response.set_failures(failed.into_iter().map(|(_, message_id)| message_id));
     response

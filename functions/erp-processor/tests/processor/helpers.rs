@@ -25,6 +25,7 @@ pub async fn spawn_app() -> TestApp {
 /// The defaults with the simulated ERP (no latency), on these tables.
 fn config_for(processed_table: String, employees_table: String) -> ErpProcessorConfig {
     ErpProcessorConfig {
+        downstream: &erp_processor::downstream::ERP,
         processed_table,
         employees_table,
         erp_system: "OracleFusion".to_owned(),

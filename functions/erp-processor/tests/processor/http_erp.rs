@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use erp_processor::downstream::RecordShape;
 use erp_processor::erp::credentials::Token;
 use erp_processor::erp::{Budget, CallLog, ErpError, HttpErp, HttpErpSettings, TokenSource};
 use erp_processor::process::{Outcome, ProcessError};
@@ -31,6 +32,8 @@ async fn connected(call_timeout: Duration, max_attempts: u32) -> Connected {
     let mut app = spawn_app().await;
     let calls = Arc::new(CallLog::default());
     let settings = HttpErpSettings {
+        record: RecordShape::Employee,
+        service: "erp-processor",
         endpoint: url::Url::parse(&erp.url()).unwrap(),
         call_timeout,
         max_attempts,
@@ -231,6 +234,8 @@ async fn a_token_rotated_in_the_secret_is_read_again_on_a_401() {
         .arn
         .unwrap();
     let settings = HttpErpSettings {
+        record: RecordShape::Employee,
+        service: "erp-processor",
         endpoint: url::Url::parse(&erp.url()).unwrap(),
         call_timeout: Duration::from_secs(2),
         max_attempts: 3,

@@ -1,6 +1,8 @@
-//! The ERP processor through its Lambda handler, against a real MiniStack server.
+//! The ERP processor and the CRM mirror through their Lambda handler, against a real
+//! MiniStack server.
 mod helpers;
 
+mod crm_mirror;
 mod dispatch;
 mod http_erp;
 mod once;

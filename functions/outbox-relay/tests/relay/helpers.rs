@@ -36,11 +36,13 @@ pub async fn spawn_stack() -> Stack {
         users_table,
         employees_table,
         events,
+        ..
     } = CrmTables::create(&aws).await;
     let crm_config = CrmApiConfig {
         users_table,
         events_topic_arn: events.topic_arn,
         employees_table: employees_table.clone(),
+        mirror_contacts_table: None,
         metrics_namespace: "CrmErp/test".to_owned(),
     };
     let processed_table = create_processed_table(&dynamo).await;

@@ -175,7 +175,9 @@ const QUEUE: [&str; 2] = ["SendMessage", "SendMessageBatch"];
 const TOPIC: [&str; 2] = ["Publish", "PublishBatch"];
 
 /// The queues subscribed to the events topic: SNS sends each event to every one of them.
-const CONSUMERS: f64 = 1.0;
+/// Each consumer (erp-processor, crm-mirror) runs the same core, so the second one's calls,
+/// writes and billed time per event are erp-processor's, measured once and counted twice.
+const CONSUMERS: f64 = 2.0;
 
 fn rates(
     function: &'static str,
@@ -206,7 +208,9 @@ fn rates(
 
 fn this_stack(i: &Inputs) -> Usage {
     let per_batch = 1.0 / i.batch_size as f64;
-    let sum = |f: &dyn Fn(&CallRate) -> f64| i.calls.iter().map(f).sum::<f64>();
+    // The consumer side's calls happen once per consumer.
+    let times = |c: &CallRate| if c.function == "erp-processor" { CONSUMERS } else { 1.0 };
+    let sum = |f: &dyn Fn(&CallRate) -> f64| i.calls.iter().map(|c| f(c) * times(c)).sum::<f64>();
     let per_user_of = |operations: [&str; 2]| {
         sum(&|c| {
             if operations.contains(&c.operation.as_str()) {
@@ -217,9 +221,9 @@ fn this_stack(i: &Inputs) -> Usage {
         })
     };
     // A user's event, delivered by SNS to each consumer's queue (one request each, which
-    // the emulator makes inside and the proxy cannot see); the event source mapping receives
-    // each batch and deletes it: two requests per batch.
-    let sqs = per_user_of(QUEUE) + CONSUMERS + 2.0 * per_batch;
+    // the emulator makes inside and the proxy cannot see); each consumer's event source
+    // mapping receives each batch and deletes it: two requests per batch.
+    let sqs = per_user_of(QUEUE) + CONSUMERS * (1.0 + 2.0 * per_batch);
     Usage {
         design: "this stack",
         api_requests: 1.0,
@@ -232,6 +236,12 @@ fn this_stack(i: &Inputs) -> Usage {
             },
             FunctionUse {
                 name: "erp-processor",
+                invocations_per_user: per_batch,
+                billed_ms: i.batch_billed_ms,
+                memory_mb: i.memory_mb,
+            },
+            FunctionUse {
+                name: "crm-mirror",
                 invocations_per_user: per_batch,
                 billed_ms: i.batch_billed_ms,
                 memory_mb: i.memory_mb,
@@ -251,9 +261,9 @@ fn this_stack(i: &Inputs) -> Usage {
         log_bytes: i.post_log_bytes
             + PLATFORM_LOG_BYTES
             + ACCESS_LOG_BYTES
-            + (i.batch_log_bytes + PLATFORM_LOG_BYTES) * per_batch,
-        // One trace per API request and one per processor invocation.
-        traces: (1.0 + per_batch) * TRACE_SAMPLING,
+            + CONSUMERS * (i.batch_log_bytes + PLATFORM_LOG_BYTES) * per_batch,
+        // One trace per API request and one per consumer invocation.
+        traces: (1.0 + CONSUMERS * per_batch) * TRACE_SAMPLING,
     }
 }
 
@@ -261,11 +271,15 @@ fn this_stack(i: &Inputs) -> Usage {
 /// send per user, batches of the same size one record at a time at 100 ms each, one audit
 /// put per record, no indexes and no tracing. Its API ran on a server, which has no price
 /// per request: it is priced here as this stack's front, so the columns differ by the flow.
+/// Its Salesforce call was a placeholder inside the API's request: no consumer of its own.
 fn original(i: &Inputs) -> Usage {
     let mut usage = this_stack(i);
     let per_batch = 1.0 / i.batch_size as f64;
     usage.design = "original design";
+    usage.functions.retain(|f| f.name != "crm-mirror");
     usage.functions[1].billed_ms = i.sequential_batch_billed_ms;
+    usage.log_bytes =
+        i.post_log_bytes + PLATFORM_LOG_BYTES + ACCESS_LOG_BYTES + (i.batch_log_bytes + PLATFORM_LOG_BYTES) * per_batch;
     usage.sqs_requests = 1.0 + 2.0 * per_batch;
     usage.sns_requests = 0.0;
     usage.write_units = 2.0;
@@ -415,16 +429,21 @@ mod tests {
             rate("erp-processor", "GetItem", Some("ErpProcessedUsers"), 0.5, 0.0),
         ]);
         let u = this_stack(&i);
-        assert_eq!(u.write_units, 7.0);
-        assert_eq!(u.read_units, 0.5);
-        // The delivery to the one consumer's queue, and a batch's receive and delete.
-        assert!((u.sqs_requests - 1.2).abs() < 1e-12);
+        // crm-api's 4, and the consumer side's 3 once per consumer (the ERP, the CRM mirror).
+        assert_eq!(u.write_units, 4.0 + 2.0 * 3.0);
+        assert_eq!(u.read_units, 2.0 * 0.5);
+        // The delivery to each consumer's queue, and each one's batch receive and delete.
+        assert!((u.sqs_requests - 2.0 * 1.2).abs() < 1e-12);
         assert_eq!(u.sns_requests, 1.0);
-        assert_eq!(u.functions[1].invocations_per_user, 0.1);
-        assert!((u.log_bytes - (400.0 + 600.0 + 520.0 + 360.0)).abs() < 1e-9);
+        let names: Vec<&str> = u.functions.iter().map(|f| f.name).collect();
+        assert_eq!(names, ["crm-api", "erp-processor", "crm-mirror"]);
+        assert_eq!(u.functions[2].invocations_per_user, 0.1);
+        assert!((u.log_bytes - (400.0 + 600.0 + 520.0 + 2.0 * 360.0)).abs() < 1e-9);
         let o = original(&i);
         assert_eq!((o.write_units, o.read_units, o.traces), (2.0, 0.0, 0.0));
+        assert_eq!(o.functions.len(), 2, "the original's Salesforce call had no consumer");
         assert_eq!(o.functions[1].billed_ms, 1020.0);
+        assert!((o.log_bytes - (400.0 + 600.0 + 520.0 + 360.0)).abs() < 1e-9);
         assert_eq!(o.functions[0].billed_ms, u.functions[0].billed_ms);
     }
 

@@ -27,6 +27,8 @@ pub struct Settings {
 pub struct Peers<'a> {
     /// The fake ERP's base URL (`-c erpEndpointUrl`).
     pub erp_endpoint_url: &'a str,
+    /// The fake CRM's base URL, the mirror's (`-c mirrorEndpointUrl`).
+    pub mirror_endpoint_url: &'a str,
 }
 
 pub fn free_port() -> u16 {
@@ -62,6 +64,7 @@ impl DevStack {
                 settings.reconcile_settle_s.to_string(),
             ),
             ("LOCAL_ERP_ENDPOINT_URL", peers.erp_endpoint_url.to_owned()),
+            ("LOCAL_MIRROR_ENDPOINT_URL", peers.mirror_endpoint_url.to_owned()),
         ];
         Self::start_with(root, &env).await
     }

@@ -35,6 +35,7 @@ pub const KEY: &str = "test";
 pub const EMULATOR_PORT_VAR: &str = "E2E_EMULATOR_PORT";
 pub const STATE_DIR_VAR: &str = "E2E_STATE_DIR";
 pub const ERP_PORT_VAR: &str = "E2E_ERP_PORT";
+pub const CRM_PORT_VAR: &str = "E2E_CRM_PORT";
 pub const SINCE_VAR: &str = "E2E_SINCE_MS";
 pub const WHOLE_SUITE_VAR: &str = "E2E_WHOLE_SUITE";
 
@@ -56,14 +57,20 @@ pub async fn main(words: &[&str]) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    // The fake ERP runs inside the test process, which starts after the deployment; the
-    // stack is deployed pointing at the port it will take (`-c erpEndpointUrl`).
+    // The fake ERP and the mirror's fake CRM run inside the test process, which starts after
+    // the deployment; the stack is deployed pointing at the ports they will take
+    // (`-c erpEndpointUrl`, `-c mirrorEndpointUrl`). Two servers, so one can be down alone.
     let erp_port = free_port_to_keep();
     let erp_url = test_support::fake_erp::FakeErp::url_on(erp_port);
+    let crm_port = (erp_port + 1..32_000)
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .unwrap_or_else(free_port_to_keep);
+    let crm_url = test_support::fake_erp::FakeErp::crm_url_on(crm_port);
     println!("e2e: starting scripts/dev (log: target/e2e.dev.log)");
     let started = Instant::now();
     let peers = Peers {
         erp_endpoint_url: &erp_url,
+        mirror_endpoint_url: &crm_url,
     };
     let mut dev = match DevStack::start(&root, &SETTINGS, &peers).await {
         Ok(dev) => dev,
@@ -77,6 +84,7 @@ pub async fn main(words: &[&str]) -> ExitCode {
     let env = [
         (EMULATOR_PORT_VAR, dev.port.to_string()),
         (ERP_PORT_VAR, erp_port.to_string()),
+        (CRM_PORT_VAR, crm_port.to_string()),
         (STATE_DIR_VAR, dev.state.display().to_string()),
         (SINCE_VAR, since.as_millis().to_string()),
         (WHOLE_SUITE_VAR, u8::from(!filtered).to_string()),

@@ -420,7 +420,6 @@ pub async fn concurrent_producers(world: &World) -> Result<(), String> {
 /// and the redrive policy's 5 receives, a failed record would reach the dead-letter queue
 /// within ~15 s, before the lease expires: so it did before the deferral.
 pub async fn held_lease_defers(world: &World) -> Result<(), String> {
-    const HELD: &str = "e2e-held";
     let created = world.post_user("Leased Elsewhere", &unique_email("leased")).await?;
     expect(created.status == 201, || {
         format!("POST: {} {}", created.status, created.body)
@@ -428,29 +427,21 @@ pub async fn held_lease_defers(world: &World) -> Result<(), String> {
     let id = user_id(&created.body)?;
     let url = world.user_url(&id)?;
     synced(world, &url, 1, Duration::from_secs(30)).await?;
-
+    eventually(Duration::from_secs(30), "the mirror's view at version 1", || async {
+        world.mirror_view(&id).await.filter(|v| v.version == 1)
+    })
+    .await?;
+    // Both consumers' views: each defers on its own queue, with its own role.
+    let views = [world.outputs.erp_employees_table_name.as_str(), world.mirror().contacts];
     let expires = eventually(
         Duration::from_secs(10),
-        "the user's lease taken for the check",
+        "the user's leases taken for the check",
         || async {
-            let now = now_ms();
-            let expires = now + 20_000;
-            world
-                .dynamo
-                .update_item()
-                .table_name(&world.outputs.erp_employees_table_name)
-                .key("UserId", AttributeValue::S(id.clone()))
-                .update_expression("SET LeaseToken = :token, LeaseExpiresAt = :expires")
-                .condition_expression(
-                    "attribute_exists(UserId) AND (attribute_not_exists(LeaseToken) OR LeaseExpiresAt < :now)",
-                )
-                .expression_attribute_values(":token", AttributeValue::S(HELD.to_owned()))
-                .expression_attribute_values(":expires", AttributeValue::N(expires.to_string()))
-                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-                .send()
-                .await
-                .ok()
-                .map(|_| expires)
+            let expires = now_ms() + 20_000;
+            for table in views {
+                take_lease(world, table, &id, expires).await?;
+            }
+            Some(expires)
         },
     )
     .await?;
@@ -467,43 +458,82 @@ pub async fn held_lease_defers(world: &World) -> Result<(), String> {
             format!("PATCH: {} {}", patched.status, patched.body)
         })?;
         synced(world, &url, 2, Duration::from_secs(60)).await?;
-        let view = world.erp_view(&id).await.ok_or("no ERP view")?;
-        let synced_ms = (view.synced_at.unix_timestamp_nanos() / 1_000_000) as i64;
-        expect(synced_ms >= expires, || {
-            format!(
-                "the change was applied {} ms before the held lease expired",
-                expires - synced_ms
-            )
-        })?;
+        let mirror = eventually(Duration::from_secs(30), "the mirror's view at version 2", || async {
+            world.mirror_view(&id).await.filter(|v| v.version == 2)
+        })
+        .await?;
+        let erp = world.erp_view(&id).await.ok_or("no ERP view")?;
+        for (consumer, view) in [("the ERP", erp), ("the CRM mirror", mirror)] {
+            let synced_ms = (view.synced_at.unix_timestamp_nanos() / 1_000_000) as i64;
+            expect(synced_ms >= expires, || {
+                format!(
+                    "{consumer} applied the change {} ms before the held lease expired",
+                    expires - synced_ms
+                )
+            })?;
+        }
         queue_settled(world).await?;
         nothing_dead_lettered(world, &id).await
     }
     .await;
-    // The lease expires on its own; released here should the check end before it does.
+    // The leases expire on their own; released here should the check end before they do.
+    let mut released = Ok(());
+    for table in views {
+        if let Err(e) = release_lease(world, table, &id).await {
+            released = Err(e);
+        }
+    }
+    match (outcome, released) {
+        (outcome, Ok(())) => outcome,
+        (Ok(()), Err(e)) => Err(e),
+        (Err(reason), Err(e)) => Err(format!("{reason}; and {e}")),
+    }
+}
+
+/// The check's own holder of a lease, as a delivery of another instance would hold it.
+const HELD: &str = "e2e-held";
+
+/// Takes the user's lease on a consumer's view until `expires` (ms), unless a delivery holds it.
+async fn take_lease(world: &World, table: &str, id: &str, expires: i64) -> Option<()> {
+    world
+        .dynamo
+        .update_item()
+        .table_name(table)
+        .key("UserId", AttributeValue::S(id.to_owned()))
+        .update_expression("SET LeaseToken = :token, LeaseExpiresAt = :expires")
+        .condition_expression(
+            "attribute_exists(UserId) AND (attribute_not_exists(LeaseToken) OR LeaseExpiresAt < :now OR LeaseToken = :token)",
+        )
+        .expression_attribute_values(":token", AttributeValue::S(HELD.to_owned()))
+        .expression_attribute_values(":expires", AttributeValue::N(expires.to_string()))
+        .expression_attribute_values(":now", AttributeValue::N(now_ms().to_string()))
+        .send()
+        .await
+        .ok()
+        .map(|_| ())
+}
+
+/// Gives the check's lease back, if it still holds it.
+async fn release_lease(world: &World, table: &str, id: &str) -> Result<(), String> {
     let released = world
         .dynamo
         .update_item()
-        .table_name(&world.outputs.erp_employees_table_name)
-        .key("UserId", AttributeValue::S(id.clone()))
+        .table_name(table)
+        .key("UserId", AttributeValue::S(id.to_owned()))
         .update_expression("REMOVE LeaseToken, LeaseExpiresAt")
         .condition_expression("LeaseToken = :token")
         .expression_attribute_values(":token", AttributeValue::S(HELD.to_owned()))
         .send()
         .await;
-    let released = match released {
+    match released {
         Err(e)
             if !e
                 .as_service_error()
                 .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
         {
-            Err(format!("releasing the check's lease on {id}: {e}"))
+            Err(format!("releasing the check's lease on {id} in {table}: {e}"))
         }
         _ => Ok(()),
-    };
-    match (outcome, released) {
-        (outcome, Ok(())) => outcome,
-        (Ok(()), Err(e)) => Err(e),
-        (Err(reason), Err(e)) => Err(format!("{reason}; and {e}")),
     }
 }
 

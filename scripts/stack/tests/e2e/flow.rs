@@ -266,6 +266,20 @@ pub async fn lifecycle_through_the_api(world: &World) -> Result<(), String> {
     expect(sync["erpVersion"] == 3 && sync["erpRecordId"].is_string(), || {
         format!("sync {sync}")
     })?;
+    // Each consumer answers for itself: the CRM mirror, from its own queue, has version 3 too.
+    eventually(
+        Duration::from_secs(30),
+        "GET showing both consumers synced at version 3",
+        || async {
+            let got = world.call(Method::GET, &user_url, None).await.ok()?;
+            let downstream = &got.body["downstream"];
+            ["erp", "crmMirror"]
+                .iter()
+                .all(|c| downstream[c]["status"] == "synced" && downstream[c]["version"] == 3)
+                .then_some(())
+        },
+    )
+    .await?;
     let deleted = world.call(Method::DELETE, &user_url, None).await?;
     expect(deleted.status == 204, || {
         format!("DELETE: {} {}", deleted.status, deleted.body)
@@ -273,20 +287,77 @@ pub async fn lifecycle_through_the_api(world: &World) -> Result<(), String> {
     let gone = world.call(Method::GET, &user_url, None).await?;
     expect(gone.status == 404, || format!("GET after DELETE: {}", gone.status))?;
 
-    let view = eventually(Duration::from_secs(30), "the ERP view at version 4", || async {
-        world.erp_view(&id).await.filter(|v| v.version == 4)
-    })
-    .await?;
-    expect(view.state == user_sync::domain::EmployeeState::Deleted, || {
-        format!("{view:?}")
+    // Each consumer ends deleted at version 4, with each event recorded once and the newest
+    // applied last: the ERP, and the CRM mirror through its own queue and fake CRM.
+    for consumer in ["the ERP", "the CRM mirror"] {
+        let erp = consumer == "the ERP";
+        let view = eventually(
+            Duration::from_secs(30),
+            &format!("{consumer}'s view at version 4"),
+            || async {
+                let view = if erp {
+                    world.erp_view(&id).await
+                } else {
+                    world.mirror_view(&id).await
+                };
+                view.filter(|v| v.version == 4)
+            },
+        )
+        .await?;
+        expect(view.state == user_sync::domain::EmployeeState::Deleted, || {
+            format!("{consumer}: {view:?}")
+        })?;
+        // An event that met its user leased by another delivery is retried after the
+        // visibility timeout: it may still come, superseded.
+        let records = eventually(
+            Duration::from_secs(30),
+            &format!("{consumer}: all four events recorded"),
+            || async {
+                let mut by_user = if erp {
+                    world.processed_by_user().await
+                } else {
+                    world.mirror_processed_by_user().await
+                };
+                let records = by_user.remove(&id).unwrap_or_default();
+                (records.len() == 4).then_some(records)
+            },
+        )
+        .await?;
+        audit_trail_ends_with_the_deletion(consumer, &records)?;
+    }
+    expect(world.crm.employee(&id).is_none(), || {
+        "the fake CRM still holds the deleted contact".to_owned()
     })?;
-    // An event that met its user leased by another delivery is retried after the visibility
-    // timeout: it may still come, superseded.
-    let records = eventually(Duration::from_secs(30), "all four events recorded", || async {
-        let records = world.processed_by_user().await.remove(&id).unwrap_or_default();
-        (records.len() == 4).then_some(records)
-    })
-    .await?;
+    let contact_calls: Vec<String> = world.crm.calls_for(&id).into_iter().map(|c| c.method).collect();
+    expect(
+        contact_calls.first().map(String::as_str) == Some("PATCH")
+            && contact_calls.last().map(String::as_str) == Some("DELETE"),
+        || format!("the CRM's calls for the user, in order: {contact_calls:?}"),
+    )?;
+    let mirror = world.mirror();
+    for table in [
+        &world.outputs.users_table_name,
+        &world.outputs.erp_processed_users_table_name,
+        &world.outputs.erp_employees_table_name,
+        mirror.processed,
+        mirror.contacts,
+    ] {
+        let traces = world
+            .scan(table)
+            .await
+            .iter()
+            .flat_map(|item| item.values())
+            .filter(|v| format!("{v:?}").contains(tag.as_str()))
+            .count();
+        expect(traces == 0, || {
+            format!("{traces} values in {table} still name the deleted user")
+        })?;
+    }
+    Ok(())
+}
+
+/// A consumer's four audit records: each processed or superseded, version 4 processed.
+fn audit_trail_ends_with_the_deletion(consumer: &str, records: &[crate::world::Item]) -> Result<(), String> {
     let mut versions: Vec<(String, String)> = records
         .iter()
         .map(|r| {
@@ -305,28 +376,11 @@ pub async fn lifecycle_through_the_api(world: &World) -> Result<(), String> {
             && versions
                 .iter()
                 .all(|(_, status)| status == "Processed" || status == "Superseded"),
-        || format!("audit trail {versions:?}"),
+        || format!("{consumer}'s audit trail {versions:?}"),
     )?;
     expect(versions[3] == ("4".to_owned(), "Processed".to_owned()), || {
-        format!("audit trail {versions:?}")
-    })?;
-    for table in [
-        &world.outputs.users_table_name,
-        &world.outputs.erp_processed_users_table_name,
-        &world.outputs.erp_employees_table_name,
-    ] {
-        let traces = world
-            .scan(table)
-            .await
-            .iter()
-            .flat_map(|item| item.values())
-            .filter(|v| format!("{v:?}").contains(tag.as_str()))
-            .count();
-        expect(traces == 0, || {
-            format!("{traces} values in {table} still name the deleted user")
-        })?;
-    }
-    Ok(())
+        format!("{consumer}'s audit trail {versions:?}")
+    })
 }
 
 pub async fn shuffled_lifecycles(world: &World) -> Result<(), String> {

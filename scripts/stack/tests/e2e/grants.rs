@@ -33,7 +33,11 @@ async fn compare(world: &World, since: SystemTime, whole_suite: bool) -> Result<
     let account = world.account()?;
     let trail = aws_sdk_cloudtrail::Client::new(&world.aws);
     recording_is_complete(&trail, since).await?;
-    let events_queue = queue_arn(&account, &world.outputs.events_queue_url);
+    let trigger_queues = [
+        ("erp-processor", Some(&world.outputs.events_queue_url)),
+        ("crm-mirror", world.outputs.mirror_queue_url.as_ref()),
+    ]
+    .map(|(binary, url)| (binary, url.map(|url| queue_arn(&account, url))));
     let mut problems = Vec::new();
     for binary in ops::metrics::FUNCTIONS {
         let config = world.function_configuration(binary).await?;
@@ -63,7 +67,11 @@ async fn compare(world: &World, since: SystemTime, whole_suite: bool) -> Result<
             if used.keys().any(|call| covers(grant, call)) {
                 continue;
             }
-            match service_use(binary, grant, &events_queue) {
+            let trigger = trigger_queues
+                .iter()
+                .find(|(b, _)| *b == binary)
+                .and_then(|(_, arn)| arn.as_deref());
+            match service_use(binary, grant, trigger) {
                 Some(why) => println!("        (AWS) {} on {}: {why}", grant.action, grant.resource),
                 None if whole_suite => problems.push(format!(
                     "{binary} holds {} on {}, which no call of the suite used: exercise it in a scenario or remove it",

@@ -9,6 +9,7 @@
 //! This file is the suite's index: one test per promise, its doc comment the promise.
 
 mod browser;
+mod consumers;
 mod edges;
 mod erp;
 mod flow;
@@ -76,8 +77,9 @@ fn the_same_event_three_times_yields_one_record() -> Outcome {
     run(flow::duplicate_deliveries)
 }
 
-/// A user's life through the stage: created, changed twice (GET shows version 3 synced),
-/// deleted; the ERP ends deleted at version 4 and no table keeps its name or email.
+/// A user's life through the stage: created, changed twice (GET shows version 3 synced at
+/// both consumers), deleted; the ERP and the CRM mirror each record every event once and
+/// end deleted at version 4, and no table keeps its name or email.
 #[test]
 fn a_users_life_through_the_stage() -> Outcome {
     run(flow::lifecycle_through_the_api)
@@ -132,6 +134,15 @@ fn a_failed_erp_call_leaves_its_retry_free() -> Outcome {
     run(erp::failed_call_retried_at_once)
 }
 
+/// Publish once, consume many: with the ERP down and refusing one user, the CRM mirror
+/// applies every user from its own queue; with the CRM down, the ERP does. Each catches up
+/// once back, the refused user in the ERP's dead-letter queue alone (GET: erp failed,
+/// crmMirror synced).
+#[test]
+fn one_consumers_outage_or_poison_record_never_delays_the_other() -> Outcome {
+    run(consumers::isolated)
+}
+
 /// Topic unreachable for crm-api: 50 users reach the ERP once, and a user created and
 /// changed arrives as both, in order (GET: synced at version 2), by the relay's schedule.
 #[test]
@@ -177,8 +188,8 @@ fn concurrent_patches_and_producers_end_synced() -> Outcome {
     run(edges::concurrent_producers)
 }
 
-/// A user leased by another holder defers its change's record instead of failing it:
-/// synced once the lease expires, none dead-lettered.
+/// A user leased by another holder at both consumers defers its change's record at each
+/// instead of failing it: synced once the leases expire, none dead-lettered.
 #[test]
 fn a_held_lease_defers_the_record() -> Outcome {
     run(edges::held_lease_defers)
@@ -204,9 +215,9 @@ fn scripts_backfill_republishes_a_processed_user() -> Outcome {
     run(scripts::backfill_reaches_the_erp)
 }
 
-/// scripts/reconcile reports a view lost by hand as missing and one revived after its
-/// user's deletion as deleted upstream, as the deployed reconciler's scheduled run counts
-/// them; `--repair` mends both; a second run names neither.
+/// scripts/reconcile reports a user's views lost by hand as missing at both consumers and
+/// one revived after its user's deletion as deleted upstream, as the deployed reconciler's
+/// scheduled run counts them; `--repair` mends them; a second run names neither.
 #[test]
 fn scripts_reconcile_mends_views_changed_by_hand() -> Outcome {
     run(scripts::reconcile_mends_views_changed_by_hand)

@@ -170,11 +170,11 @@ pub async fn redrive_after_the_fix(world: &World) -> Result<(), String> {
     expect(!still_dead, || "the event is still in the dead-letter queue".to_owned())
 }
 
-/// `scripts/reconcile` on two views changed by hand behind the flow's back: one lost (the
-/// user reads as missing, and the repair re-publishes it), one set active again after its
-/// user's deletion (deleted upstream, and the repair sends the deletion again). The deployed
-/// reconciler's scheduled run counts both in its metrics, which `scripts/metrics` shows. A
-/// second run names neither.
+/// `scripts/reconcile` on views changed by hand behind the flow's back: one user's lost at
+/// both consumers (it reads as missing at each, and the repair re-publishes it once), one
+/// set active again at the ERP after its user's deletion (deleted upstream, and the repair
+/// sends the deletion again). The deployed reconciler's scheduled run counts both in its
+/// metrics, which `scripts/metrics` shows. A second run names neither.
 pub async fn reconcile_mends_views_changed_by_hand(world: &World) -> Result<(), String> {
     let lost = world.post_user("Lost View", &unique_email("reconcile-lost")).await?;
     let lost = user_id(&lost.body)?;
@@ -187,6 +187,12 @@ pub async fn reconcile_mends_views_changed_by_hand(world: &World) -> Result<(), 
     eventually(Duration::from_secs(20), "both users in the ERP's view", || async {
         (view_of(lost.clone()).await.is_some() && view_of(revived.clone()).await.is_some()).then_some(())
     })
+    .await?;
+    eventually(
+        Duration::from_secs(20),
+        "the lost user in the mirror's view",
+        || async { world.mirror_view(&lost).await.map(drop) },
+    )
     .await?;
     let deleted = world.call(Method::DELETE, &revived_url, None).await?;
     expect(deleted.status == 204, || {
@@ -202,14 +208,16 @@ pub async fn reconcile_mends_views_changed_by_hand(world: &World) -> Result<(), 
 
     let views = &world.outputs.erp_employees_table_name;
     let key = |id: &str| AttributeValue::S(id.to_owned());
-    world
-        .dynamo
-        .delete_item()
-        .table_name(views)
-        .key("UserId", key(&lost))
-        .send()
-        .await
-        .map_err(|e| format!("delete a view: {e}"))?;
+    for table in [views.as_str(), world.mirror().contacts] {
+        world
+            .dynamo
+            .delete_item()
+            .table_name(table)
+            .key("UserId", key(&lost))
+            .send()
+            .await
+            .map_err(|e| format!("delete a view: {e}"))?;
+    }
     world
         .dynamo
         .update_item()
@@ -225,9 +233,13 @@ pub async fn reconcile_mends_views_changed_by_hand(world: &World) -> Result<(), 
 
     scheduled_run_counts_the_drift(world, changed).await?;
     let report = run_script(world, "scripts/reconcile", &[]).await?;
-    for line in [format!("missing {lost}"), format!("deleted-upstream {revived}")] {
-        expect(report.lines().any(|l| l == line), || {
-            format!("scripts/reconcile did not report {line:?}:\n{report}")
+    // Under each consumer's heading: missing at both, deleted upstream at the ERP only.
+    for (line, times) in [
+        (format!("missing {lost}"), 2),
+        (format!("deleted-upstream {revived}"), 1),
+    ] {
+        expect(report.lines().filter(|l| *l == line).count() == times, || {
+            format!("scripts/reconcile did not report {line:?} {times} time(s):\n{report}")
         })?;
     }
     let repaired = run_script(world, "scripts/reconcile", &["--repair"]).await?;
@@ -239,7 +251,8 @@ pub async fn reconcile_mends_views_changed_by_hand(world: &World) -> Result<(), 
             .await
             .is_some_and(|v| v.version == 1 && !v.state.is_deleted());
         let gone = view_of(revived.clone()).await.is_some_and(|v| v.state.is_deleted());
-        (back && gone).then_some(())
+        let mirrored = world.mirror_view(&lost).await.is_some_and(|v| !v.state.is_deleted());
+        (back && gone && mirrored).then_some(())
     })
     .await?;
     let again = run_script(world, "scripts/reconcile", &[]).await?;

@@ -9,7 +9,7 @@ use reqwest::{Method, Url};
 use serde_json::{json, Value};
 
 use ops::{LocalUrlForm, Outputs};
-use stack::e2e::{EMULATOR_PORT_VAR, ERP_PORT_VAR, KEY, STATE_DIR_VAR};
+use stack::e2e::{CRM_PORT_VAR, EMULATOR_PORT_VAR, ERP_PORT_VAR, KEY, STATE_DIR_VAR};
 
 /// Where scripts/dev writes the emulator's certificate, in its state directory.
 const CA_BUNDLE: &str = "tls/server.crt";
@@ -34,6 +34,8 @@ pub struct World {
     pub proxy: FaultProxy,
     /// The ERP the stack is deployed against.
     pub erp: FakeErp,
+    /// The CRM the mirror is deployed against (the fake's `/crm` contacts).
+    pub crm: FakeErp,
     pub aws: aws_config::SdkConfig,
     /// The emulator's certificate (PEM).
     pub ca: Vec<u8>,
@@ -49,6 +51,13 @@ pub struct Answer {
     pub body: Value,
 }
 
+/// The CRM mirror's resources in the outputs.
+pub struct MirrorOutputs<'a> {
+    pub contacts: &'a str,
+    pub processed: &'a str,
+    pub dead_letters: &'a str,
+}
+
 impl World {
     /// The stack `stack e2e` deployed: its emulator's port, the port the stack expects the
     /// fake ERP on and scripts/dev's state directory, from the runner's environment.
@@ -58,7 +67,7 @@ impl World {
                 format!("{name} is not set: run the suite with scripts/e2e, which deploys the stack first")
             })
         };
-        let (emulator_port, erp_port) = (port(EMULATOR_PORT_VAR)?, port(ERP_PORT_VAR)?);
+        let (emulator_port, erp_port, crm_port) = (port(EMULATOR_PORT_VAR)?, port(ERP_PORT_VAR)?, port(CRM_PORT_VAR)?);
         let state = std::env::var_os(STATE_DIR_VAR)
             .map(std::path::PathBuf::from)
             .ok_or_else(|| format!("{STATE_DIR_VAR} is not set: run the suite with scripts/e2e"))?;
@@ -74,7 +83,10 @@ impl World {
         let erp = FakeErp::start_on(erp_port)
             .await
             .map_err(|e| format!("cannot start the fake ERP on port {erp_port}: {e}"))?;
-        Self::new(&root, state, outputs, emulator, proxy, erp).await
+        let crm = FakeErp::start_on(crm_port)
+            .await
+            .map_err(|e| format!("cannot start the fake CRM on port {crm_port}: {e}"))?;
+        Self::new(&root, state, outputs, emulator, proxy, [erp, crm]).await
     }
 
     async fn new(
@@ -83,7 +95,7 @@ impl World {
         outputs: Outputs,
         emulator: Url,
         proxy: FaultProxy,
-        erp: FakeErp,
+        [erp, crm]: [FakeErp; 2],
     ) -> Result<Self, String> {
         let credentials = Credentials::new(KEY, KEY, None, None, "e2e");
         // As scripts/dev deployed it: the emulator's endpoint and certificate, the account
@@ -97,8 +109,9 @@ impl World {
             .credentials_provider(credentials.clone())
             .load()
             .await;
-        // The token the CDK app generated: the fake ERP takes no call without it.
-        erp.require_token(&erp_token(&aws, &outputs).await?);
+        // The tokens the CDK app generated: neither fake takes a call without its own.
+        erp.require_token(&token(&aws, outputs.erp_credentials_secret_arn.as_deref()).await?);
+        crm.require_token(&token(&aws, outputs.crm_mirror_credentials_secret_arn.as_deref()).await?);
         Ok(Self {
             root: root.to_owned(),
             outputs,
@@ -110,6 +123,7 @@ impl World {
             lambda: aws_sdk_lambda::Client::new(&aws),
             proxy,
             erp,
+            crm,
             aws,
             state,
         })
@@ -180,10 +194,37 @@ impl World {
 
     /// The ERP's view of one user, if any of its events was applied.
     pub async fn erp_view(&self, user_id: &str) -> Option<user_sync::domain::EmployeeView> {
-        user_sync::store::ErpEmployeesTable::new(self.dynamo.clone(), &self.outputs.erp_employees_table_name)
+        self.view(&self.outputs.erp_employees_table_name, user_id).await
+    }
+
+    /// The CRM mirror's view of one user, if any of its events was applied.
+    pub async fn mirror_view(&self, user_id: &str) -> Option<user_sync::domain::EmployeeView> {
+        self.view(self.mirror().contacts, user_id).await
+    }
+
+    async fn view(&self, table: &str, user_id: &str) -> Option<user_sync::domain::EmployeeView> {
+        user_sync::store::ErpEmployeesTable::new(self.dynamo.clone(), table)
             .get(user_id)
             .await
-            .expect("read the ERP view")
+            .expect("read a consumer's view")
+    }
+
+    /// The mirror's tables and queues, which the suite's stack always has.
+    pub fn mirror(&self) -> MirrorOutputs<'_> {
+        let o = &self.outputs;
+        fn named(v: &Option<String>) -> &str {
+            v.as_deref().expect("the stack outputs the CRM mirror's resources")
+        }
+        MirrorOutputs {
+            contacts: named(&o.crm_mirror_contacts_table_name),
+            processed: named(&o.crm_mirror_processed_events_table_name),
+            dead_letters: named(&o.mirror_dead_letter_queue_url),
+        }
+    }
+
+    /// The mirror's audit records, grouped by user id.
+    pub async fn mirror_processed_by_user(&self) -> HashMap<String, Vec<Item>> {
+        test_support::processed_by_user(&self.dynamo, self.mirror().processed).await
     }
 
     /// The environment of a command that is a client of this stack (scripts/smoke,
@@ -294,7 +335,7 @@ impl World {
 
     /// The ERP's bearer token, as the CDK app generated it into the secret.
     pub async fn erp_token(&self) -> Result<String, String> {
-        erp_token(&self.aws, &self.outputs).await
+        token(&self.aws, self.outputs.erp_credentials_secret_arn.as_deref()).await
     }
 
     /// Adds (`Some`) or removes (`None`) one variable of a function's environment.
@@ -338,14 +379,14 @@ fn signed_client(credentials: Credentials, ca: &[u8]) -> SignedClient {
     )
 }
 
-async fn erp_token(aws: &aws_config::SdkConfig, outputs: &Outputs) -> Result<String, String> {
-    let secret = outputs
-        .erp_credentials_secret_arn
-        .clone()
-        .ok_or("the stack has no ERP credentials secret: was it deployed with -c erpEndpointUrl?")?;
+/// The bearer token in a credentials secret, as the CDK app generated it.
+async fn token(aws: &aws_config::SdkConfig, secret: Option<&str>) -> Result<String, String> {
+    let secret = secret.ok_or(
+        "the stack has no credentials secret: was it deployed with -c erpEndpointUrl and -c mirrorEndpointUrl?",
+    )?;
     let value = aws_sdk_secretsmanager::Client::new(aws)
         .get_secret_value()
-        .secret_id(&secret)
+        .secret_id(secret)
         .send()
         .await
         .map_err(|e| format!("read {secret}: {e}"))?;
@@ -353,7 +394,7 @@ async fn erp_token(aws: &aws_config::SdkConfig, outputs: &Outputs) -> Result<Str
         .secret_string()
         .and_then(|s| serde_json::from_str::<Value>(s).ok())
         .and_then(|v| v["token"].as_str().map(str::to_owned))
-        .ok_or_else(|| "the ERP credentials secret holds no token".to_owned())
+        .ok_or_else(|| format!("{secret} holds no token"))
 }
 
 pub use test_support::text as s;
