@@ -240,12 +240,13 @@ pub fn cost_tables(c: &crate::cost::measured::Cost) -> String {
         let cells: Vec<String> = c.designs.iter().map(|d| cell(&d.usage)).collect();
         let _ = writeln!(md, "| {label} | {} |", cells.join(" | "));
     };
-    for (n, f) in c.designs[0].usage.functions.iter().enumerate() {
+    // By name: a design may lack a function (the original had no CRM mirror).
+    for f in &c.designs[0].usage.functions {
         row(
             format!("{}: invocations × mean billed ms ({:.0} MB)", f.name, f.memory_mb),
-            &|u| {
-                let f = &u.functions[n];
-                format!("{} × {:.1}", per_user(f.invocations_per_user), f.billed_ms)
+            &|u| match u.functions.iter().find(|g| g.name == f.name) {
+                Some(f) => format!("{} × {:.1}", per_user(f.invocations_per_user), f.billed_ms),
+                None => "–".to_owned(),
             },
         );
     }
@@ -266,7 +267,7 @@ pub fn cost_tables(c: &crate::cost::measured::Cost) -> String {
         designs.join(" | ")
     );
     let _ = writeln!(md, "|---|---:|{}", "---:|".repeat(designs.len()));
-    for (n, line) in c.designs[0].lines.iter().enumerate() {
+    for line in &c.designs[0].lines {
         let dollars = unit_price(line.price.usd);
         let price = match line.price.per {
             1.0 => format!("{dollars} per {}", line.price.unit),
@@ -277,7 +278,9 @@ pub fn cost_tables(c: &crate::cost::measured::Cost) -> String {
             .designs
             .iter()
             .map(|d| {
-                let l = &d.lines[n];
+                let Some(l) = d.lines.iter().find(|l| l.item == line.item) else {
+                    return "–".to_owned();
+                };
                 let quantity = if l.quantity >= 1000.0 || l.quantity == 0.0 {
                     thousands(l.quantity)
                 } else {

@@ -167,13 +167,15 @@ pub struct SyncResponse {
     synced_at: Option<OffsetDateTime>,
 }
 
-impl SyncResponse {
-    fn of(state: &SyncState, version: u64) -> Self {
+/// The ERP's `downstream` answer under the names clients read before there was a second
+/// consumer.
+impl From<&ConsumerSync> for SyncResponse {
+    fn from(erp: &ConsumerSync) -> Self {
         Self {
-            status: state.status(version).as_str(),
-            erp_version: state.view.as_ref().map(|v| v.version),
-            erp_record_id: state.view.as_ref().map(|v| v.erp_record_id.clone()),
-            synced_at: state.view.as_ref().map(|v| v.synced_at),
+            status: erp.status,
+            erp_version: erp.version,
+            erp_record_id: erp.record_id.clone(),
+            synced_at: erp.synced_at,
         }
     }
 }
@@ -298,12 +300,12 @@ pub async fn get(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
             None
         }
     };
-    let erp = read("erp", erp);
+    let erp = read("erp", erp).map(|state| ConsumerSync::of(&state, user.version));
     let mirror = mirror.and_then(|state| read("crm-mirror", state));
-    body.sync = erp.as_ref().map(|state| SyncResponse::of(state, user.version));
+    body.sync = erp.as_ref().map(SyncResponse::from);
     body.downstream = Some(DownstreamSync {
-        erp: erp.as_ref().map(|state| ConsumerSync::of(state, user.version)),
-        crm_mirror: mirror.as_ref().map(|state| ConsumerSync::of(state, user.version)),
+        erp,
+        crm_mirror: mirror.map(|state| ConsumerSync::of(&state, user.version)),
     });
     let mut response = json(StatusCode::OK, &body);
     with_etag(&mut response, user.version);

@@ -447,6 +447,44 @@ mod tests {
         assert_eq!(o.functions[0].billed_ms, u.functions[0].billed_ms);
     }
 
+    #[test]
+    fn the_tables_show_a_function_one_design_lacks_as_a_dash() {
+        let i = inputs(vec![rate(
+            "erp-processor",
+            "PutItem",
+            Some("ErpProcessedUsers"),
+            1.0,
+            2.0,
+        )]);
+        let prices = prices::US_EAST_1;
+        let designs = [this_stack(&i), original(&i)]
+            .into_iter()
+            .map(|usage| {
+                let lines = super::super::lines(&usage, &prices);
+                Design {
+                    total_usd: super::super::total(&lines),
+                    usage,
+                    lines,
+                }
+            })
+            .collect();
+        let md = crate::report::cost_tables(&Cost {
+            prices,
+            inputs: i,
+            designs,
+        });
+        let row = |start: &str| md.lines().find(|l| l.starts_with(start)).unwrap_or_default().to_owned();
+        assert!(
+            row("| crm-mirror: invocations").ends_with("| 1/10 × 110.0 | – |"),
+            "{md}"
+        );
+        assert!(row("| Lambda crm-mirror duration").ends_with(" | – |"), "{md}");
+        assert!(
+            row("| Lambda erp-processor duration").matches(": $").count() == 2,
+            "{md}"
+        );
+    }
+
     /// `index_writes` knows one index per table, `ByUserId` keyed by the `UserId` a record
     /// holds: what the deployed tables have.
     #[test]

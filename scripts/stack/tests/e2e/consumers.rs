@@ -8,7 +8,7 @@ use stack::e2e::SETTINGS;
 use stack::smoke::expect;
 use test_support::fake_erp::Behaviour;
 
-use crate::support::{eventually, unique_email, user_id};
+use crate::support::{eventually, none_reached, unique_email, user_id};
 use crate::world::World;
 
 pub async fn isolated(world: &World) -> Result<(), String> {
@@ -41,10 +41,7 @@ async fn erp_down_and_refusing(world: &World) -> Result<(), String> {
             "      the CRM mirror applied 3 users in {:.1} s with the ERP down",
             started.elapsed().as_secs_f64()
         );
-        let reached: Vec<&String> = users.iter().filter(|u| world.erp.employee(u).is_some()).collect();
-        expect(reached.is_empty(), || {
-            format!("the ERP was down, yet {reached:?} reached it")
-        })?;
+        none_reached(&world.erp, "the ERP", &users)?;
         Ok::<_, String>(users)
     }
     .await;
@@ -100,6 +97,7 @@ async fn crm_down(world: &World) -> Result<(), String> {
             || all_at_version_1(world, &users, Consumer::Erp),
         )
         .await?;
+        none_reached(&world.crm, "the CRM", &users)?;
         for user in &users {
             expect(world.mirror_view(user).await.is_none(), || {
                 format!("the CRM was down, yet the mirror's view holds {user}")

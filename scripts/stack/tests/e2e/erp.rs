@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::json;
 use test_support::fake_erp::{Behaviour, Call};
 
-use crate::support::{envelope, eventually, now_ms, run_script, unique_email, user_id};
+use crate::support::{envelope, eventually, none_reached, now_ms, run_script, unique_email, user_id};
 use crate::world::World;
 use stack::e2e::SETTINGS;
 use stack::smoke::expect;
@@ -155,10 +155,7 @@ pub async fn outage(world: &World) -> Result<(), String> {
         }
         // About two receives each, well short of the redrive policy's five.
         tokio::time::sleep(Duration::from_secs(SETTINGS.visibility_timeout_s * 2)).await;
-        let reached: Vec<&String> = users.iter().filter(|u| world.erp.employee(u).is_some()).collect();
-        expect(reached.is_empty(), || {
-            format!("the ERP was down, yet {reached:?} reached it")
-        })?;
+        none_reached(&world.erp, "the ERP", &users)?;
         Ok::<_, String>(users)
     }
     .await;

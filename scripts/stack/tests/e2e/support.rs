@@ -47,6 +47,14 @@ pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+/// None of `users` reached `server` (`system`, as a failure names it) while it was down.
+pub fn none_reached(server: &test_support::fake_erp::FakeErp, system: &str, users: &[String]) -> Result<(), String> {
+    let reached: Vec<&String> = users.iter().filter(|u| server.employee(u).is_some()).collect();
+    stack::smoke::expect(reached.is_empty(), || {
+        format!("{system} was down, yet {reached:?} reached it")
+    })
+}
+
 pub fn unique_email(tag: &str) -> String {
     format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
 }
