@@ -20,7 +20,8 @@ pub async fn wait(endpoint: &str, pid: &str) -> Result<(), String> {
         if started.elapsed() > LIMIT {
             return Err(format!("the emulator did not answer {health} within {LIMIT:?}"));
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // It starts in about a second: a short poll is what a start waits for it.
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

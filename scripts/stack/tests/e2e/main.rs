@@ -135,16 +135,17 @@ fn a_failed_erp_call_leaves_its_retry_free() -> Outcome {
 }
 
 /// Publish once, consume many: with the ERP down and refusing one user, the CRM mirror
-/// applies every user from its own queue; with the CRM down, the ERP does. Each catches up
-/// once back, the refused user in the ERP's dead-letter queue alone (GET: erp failed,
+/// applies every user from its own queue; with the CRM down, the ERP does while the mirror
+/// tries each user and gives its lease back. Each catches up once back, the refused user in the ERP's dead-letter queue alone (GET: erp failed,
 /// crmMirror synced).
 #[test]
 fn one_consumers_outage_or_poison_record_never_delays_the_other() -> Outcome {
     run(consumers::isolated)
 }
 
-/// Topic unreachable for crm-api: 50 users reach the ERP once, and a user created and
-/// changed arrives as both, in order (GET: synced at version 2), by the relay's schedule.
+/// Topic unreachable for crm-api: 50 users reach the ERP and the CRM mirror once each, and
+/// a user created and changed arrives at both as both, in order (GET: synced at version 2),
+/// by the relay's schedule.
 #[test]
 fn the_outbox_delivers_while_the_topic_is_unreachable() -> Outcome {
     run(outbox::outbox_under_outage)

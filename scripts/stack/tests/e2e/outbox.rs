@@ -109,6 +109,45 @@ async fn outage(world: &World) -> Result<(), String> {
     expect(versions == [1, 2], || {
         format!("the ERP applied the changed user's versions {versions:?}, not [1, 2]")
     })?;
+    // The outbox's guarantee holds for every consumer: the CRM mirror, from its own queue,
+    // has each user once, and the changed user's create then its change.
+    let mirrored = eventually(
+        Duration::from_secs(60),
+        "all 51 processed by the CRM mirror",
+        || async {
+            let processed = world.mirror_processed_by_user().await;
+            ids.iter().all(|id| processed.contains_key(id)).then_some(processed)
+        },
+    )
+    .await?;
+    let twice = ids
+        .iter()
+        .filter(|id| *id != &changed_id && mirrored[*id].len() != 1)
+        .count();
+    expect(twice == 0, || {
+        format!("{twice} users processed more than once by the CRM mirror")
+    })?;
+    eventually(
+        Duration::from_secs(60),
+        "the changed user at version 2 in the mirror's view",
+        || async { world.mirror_view(&changed_id).await.filter(|v| v.version == 2) },
+    )
+    .await?;
+    let contacts: Vec<Option<String>> = world
+        .crm
+        .calls_for(&changed_id)
+        .iter()
+        .filter(|c| c.method == "PATCH" && c.status.is_some_and(|s| (200..300).contains(&s)))
+        .map(|c| c.body.as_ref().and_then(|b| b["LastName"].as_str().map(str::to_owned)))
+        .collect();
+    expect(
+        contacts
+            == [
+                Some("Outage Changed".to_owned()),
+                Some("Outage Changed Twice".to_owned()),
+            ],
+        || format!("the CRM's contact writes for the changed user, in order: {contacts:?}"),
+    )?;
     let left = pending_marks(world, &ids).await;
     expect(left == 0, || format!("{left} pending marks left behind"))
 }
