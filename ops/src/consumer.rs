@@ -66,13 +66,20 @@ impl Consumer {
             .collect()
     }
 
+    /// `--consumer NAME` at the head of `args`, if given, and the rest: each command chooses
+    /// its own default (redrive the ERP's queues, reconcile every consumer).
+    pub fn named_in<'a, 'b>(args: &'a [&'b str]) -> Result<(Option<Self>, &'a [&'b str]), String> {
+        match args {
+            ["--consumer", name, rest @ ..] => Ok((Some(Self::parse(name)?), rest)),
+            ["--consumer"] => Err("--consumer needs a name: erp or crm-mirror".to_owned()),
+            rest => Ok((None, rest)),
+        }
+    }
+
     /// `--consumer NAME` at the head of `args` (the ERP when absent), and the rest.
     pub fn from_args<'a, 'b>(args: &'a [&'b str]) -> Result<(Self, &'a [&'b str]), String> {
-        match args {
-            ["--consumer", name, rest @ ..] => Ok((Self::parse(name)?, rest)),
-            ["--consumer"] => Err("--consumer needs a name: erp or crm-mirror".to_owned()),
-            rest => Ok((Self::Erp, rest)),
-        }
+        let (named, rest) = Self::named_in(args)?;
+        Ok((named.unwrap_or(Self::Erp), rest))
     }
 }
 
@@ -141,5 +148,17 @@ mod tests {
             .unwrap_err()
             .contains("erp or crm-mirror"));
         assert!(Consumer::from_args(&["--consumer"]).is_err());
+    }
+
+    #[test]
+    fn a_consumer_not_named_is_left_to_the_command() {
+        assert_eq!(Consumer::named_in(&["--repair"]), Ok((None, &["--repair"][..])));
+        assert_eq!(
+            Consumer::named_in(&["--consumer", "erp", "--repair"]),
+            Ok((Some(Consumer::Erp), &["--repair"][..]))
+        );
+        assert!(Consumer::named_in(&["--consumer"])
+            .unwrap_err()
+            .contains("needs a name"));
     }
 }

@@ -15,12 +15,10 @@ const USAGE: &str = "ops reconcile --outputs FILE [--consumer erp|crm-mirror] [-
 
 pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
     let outputs = Outputs::read(outputs)?;
-    let (consumers, repair) = match args {
-        ["--consumer", name, rest @ ..] => {
-            let consumer = Consumer::parse(name)?;
-            (vec![(consumer, consumer.resources(&outputs)?)], rest)
-        }
-        rest => (Consumer::deployed(&outputs), rest),
+    let (named, repair) = Consumer::named_in(args)?;
+    let consumers = match named {
+        Some(consumer) => vec![(consumer, consumer.resources(&outputs)?)],
+        None => Consumer::deployed(&outputs),
     };
     let repair = match repair {
         [] => false,

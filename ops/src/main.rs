@@ -8,8 +8,9 @@
 //!                                          to its queue (the ERP's by default)
 //! ops backfill --outputs FILE [--generation NAME] (--all | USER_ID…)   re-publish users
 //!                                          through the outbox
-//! ops reconcile --outputs FILE [--repair]   compare Users with the ERP's view; with
-//!                                          --repair, re-send what drifted
+//! ops reconcile --outputs FILE [--consumer erp|crm-mirror] [--repair]
+//!                                          compare Users with each consumer's view (or
+//!                                          one's); with --repair, re-send what drifted
 //! ops metrics [MINUTES]                    the dashboard's figures from the functions' EMF
 //!                                          log lines of the last MINUTES (default 60)
 //! ```
@@ -23,7 +24,7 @@ mod republish;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: ops redrive --outputs FILE [--consumer erp|crm-mirror] (list | move (--all | ID…)) | ops backfill --outputs FILE [--generation NAME] (--all | USER_ID…) | ops reconcile --outputs FILE [--repair] | ops metrics [MINUTES]";
+const USAGE: &str = "usage: ops redrive --outputs FILE [--consumer erp|crm-mirror] (list | move (--all | ID…)) | ops backfill --outputs FILE [--generation NAME] (--all | USER_ID…) | ops reconcile --outputs FILE [--consumer erp|crm-mirror] [--repair] | ops metrics [MINUTES]";
 
 #[tokio::main]
 async fn main() -> ExitCode {

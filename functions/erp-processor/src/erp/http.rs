@@ -244,14 +244,14 @@ impl Erp for HttpErp {
                 self.calls.record(started.elapsed(), result.is_err());
                 let error = match result {
                     Ok(()) => {
-                        tracing::info!(event_id = %event.event_id, user_id = %event.user.id, version = event.version(),
-                            attempt, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "ERP call succeeded");
+                        tracing::info!(service = self.settings.service, event_id = %event.event_id, user_id = %event.user.id,
+                            version = event.version(), attempt, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "ERP call succeeded");
                         return Ok(());
                     }
                     Err(error) => error,
                 };
-                tracing::warn!(event_id = %event.event_id, user_id = %event.user.id, attempt,
-                    permanent = error.is_permanent(), reason = %error, "ERP call failed");
+                tracing::warn!(service = self.settings.service, event_id = %event.event_id, user_id = %event.user.id,
+                    attempt, permanent = error.is_permanent(), reason = %error, "ERP call failed");
                 let retry_after = match &error {
                     // A token rotated at the ERP and in the secret since this instance
                     // started: once with the new one (it counts as an attempt).

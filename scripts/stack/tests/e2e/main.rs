@@ -203,8 +203,9 @@ fn post_events_with_the_erp_hanging_answers_503_in_time() -> Outcome {
     run(edges::hanging_erp_behind_post_events)
 }
 
-/// scripts/redrive: a user's event dead-lettered while the ERP store was unreachable
-/// reaches the audit trail once after the fix.
+/// scripts/redrive: a user's event dead-lettered at both consumers while their stores were
+/// unreachable reaches each audit trail once after the fix (`--consumer crm-mirror` for the
+/// mirror's).
 #[test]
 fn scripts_redrive_after_the_fix() -> Outcome {
     run(scripts::redrive_after_the_fix)

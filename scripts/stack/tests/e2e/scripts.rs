@@ -111,63 +111,101 @@ pub async fn backfill_reaches_the_erp(world: &World) -> Result<(), String> {
         .ok_or_else(|| "a rerun of the same generation recorded another event".to_owned())
 }
 
-/// erp-processor's DynamoDB calls go through the switched-off fault proxy: a new user's
-/// event fails until the dead-letter queue. Then the cause is fixed and `scripts/redrive`
-/// moves that one message back.
+/// Both consumers' DynamoDB calls go through the switched-off fault proxy: a new user's
+/// event fails at each until its dead-letter queue. Then the cause is fixed and
+/// `scripts/redrive` moves that one message back, the ERP's by default and the CRM mirror's
+/// with `--consumer crm-mirror`.
 pub async fn redrive_after_the_fix(world: &World) -> Result<(), String> {
     let email = unique_email("redrive");
+    let in_dead_letters = |queue: &'static str, user: String| async move {
+        let url = match queue {
+            "erp" => world.outputs.dead_letter_queue_url.as_str(),
+            _ => world.mirror().dead_letters,
+        };
+        let limit = Duration::from_secs(SETTINGS.visibility_timeout_s * 5 + 30);
+        eventually(
+            limit,
+            &format!("the user's event in the {queue} dead-letter queue"),
+            || async {
+                let letters = ops::redrive::list(&world.sqs, url).await.ok()?;
+                letters
+                    .into_iter()
+                    .find(|l| l.user_id.as_deref() == Some(user.as_str()))
+            },
+        )
+        .await
+    };
     let dead_lettered = async {
         let created = world.post_user("Redrive Me", &email).await?;
         expect(created.status == 201, || format!("POST answered {}", created.status))?;
         let user = user_id(&created.body)?;
-        let limit = Duration::from_secs(SETTINGS.visibility_timeout_s * 5 + 30);
-        let letter = eventually(limit, "the user's event in the dead-letter queue", || async {
-            let letters = ops::redrive::list(&world.sqs, &world.outputs.dead_letter_queue_url)
-                .await
-                .ok()?;
-            letters
-                .into_iter()
-                .find(|l| l.user_id.as_deref() == Some(user.as_str()))
-        })
-        .await?;
+        let letter = in_dead_letters("erp", user.clone()).await?;
+        in_dead_letters("crm-mirror", user.clone()).await?;
         Ok((user, letter))
     };
-    // Restoring the function's environment is the fix.
-    let (user, letter) = with_service_down(world, "erp-processor", "AWS_ENDPOINT_URL_DYNAMODB", dead_lettered).await?;
+    // Restoring the functions' environments is the fix.
+    let variable = "AWS_ENDPOINT_URL_DYNAMODB";
+    let (user, letter) = with_service_down(
+        world,
+        "erp-processor",
+        variable,
+        with_service_down(world, "crm-mirror", variable, dead_lettered),
+    )
+    .await?;
     let event_id = letter.event_id.clone().ok_or("the dead letter is not an event")?;
     expect(!world.processed_by_user().await.contains_key(&user), || {
         "the user reached the audit trail before the redrive".to_owned()
     })?;
-
-    let listed = run_script(world, "scripts/redrive", &["list"]).await?;
-    expect(listed.contains(&event_id) && listed.contains(&user), || {
-        format!("scripts/redrive list does not show {event_id}:\n{listed}")
-    })?;
-    expect(!listed.contains(&email), || {
-        "scripts/redrive list shows an email".to_owned()
-    })?;
-    let moved = run_script(world, "scripts/redrive", &["move", &event_id]).await?;
-    expect(moved.contains("moved 1 message(s)"), || {
-        format!("scripts/redrive move:\n{moved}")
+    expect(!world.mirror_processed_by_user().await.contains_key(&user), || {
+        "the user reached the mirror's audit trail before the redrive".to_owned()
     })?;
 
-    let records = eventually(
+    for consumer in [&[][..], &["--consumer", "crm-mirror"][..]] {
+        let listed = run_script(world, "scripts/redrive", &[consumer, &["list"]].concat()).await?;
+        expect(listed.contains(&event_id) && listed.contains(&user), || {
+            format!("scripts/redrive {consumer:?} list does not show {event_id}:\n{listed}")
+        })?;
+        expect(!listed.contains(&email), || {
+            format!("scripts/redrive {consumer:?} list shows an email")
+        })?;
+        let moved = run_script(world, "scripts/redrive", &[consumer, &["move", &event_id]].concat()).await?;
+        expect(moved.contains("moved 1 message(s)"), || {
+            format!("scripts/redrive {consumer:?} move:\n{moved}")
+        })?;
+    }
+
+    eventually(
         Duration::from_secs(30),
-        "the redriven user in the audit trail",
-        || async { world.processed_by_user().await.remove(&user) },
+        "the redriven user in both audit trails",
+        || async {
+            (world.processed_by_user().await.contains_key(&user)
+                && world.mirror_processed_by_user().await.contains_key(&user))
+            .then_some(())
+        },
     )
     .await?;
-    // Long enough for a second delivery, if the redrive had sent one, to be recorded.
+    // Long enough for a second delivery, if a redrive had sent one, to be recorded.
     sleep(Duration::from_secs(2 * SETTINGS.visibility_timeout_s)).await;
-    let records = world.processed_by_user().await.remove(&user).unwrap_or(records);
-    expect(records.len() == 1, || {
-        format!("{} audit records for one event", records.len())
-    })?;
-    let still_dead = ops::redrive::list(&world.sqs, &world.outputs.dead_letter_queue_url)
-        .await?
-        .iter()
-        .any(|l| l.event_id.as_deref() == Some(event_id.as_str()));
-    expect(!still_dead, || "the event is still in the dead-letter queue".to_owned())
+    for (trail, records) in [
+        ("the ERP's", world.processed_by_user().await.remove(&user)),
+        ("the mirror's", world.mirror_processed_by_user().await.remove(&user)),
+    ] {
+        let records = records.map_or(0, |r| r.len());
+        expect(records == 1, || {
+            format!("{records} records of one event in {trail} audit trail")
+        })?;
+    }
+    for queue in [
+        world.outputs.dead_letter_queue_url.as_str(),
+        world.mirror().dead_letters,
+    ] {
+        let still_dead = ops::redrive::list(&world.sqs, queue)
+            .await?
+            .iter()
+            .any(|l| l.event_id.as_deref() == Some(event_id.as_str()));
+        expect(!still_dead, || format!("the event is still in {queue}"))?;
+    }
+    Ok(())
 }
 
 /// `scripts/reconcile` on views changed by hand behind the flow's back: one user's lost at
