@@ -168,10 +168,11 @@ export class Alarms extends Construct {
 
     this.mirrorErrorRateHigh = this.alarm('MirrorErrorRateHigh', props.mirrorErrorRate.with({ period: PERIOD }),
       `More than ${Alarms.ERP_ERROR_RATE_HIGH * 100}% of crm-mirror's calls to the CRM failed over 5 minutes `
-      + '(see the CrmMirror logs, "ERP call failed").', Alarms.ERP_ERROR_RATE_HIGH);
+      + '(see the CrmMirror logs, "ERP call failed" with service crm-mirror, and the dashboard '
+      + `${props.dashboardName}).`, Alarms.ERP_ERROR_RATE_HIGH);
 
     this.driftFound = this.alarm('DriftFound', props.driftedUsers,
-      'The ERP\'s view of some users differs from the CRM, and not because an event is on its way '
+      'A consumer\'s view of some users differs from the CRM, and not because an event is on its way '
       + '(reconciler\'s DriftedUsers): run scripts/reconcile to list them, --repair to re-send what '
       + 'it can (docs/operations.md).');
   }

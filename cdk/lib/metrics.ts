@@ -15,6 +15,9 @@ export const SERVICE = {
   reconciler: 'reconciler',
 } as const;
 
+/** The consumers of the events topic, as their metrics' `Service` names them. */
+export type Consumer = typeof SERVICE.erpProcessor | typeof SERVICE.crmMirror;
+
 /** The `StatusClass` dimension of crm-api's `Requests`. */
 export const STATUS_CLASSES = ['2xx', '4xx', '5xx'] as const;
 export type StatusClass = typeof STATUS_CLASSES[number];
@@ -70,33 +73,30 @@ export class CrmErpMetrics {
     return this.metric(CRM_API_LATENCY, { Service: SERVICE.crmApi }, percentile, cloudwatch.Unit.MILLISECONDS);
   }
 
-  /** erp-processor's events with one outcome. */
-  processorEvents(outcome: ErpProcessorOutcome): cloudwatch.Metric {
-    return this.metric(outcome, { Service: SERVICE.erpProcessor }, 'Sum');
+  /**
+   * A consumer's events with one outcome: erp-processor's by default, crm-mirror's with its
+   * `Service` (both run one core, so they publish the same metrics).
+   */
+  processorEvents(outcome: ErpProcessorOutcome, service: Consumer = SERVICE.erpProcessor): cloudwatch.Metric {
+    return this.metric(outcome, { Service: service }, 'Sum');
   }
 
-  /** The ERP's latency as erp-processor sees it, at a percentile. */
-  erpCallLatency(percentile: string): cloudwatch.Metric {
-    return this.metric(ERP_CALL_LATENCY, { Service: SERVICE.erpProcessor }, percentile,
-      cloudwatch.Unit.MILLISECONDS);
+  /** The latency of a consumer's downstream (the ERP, the CRM) as it sees it, at a percentile. */
+  erpCallLatency(percentile: string, service: Consumer = SERVICE.erpProcessor): cloudwatch.Metric {
+    return this.metric(ERP_CALL_LATENCY, { Service: service }, percentile, cloudwatch.Unit.MILLISECONDS);
   }
 
-  /** ERP calls made: one latency datum each. */
-  erpCalls(): cloudwatch.Metric {
-    return this.metric(ERP_CALL_LATENCY, { Service: SERVICE.erpProcessor }, 'SampleCount');
+  /** A consumer's downstream calls made: one latency datum each. */
+  erpCalls(service: Consumer = SERVICE.erpProcessor): cloudwatch.Metric {
+    return this.metric(ERP_CALL_LATENCY, { Service: service }, 'SampleCount');
   }
 
   /**
-   * The share of ERP calls that failed (0-1): each call emits one datum, 1 if it failed and
-   * 0 if not, so their average is the error rate, with no metric math.
+   * The share of a consumer's downstream calls that failed (0-1): each call emits one datum,
+   * 1 if it failed and 0 if not, so their average is the error rate, with no metric math.
    */
-  erpErrorRate(): cloudwatch.Metric {
-    return this.metric(ERP_CALL_FAILED, { Service: SERVICE.erpProcessor }, 'Average');
-  }
-
-  /** The share of crm-mirror's calls to the CRM that failed (0-1), as `erpErrorRate`. */
-  mirrorErrorRate(): cloudwatch.Metric {
-    return this.metric(ERP_CALL_FAILED, { Service: SERVICE.crmMirror }, 'Average');
+  erpErrorRate(service: Consumer = SERVICE.erpProcessor): cloudwatch.Metric {
+    return this.metric(ERP_CALL_FAILED, { Service: service }, 'Average');
   }
 
   /** Age of the oldest event outbox-relay found pending, as it reports each run. */

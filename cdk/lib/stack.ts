@@ -16,7 +16,7 @@ import { EventTopic } from './event-topic';
 import {
   BATCH_CONCURRENCY, Functions, PROCESSOR_TIMEOUT, RECONCILE_SCHEDULE_MINUTES, RELAY_SCHEDULE_MINUTES,
 } from './functions';
-import { CrmErpMetrics, metricsNamespace } from './metrics';
+import { CrmErpMetrics, metricsNamespace, SERVICE } from './metrics';
 import { RestApi } from './rest-api';
 import { Tables } from './tables';
 
@@ -377,6 +377,8 @@ export class CrmErpStack extends Stack {
       metrics,
       eventsQueue: this.events.queue,
       deadLetters: this.events.deadLetters,
+      mirrorQueue: this.mirrorEvents.queue,
+      mirrorDeadLetters: this.mirrorEvents.deadLetters,
       oldestPendingEventAge,
     });
     this.alarms = new Alarms(this, 'Alarms', {
@@ -392,7 +394,7 @@ export class CrmErpStack extends Stack {
       driftedUsers: metrics.driftedUsers().with({ period: Duration.minutes(props.reconcileMinutes) }),
       oldestPendingEventAge,
       erpErrorRate: metrics.erpErrorRate(),
-      mirrorErrorRate: metrics.mirrorErrorRate(),
+      mirrorErrorRate: metrics.erpErrorRate(SERVICE.crmMirror),
       dashboardName,
       apiStage: this.restApi.api.deploymentStage,
       alarmEmail: props.alarmEmail,

@@ -60,8 +60,13 @@ describe('dashboard', () => {
       ['metric', 'ERP error rate'],
       ['metric', 'Events queue: oldest message age (s)'],
       ['metric', 'Dead-letter queue: messages visible'],
+      ['metric', 'crm-mirror events by outcome'],
+      ['metric', 'CRM calls: latency (ms) and count'],
+      ['metric', 'CRM error rate'],
+      ['metric', 'Mirror queue: oldest message age (s)'],
+      ['metric', 'Mirror dead-letter queue: messages visible'],
       ['metric', 'Outbox: oldest pending event age (s)'],
-      ['metric', 'Drift: users whose ERP view differs from the CRM'],
+      ['metric', 'Drift: users whose views differ from the CRM'],
     ]);
   });
 
@@ -109,6 +114,28 @@ describe('dashboard', () => {
       { label: 'dead letters', period: 60, stat: 'Maximum' }]]);
   });
 
+  test('crm-mirror: the same graphs, of its own Service and queues', () => {
+    const mirror = ['Service', 'crm-mirror'];
+    expect(widget('crm-mirror events by outcome').metrics).toEqual([
+      'EventsApplied', 'EventsDuplicate', 'EventsSuperseded', 'EventsFailedPermanently', 'EventsFailedTransiently',
+    ].map(m => [ns, m, ...mirror, { label: m, period: 60, stat: 'Sum' }]));
+    expect(widget('CRM calls: latency (ms) and count').metrics).toEqual([
+      [ns, 'ErpCallLatency', ...mirror, { label: 'p50', period: 60, stat: 'p50' }],
+      [ns, 'ErpCallLatency', ...mirror, { label: 'p99', period: 60, stat: 'p99' }],
+      [ns, 'ErpCallLatency', ...mirror, { label: 'calls', period: 60, stat: 'SampleCount', yAxis: 'right' }],
+    ]);
+    const rate = widget('CRM error rate');
+    expect(rate.metrics).toEqual([[ns, 'ErpCallFailed', ...mirror, { label: 'CRM error rate (0-1)', period: 60 }]]);
+    expect(rate.annotations?.horizontal).toEqual([{ value: 0.1, label: 'alarm', yAxis: 'left' }]);
+    const age = widget('Mirror queue: oldest message age (s)');
+    expect(age.metrics).toEqual([['AWS/SQS', 'ApproximateAgeOfOldestMessage', 'QueueName',
+      queueName(stack.mirrorEvents.queue), { label: 'oldest message (s)', period: 60, stat: 'Maximum' }]]);
+    expect(age.annotations?.horizontal).toEqual([{ value: 600, label: 'alarm', yAxis: 'left' }]);
+    expect(widget('Mirror dead-letter queue: messages visible').metrics).toEqual([['AWS/SQS',
+      'ApproximateNumberOfMessagesVisible', 'QueueName', queueName(stack.mirrorEvents.deadLetters),
+      { label: 'dead letters', period: 60, stat: 'Maximum' }]]);
+  });
+
   test('the outbox\'s oldest pending event: the metric the PendingEventsStale alarm watches', () => {
     const w = widget('Outbox: oldest pending event age (s)');
     expect(w.metrics).toEqual([[ns, 'OldestPendingEventAgeSeconds', 'Service', 'outbox-relay',
@@ -121,16 +148,19 @@ describe('dashboard', () => {
 
   test('the reconciler\'s drift: what DriftFound watches, and what is in flight', () => {
     const reconciler = ['Service', 'reconciler'];
-    expect(widget('Drift: users whose ERP view differs from the CRM').metrics).toEqual([
+    expect(widget('Drift: users whose views differ from the CRM').metrics).toEqual([
       [ns, 'DriftedUsers', ...reconciler, { label: 'drifted (alarmed)', period: 60, stat: 'Maximum' }],
       [ns, 'DriftInFlight', ...reconciler,
         { label: 'changed within the settling time', period: 60, stat: 'Maximum' }],
     ]);
   });
 
-  test('the error-rate alarm watches the metric the dashboard graphs', () => {
-    const [graphed] = widget('ERP error rate').metrics;
-    const watched = resources[logicalId(stack.alarms.erpErrorRateHigh)].Properties;
+  test.each([
+    ['ERP error rate', () => stack.alarms.erpErrorRateHigh],
+    ['CRM error rate', () => stack.alarms.mirrorErrorRateHigh],
+  ])('the error-rate alarm watches the metric the dashboard graphs: %s', (title, alarm) => {
+    const [graphed] = widget(title).metrics;
+    const watched = resources[logicalId(alarm())].Properties;
     expect(watched.Statistic).toBe('Average');
     expect([watched.Namespace, watched.MetricName, ...watched.Dimensions.flatMap(
       (d: { Name: string; Value: string }) => [d.Name, d.Value])]).toEqual(graphed.slice(0, -1));
