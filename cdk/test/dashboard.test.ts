@@ -41,7 +41,6 @@ describe('dashboard', () => {
   };
   const ns = 'CrmErp/dev';
   const api = ['Service', 'crm-api'];
-  const processor = ['Service', 'erp-processor'];
   const queueName = (q: typeof stack.events.queue) => `GetAtt:${logicalId(q)}.QueueName`;
 
   test('is named after the stage, CrmErp-<stage>', () => {
@@ -80,60 +79,48 @@ describe('dashboard', () => {
       [ns, 'Latency', ...api, { label: p, period: 60, stat: p }]));
   });
 
-  test('erp-processor: each outcome of its events, summed', () => {
-    expect(widget('erp-processor events by outcome').metrics).toEqual([
-      'EventsApplied', 'EventsDuplicate', 'EventsSuperseded', 'EventsFailedPermanently', 'EventsFailedTransiently',
-    ].map(m => [ns, m, ...processor, { label: m, period: 60, stat: 'Sum' }]));
-  });
+  // Both consumers' graphs: the same builder, each of its own Service and queues.
+  describe.each([
+    { service: 'erp-processor', downstream: 'ERP', queue: 'Events queue', deadLetters: 'Dead-letter queue',
+      queues: () => stack.events },
+    { service: 'crm-mirror', downstream: 'CRM', queue: 'Mirror queue', deadLetters: 'Mirror dead-letter queue',
+      queues: () => stack.mirrorEvents },
+  ])('$service', ({ service, downstream, queue, deadLetters, queues }) => {
+    const of = ['Service', service];
 
-  test('erp-processor: ERP call latency at p50 and p99, and the calls (its sample count)', () => {
-    expect(widget('ERP calls: latency (ms) and count').metrics).toEqual([
-      [ns, 'ErpCallLatency', ...processor, { label: 'p50', period: 60, stat: 'p50' }],
-      [ns, 'ErpCallLatency', ...processor, { label: 'p99', period: 60, stat: 'p99' }],
-      [ns, 'ErpCallLatency', ...processor, { label: 'calls', period: 60, stat: 'SampleCount', yAxis: 'right' }],
-    ]);
-  });
+    test('each outcome of its events, summed', () => {
+      expect(widget(`${service} events by outcome`).metrics).toEqual([
+        'EventsApplied', 'EventsDuplicate', 'EventsSuperseded', 'EventsFailedPermanently', 'EventsFailedTransiently',
+      ].map(m => [ns, m, ...of, { label: m, period: 60, stat: 'Sum' }]));
+    });
 
-  test('erp-processor: the ERP error rate, the average of ErpCallFailed, from 0 to 1, with the alarm\'s line', () => {
-    const w = widget('ERP error rate');
-    // Average is a graph's default statistic: CDK writes no `stat` for it.
-    expect(w.metrics).toEqual([
-      [ns, 'ErpCallFailed', ...processor, { label: 'ERP error rate (0-1)', period: 60 }],
-    ]);
-    expect(w.yAxis?.left).toEqual({ min: 0, max: 1 });
-    expect(w.annotations?.horizontal).toEqual([{ value: 0.1, label: 'alarm', yAxis: 'left' }]);
-  });
+    test('its downstream\'s call latency at p50 and p99, and the calls (its sample count)', () => {
+      expect(widget(`${downstream} calls: latency (ms) and count`).metrics).toEqual([
+        [ns, 'ErpCallLatency', ...of, { label: 'p50', period: 60, stat: 'p50' }],
+        [ns, 'ErpCallLatency', ...of, { label: 'p99', period: 60, stat: 'p99' }],
+        [ns, 'ErpCallLatency', ...of, { label: 'calls', period: 60, stat: 'SampleCount', yAxis: 'right' }],
+      ]);
+    });
 
-  test('the events queue\'s oldest message and the dead letters, at their maximum', () => {
-    const age = widget('Events queue: oldest message age (s)');
-    expect(age.metrics).toEqual([['AWS/SQS', 'ApproximateAgeOfOldestMessage', 'QueueName',
-      queueName(stack.events.queue), { label: 'oldest message (s)', period: 60, stat: 'Maximum' }]]);
-    expect(age.annotations?.horizontal).toEqual([{ value: 600, label: 'alarm', yAxis: 'left' }]);
-    expect(widget('Dead-letter queue: messages visible').metrics).toEqual([['AWS/SQS',
-      'ApproximateNumberOfMessagesVisible', 'QueueName', queueName(stack.events.deadLetters),
-      { label: 'dead letters', period: 60, stat: 'Maximum' }]]);
-  });
+    test('the error rate, the average of ErpCallFailed, from 0 to 1, with the alarm\'s line', () => {
+      const w = widget(`${downstream} error rate`);
+      // Average is a graph's default statistic: CDK writes no `stat` for it.
+      expect(w.metrics).toEqual([
+        [ns, 'ErpCallFailed', ...of, { label: `${downstream} error rate (0-1)`, period: 60 }],
+      ]);
+      expect(w.yAxis?.left).toEqual({ min: 0, max: 1 });
+      expect(w.annotations?.horizontal).toEqual([{ value: 0.1, label: 'alarm', yAxis: 'left' }]);
+    });
 
-  test('crm-mirror: the same graphs, of its own Service and queues', () => {
-    const mirror = ['Service', 'crm-mirror'];
-    expect(widget('crm-mirror events by outcome').metrics).toEqual([
-      'EventsApplied', 'EventsDuplicate', 'EventsSuperseded', 'EventsFailedPermanently', 'EventsFailedTransiently',
-    ].map(m => [ns, m, ...mirror, { label: m, period: 60, stat: 'Sum' }]));
-    expect(widget('CRM calls: latency (ms) and count').metrics).toEqual([
-      [ns, 'ErpCallLatency', ...mirror, { label: 'p50', period: 60, stat: 'p50' }],
-      [ns, 'ErpCallLatency', ...mirror, { label: 'p99', period: 60, stat: 'p99' }],
-      [ns, 'ErpCallLatency', ...mirror, { label: 'calls', period: 60, stat: 'SampleCount', yAxis: 'right' }],
-    ]);
-    const rate = widget('CRM error rate');
-    expect(rate.metrics).toEqual([[ns, 'ErpCallFailed', ...mirror, { label: 'CRM error rate (0-1)', period: 60 }]]);
-    expect(rate.annotations?.horizontal).toEqual([{ value: 0.1, label: 'alarm', yAxis: 'left' }]);
-    const age = widget('Mirror queue: oldest message age (s)');
-    expect(age.metrics).toEqual([['AWS/SQS', 'ApproximateAgeOfOldestMessage', 'QueueName',
-      queueName(stack.mirrorEvents.queue), { label: 'oldest message (s)', period: 60, stat: 'Maximum' }]]);
-    expect(age.annotations?.horizontal).toEqual([{ value: 600, label: 'alarm', yAxis: 'left' }]);
-    expect(widget('Mirror dead-letter queue: messages visible').metrics).toEqual([['AWS/SQS',
-      'ApproximateNumberOfMessagesVisible', 'QueueName', queueName(stack.mirrorEvents.deadLetters),
-      { label: 'dead letters', period: 60, stat: 'Maximum' }]]);
+    test('its queue\'s oldest message and its dead letters, at their maximum', () => {
+      const age = widget(`${queue}: oldest message age (s)`);
+      expect(age.metrics).toEqual([['AWS/SQS', 'ApproximateAgeOfOldestMessage', 'QueueName',
+        queueName(queues().queue), { label: 'oldest message (s)', period: 60, stat: 'Maximum' }]]);
+      expect(age.annotations?.horizontal).toEqual([{ value: 600, label: 'alarm', yAxis: 'left' }]);
+      expect(widget(`${deadLetters}: messages visible`).metrics).toEqual([['AWS/SQS',
+        'ApproximateNumberOfMessagesVisible', 'QueueName', queueName(queues().deadLetters),
+        { label: 'dead letters', period: 60, stat: 'Maximum' }]]);
+    });
   });
 
   test('the outbox\'s oldest pending event: the metric the PendingEventsStale alarm watches', () => {
