@@ -117,17 +117,13 @@ pub async fn backfill_reaches_the_erp(world: &World) -> Result<(), String> {
 /// with `--consumer crm-mirror`.
 pub async fn redrive_after_the_fix(world: &World) -> Result<(), String> {
     let email = unique_email("redrive");
-    let in_dead_letters = |queue: &'static str, user: String| async move {
-        let url = match queue {
-            "erp" => world.outputs.dead_letter_queue_url.as_str(),
-            _ => world.mirror().dead_letters,
-        };
+    let in_dead_letters = |queue: &'static str, url: String, user: String| async move {
         let limit = Duration::from_secs(SETTINGS.visibility_timeout_s * 5 + 30);
         eventually(
             limit,
             &format!("the user's event in the {queue} dead-letter queue"),
             || async {
-                let letters = ops::redrive::list(&world.sqs, url).await.ok()?;
+                let letters = ops::redrive::list(&world.sqs, &url).await.ok()?;
                 letters
                     .into_iter()
                     .find(|l| l.user_id.as_deref() == Some(user.as_str()))
@@ -139,8 +135,10 @@ pub async fn redrive_after_the_fix(world: &World) -> Result<(), String> {
         let created = world.post_user("Redrive Me", &email).await?;
         expect(created.status == 201, || format!("POST answered {}", created.status))?;
         let user = user_id(&created.body)?;
-        let letter = in_dead_letters("erp", user.clone()).await?;
-        in_dead_letters("crm-mirror", user.clone()).await?;
+        let erp = world.outputs.dead_letter_queue_url.clone();
+        let letter = in_dead_letters("ERP's", erp, user.clone()).await?;
+        let mirror = world.mirror().dead_letters.to_owned();
+        in_dead_letters("mirror's", mirror, user.clone()).await?;
         Ok((user, letter))
     };
     // Restoring the functions' environments is the fix.
