@@ -413,13 +413,14 @@ pub async fn concurrent_producers(world: &World) -> Result<(), String> {
 }
 
 /// A record whose user another holder keeps leased is never dead-lettered: with a lease
-/// written straight onto a synced user's view item (20 s), its change's record finds the user
-/// busy on every receive; erp-processor sends it again to the events queue with a delay
-/// instead of failing it, and once the lease expires the change is applied (GET: synced at
-/// version 2, synced after the lease's expiry). With the e2e stack's 3 s visibility timeout
-/// and the redrive policy's 5 receives, a failed record would reach the dead-letter queue
-/// within ~15 s, before the lease expires: so it did before the deferral.
+/// written straight onto a synced user's view item (five visibility timeouts and 5 s), its
+/// change's record finds the user busy on every receive; erp-processor sends it again to the
+/// events queue with a delay instead of failing it, and once the lease expires the change is
+/// applied (GET: synced at version 2, synced after the lease's expiry). With the redrive
+/// policy's 5 receives, a failed record would reach the dead-letter queue within five
+/// visibility timeouts, before the lease expires: so it did before the deferral.
 pub async fn held_lease_defers(world: &World) -> Result<(), String> {
+    const LEASE_MS: i64 = (SETTINGS.visibility_timeout_s as i64 * 5 + 5) * 1000;
     let created = world.post_user("Leased Elsewhere", &unique_email("leased")).await?;
     expect(created.status == 201, || {
         format!("POST: {} {}", created.status, created.body)
@@ -437,7 +438,7 @@ pub async fn held_lease_defers(world: &World) -> Result<(), String> {
         Duration::from_secs(10),
         "the user's leases taken for the check",
         || async {
-            let expires = now_ms() + 20_000;
+            let expires = now_ms() + LEASE_MS;
             for table in views {
                 take_lease(world, table, &id, expires).await?;
             }
@@ -457,7 +458,7 @@ pub async fn held_lease_defers(world: &World) -> Result<(), String> {
         expect(patched.status == 200, || {
             format!("PATCH: {} {}", patched.status, patched.body)
         })?;
-        synced(world, &url, 2, Duration::from_secs(60)).await?;
+        synced(world, &url, 2, Duration::from_millis(LEASE_MS as u64 + 40_000)).await?;
         let mirror = eventually(Duration::from_secs(30), "the mirror's view at version 2", || async {
             world.mirror_view(&id).await.filter(|v| v.version == 2)
         })
@@ -541,8 +542,8 @@ async fn release_lease(world: &World, table: &str, id: &str) -> Result<(), Strin
 /// ERP hanging for one user, the post answers erp-processor's own `503 erp-unavailable` within
 /// 27 s, not a gateway timeout, after calling the ERP (the call hung). erp-processor bounds
 /// a request's ERP calls by its budget (`MAX_REQUEST_BUDGET`, well inside 29 s) and by the
-/// invocation's deadline less 2 s; in the e2e stack its timeout follows the queue's 3 s
-/// visibility timeout, so there the deadline cuts the hanging call after about 1 s.
+/// invocation's deadline less 2 s; in the e2e stack its timeout follows the queue's 6 s
+/// visibility timeout, so there the deadline cuts the hanging call after about 4 s.
 pub async fn hanging_erp_behind_post_events(world: &World) -> Result<(), String> {
     let user = uuid::Uuid::new_v4().to_string();
     let event = envelope(&format!("evt-hang-{}", uuid::Uuid::new_v4().simple()), &user);
