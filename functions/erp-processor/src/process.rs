@@ -267,6 +267,10 @@ impl Processor {
             if deleting {
                 self.erase(event, view, budget).await?;
             }
+            // Whatever the ERP, a call the budget has no room for is not started.
+            if budget.remaining().is_zero() {
+                return Err(ErpError::NoTime.into());
+            }
             self.erp.integrate(event, erp, budget).await.map_err(ProcessError::from)
         };
         match called.await {

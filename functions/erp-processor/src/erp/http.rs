@@ -232,10 +232,7 @@ impl Erp for HttpErp {
             loop {
                 let left = budget.remaining();
                 if left.is_zero() {
-                    return Err(ErpError::Unavailable {
-                        reason: "no time left in the invocation for an ERP call".to_owned(),
-                        retry_after: None,
-                    });
+                    return Err(ErpError::NoTime);
                 }
                 let started = Instant::now();
                 let result = self

@@ -54,6 +54,10 @@ pub enum ErpError {
         reason: String,
         retry_after: Option<Duration>,
     },
+    /// The invocation had no time left to call the ERP at all: nothing is wrong with the
+    /// event or the ERP, the record only needs another invocation.
+    #[error("no time left in the invocation for an ERP call")]
+    NoTime,
 }
 
 impl ErpError {

@@ -6,7 +6,8 @@ use futures::stream::{self, StreamExt};
 use user_sync::events::{EnvelopeError, EventEnvelope};
 use user_sync::store::RecordError;
 
-use crate::erp::Budget;
+use crate::deferral::Why;
+use crate::erp::{Budget, ErpError};
 use crate::metrics::Tally;
 use crate::process::{Outcome, ProcessError};
 use tracing::Instrument;
@@ -27,14 +28,18 @@ enum RecordFailure {
 }
 
 impl RecordFailure {
-    /// Nothing is wrong with the record, it only needs another go: its user is busy, or
-    /// its erasure ran out of time (and got further). Sent back delayed rather than failed,
-    /// so it spends no receive (`deferral`).
-    fn is_deferrable(&self) -> bool {
-        matches!(
-            self,
-            Self::Process(ProcessError::InProgress | ProcessError::Record(RecordError::ErasureIncomplete { .. }))
-        )
+    /// Nothing is wrong with the record, it only needs another go (`deferral`): its user is
+    /// busy, its erasure ran out of time (and got further), or the invocation had no time
+    /// left for its ERP call (a few times only). Sent back delayed rather than failed, so it
+    /// spends no receive.
+    fn deferral(&self, record: &SqsMessage) -> Option<Why> {
+        match self {
+            Self::Process(ProcessError::InProgress | ProcessError::Record(RecordError::ErasureIncomplete { .. })) => {
+                Some(Why::Busy)
+            }
+            Self::Process(ProcessError::Erp(ErpError::NoTime)) => Why::no_time(record),
+            _ => None,
+        }
     }
 
     /// Fails again on every receive, until the dead-letter queue (the processor's rule,
@@ -86,10 +91,11 @@ pub async fn handle(app: &App, batch: Batch, budget: Budget) -> SqsBatchResponse
                     .ok()
                     .map(|e| (e.user.id.clone(), e.version(), e.event_id.clone()));
                 let result = process_record(app, event, budget).instrument(span.clone()).await;
-                if result.as_ref().is_err_and(RecordFailure::is_deferrable)
-                    && defer(app, &record).instrument(span.clone()).await
-                {
-                    continue;
+                let deferral = result.as_ref().err().and_then(|failure| failure.deferral(&record));
+                if let Some(why) = deferral {
+                    if defer(app, &record, why).instrument(span.clone()).await {
+                        continue;
+                    }
                 }
                 count(&result, receive);
                 if let Err(failure) = result {
@@ -163,15 +169,20 @@ async fn process_record(
     Ok(processed.outcome)
 }
 
-/// Sends a record whose user stayed busy back to the queue, delayed, instead of failing it
-/// (`deferral`): `true` when it went, and the original is acknowledged.
-async fn defer(app: &App, record: &SqsMessage) -> bool {
+/// Sends a record that only needs another go back to the queue, delayed, instead of
+/// failing it (`deferral`): `true` when it went, and the original is acknowledged.
+async fn defer(app: &App, record: &SqsMessage, why: Why) -> bool {
     let Some(deferral) = &app.deferral else { return false };
-    match deferral.defer(record).await {
+    match deferral.defer(record, why).await {
         Ok(()) => {
+            let reason = match why {
+                Why::Busy => "its user is busy",
+                Why::NoTime { .. } => "the invocation had no time left for its ERP call",
+            };
             tracing::info!(
-                delay_seconds = deferral::DELAY_SECONDS,
-                "record deferred: its user is busy; sent again, delayed"
+                delay_seconds = why.delay_seconds(),
+                reason,
+                "record deferred: sent again, delayed"
             );
             true
         }

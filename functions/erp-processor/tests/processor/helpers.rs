@@ -71,8 +71,15 @@ impl TestApp {
     /// Invokes the handler as the Lambda runtime does, and returns the answer as the
     /// runtime would send it (serialized JSON).
     pub async fn invoke(&self, payload: Value) -> Result<Value, InvocationError> {
+        // No deadline (0): the fallback budget, as under `cargo lambda watch`.
+        self.invoke_until(payload, 0).await
+    }
+
+    /// As `invoke`, for an invocation whose deadline is `deadline_ms` (ms since the epoch).
+    pub async fn invoke_until(&self, payload: Value, deadline_ms: u64) -> Result<Value, InvocationError> {
         let mut context = Context::default();
         context.request_id = "0f5b2c8e-3a1d-4e6f-9b7c-2d4e6f8a0b1c".to_owned();
+        context.deadline = deadline_ms;
         let output = handle(&self.app, LambdaEvent::new(payload, context)).await?;
         Ok(serde_json::to_value(output).expect("the output serializes"))
     }

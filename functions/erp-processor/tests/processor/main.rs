@@ -3,6 +3,7 @@
 mod helpers;
 
 mod crm_mirror;
+mod deferral;
 mod dispatch;
 mod http_erp;
 mod once;
