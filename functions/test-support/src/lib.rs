@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 pub mod fake_erp;
 pub mod http;
+mod lost_answer;
 mod tables;
+
+pub use lost_answer::lost_first_answer;
 
 pub use http::TestResponse;
 

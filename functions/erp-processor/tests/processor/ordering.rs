@@ -633,6 +633,42 @@ async fn a_deletion_erases_thousands_of_records_and_resumes_when_time_runs_out()
     assert_no_pii(&app, &app.config.processed_table).await;
 }
 
+/// A lease write that landed but whose answer was lost is sent again by the SDK with the
+/// same token: the retry finds the delivery's own lease and takes it, rather than calling
+/// the user busy and deferring the record until its own lease expires.
+#[tokio::test]
+async fn a_lease_whose_answer_was_lost_is_taken_by_the_retry() {
+    let app = spawn_app().await;
+    let (proxy, connections) = test_support::lost_first_answer(&test_support::emulator().endpoint);
+    let through_proxy = test_support::sdk_config_for(&proxy).await;
+    let losing = ErpEmployeesTable::new(
+        aws_sdk_dynamodb::Client::new(&through_proxy),
+        &app.config.employees_table,
+    );
+    let user_id = test_support::unique("user");
+    let now = now_utc_millis();
+    let leased = losing
+        .lease(&user_id, now, now + Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(matches!(leased, Leased::Mine(_, None)), "{leased:?}");
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        2,
+        "the first answer lost, the write sent again"
+    );
+    assert!(
+        matches!(
+            employees(&app)
+                .lease(&user_id, now, now + Duration::from_secs(60))
+                .await
+                .unwrap(),
+            Leased::Busy
+        ),
+        "held: another delivery finds the user busy"
+    );
+}
+
 /// A record whose user another delivery holds spends no receive: it waits a moment, then
 /// goes back to the queue delayed, as it came, and its batch reports no failure. A lease
 /// held a second waits inside the invocation instead.

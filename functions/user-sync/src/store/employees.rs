@@ -116,6 +116,9 @@ impl ErpEmployeesTable {
     }
 
     /// Takes the lease on `user_id` until `expires_at`, unless another unexpired one holds.
+    /// An attempt whose write landed but whose answer was lost (a timeout, a dropped
+    /// connection) is sent again by the SDK with the same token, and finds its own lease:
+    /// the caller's, not another delivery's.
     pub async fn lease(
         &self,
         user_id: &str,
@@ -129,7 +132,7 @@ impl ErpEmployeesTable {
             .table_name(&self.table)
             .key(USER_ID, AttributeValue::S(user_id.to_owned()))
             .update_expression("SET LeaseToken = :token, LeaseExpiresAt = :expires")
-            .condition_expression("attribute_not_exists(LeaseToken) OR LeaseExpiresAt < :now")
+            .condition_expression("attribute_not_exists(LeaseToken) OR LeaseExpiresAt < :now OR LeaseToken = :token")
             .expression_attribute_values(":token", AttributeValue::S(token.clone()))
             .expression_attribute_values(":expires", super::epoch_millis(expires_at))
             .expression_attribute_values(":now", super::epoch_millis(now))
