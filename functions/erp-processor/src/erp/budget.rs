@@ -7,6 +7,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// record and the ERP view: a few DynamoDB round trips).
 pub const RESERVE: Duration = Duration::from_secs(2);
 
+/// How long before its deadline a batch answers with what it finished: posting the answer
+/// takes milliseconds, and an invocation past its deadline answers nothing.
+pub const ANSWER_MARGIN: Duration = Duration::from_millis(250);
+
+/// When an invocation with this deadline (ms since the epoch) answers: `ANSWER_MARGIN`
+/// before it. `None` when the deadline is unknown (not in the future, as under `cargo
+/// lambda watch`).
+pub fn answer_by(deadline_ms: u64, now: SystemTime) -> Option<Instant> {
+    let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let left = Duration::from_millis(deadline_ms).checked_sub(since_epoch)?;
+    (!left.is_zero()).then(|| Instant::now() + left.saturating_sub(ANSWER_MARGIN))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     until: Instant,

@@ -83,7 +83,8 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Invoc
 async fn sqs_batch(app: &App, payload: &Value, deadline_ms: u64) -> Result<Value, InvocationError> {
     let event = SqsEvent::deserialize(payload).map_err(|e| InvocationError::MalformedSqsEvent(position(&e)))?;
     let batch = identified(event, payload)?;
-    let response = sqs::handle(app, batch, app.erp_budget(deadline_ms)).await;
+    let answer_by = crate::erp::answer_by(deadline_ms, std::time::SystemTime::now());
+    let response = sqs::handle(app, batch, app.erp_budget(deadline_ms), answer_by).await;
     Ok(serde_json::to_value(response).expect("a batch response serializes"))
 }
 

@@ -1,6 +1,9 @@
 //! SQS batches: every record processed on its own, concurrently (bounded), and exactly the
 //! failed records reported back so SQS retries only those.
 
+use std::sync::Mutex;
+use std::time::Instant;
+
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsMessage};
 use futures::stream::{self, StreamExt};
 use user_sync::events::{EnvelopeError, EventEnvelope};
@@ -61,67 +64,102 @@ pub struct Batch(pub(crate) Vec<(String, SqsMessage)>);
 /// copy finds the event done, and an older version that came later in the batch is applied
 /// before the newer one instead of superseded by it. A problem that hits the whole batch (the table is
 /// missing, DynamoDB is down) fails each record on its own, so every record is reported.
-/// Every ERP call of the batch ends within `budget`. One metrics line per batch.
-pub async fn handle(app: &App, batch: Batch, budget: Budget) -> SqsBatchResponse {
+/// Every ERP call of the batch ends within `budget`. At `answer_by` the batch answers with
+/// what it finished: the records still in flight are reported failed (SQS retries them),
+/// rather than the invocation running past its deadline, when SQS would retry every record,
+/// the finished ones too. One metrics line per batch.
+pub async fn handle(app: &App, batch: Batch, budget: Budget, answer_by: Option<Instant>) -> SqsBatchResponse {
     let total = batch.0.len();
-    let tally = std::sync::Mutex::new(Tally::default());
+    let ids: Vec<String> = batch.0.iter().map(|(id, _)| id.clone()).collect();
+    let tally = Mutex::new(Tally::default());
     let tally = &tally;
+    // Each record's verdict once it has one: `true` failed, `false` acknowledged.
+    let verdicts = Mutex::new(vec![None::<bool>; total]);
+    let verdicts = &verdicts;
+    let decide = |index: usize, failed: bool| lock(verdicts)[index] = Some(failed);
     // A permanent failure fails every receive alike: it counts once, on the first.
     let count = |result: &Result<Outcome, RecordFailure>, receive: u32| {
-        let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut tally = lock(tally);
         match result {
             Ok(outcome) => tally.count(*outcome),
             Err(failure) if failure.is_permanent() && receive > 1 => {}
             Err(failure) => tally.count_failure(failure.is_permanent()),
         }
     };
-    let mut failed: Vec<(usize, String)> = stream::iter(same_user_groups(batch))
-        .map(|group| async move {
-            let mut failed = Vec::new();
-            for (index, message_id, record, event) in group {
-                let span = tracing::info_span!(
-                    "sqs_record",
-                    message_id = %message_id,
-                    correlation_id = correlation_id(&record),
-                );
-                let receive = receive_count(&record);
-                let last_receive = receive >= app.max_receive_count;
-                let user = event
-                    .as_ref()
-                    .ok()
-                    .map(|e| (e.user.id.clone(), e.version(), e.event_id.clone()));
-                let result = process_record(app, event, budget).instrument(span.clone()).await;
-                let deferral = result.as_ref().err().and_then(|failure| failure.deferral(&record));
-                if let Some(why) = deferral {
-                    if defer(app, &record, why).instrument(span.clone()).await {
-                        continue;
-                    }
-                }
-                count(&result, receive);
-                if let Err(failure) = result {
-                    span.in_scope(|| log_failure(&failure));
-                    // Bound for the dead-letter queue: the user's sync status says so. An
-                    // event refused for good (a conflict, the ERP's 4xx) is marked at once.
-                    let refused = matches!(&failure, RecordFailure::Process(e) if e.is_permanent());
-                    if let (Some((user_id, version, event_id)), true) = (user, last_receive || refused) {
-                        mark_failed(app, &user_id, version, &event_id).instrument(span).await;
-                    }
-                    failed.push((index, message_id));
+    let work = stream::iter(same_user_groups(batch)).for_each_concurrent(app.batch_concurrency, |group| async move {
+        for (index, message_id, record, event) in group {
+            let span = tracing::info_span!(
+                "sqs_record",
+                message_id = %message_id,
+                correlation_id = correlation_id(&record),
+            );
+            let receive = receive_count(&record);
+            let last_receive = receive >= app.max_receive_count;
+            let user = event
+                .as_ref()
+                .ok()
+                .map(|e| (e.user.id.clone(), e.version(), e.event_id.clone()));
+            let result = process_record(app, event, budget).instrument(span.clone()).await;
+            let deferral = result.as_ref().err().and_then(|failure| failure.deferral(&record));
+            if let Some(why) = deferral {
+                if defer(app, &record, why).instrument(span.clone()).await {
+                    decide(index, false);
+                    continue;
                 }
             }
-            failed
-        })
-        .buffer_unordered(app.batch_concurrency)
-        .flat_map(stream::iter)
-        .collect()
-        .await;
-    failed.sort_unstable_by_key(|(index, _)| *index);
+            count(&result, receive);
+            if let Err(failure) = result {
+                span.in_scope(|| log_failure(&failure));
+                // Bound for the dead-letter queue: the user's sync status says so. An
+                // event refused for good (a conflict, the ERP's 4xx) is marked at once.
+                let refused = matches!(&failure, RecordFailure::Process(e) if e.is_permanent());
+                if let (Some((user_id, version, event_id)), true) = (user, last_receive || refused) {
+                    mark_failed(app, &user_id, version, &event_id).instrument(span).await;
+                }
+                decide(index, true);
+            } else {
+                decide(index, false);
+            }
+        }
+    });
+    let finished = match answer_by {
+        Some(at) => tokio::time::timeout_at(at.into(), work).await.is_ok(),
+        None => {
+            work.await;
+            true
+        }
+    };
+    let verdicts = lock(verdicts).clone();
+    let unfinished = verdicts.iter().filter(|v| v.is_none()).count();
+    if !finished {
+        // Their leases expire on their own; a record written before its view is finished
+        // by its redelivery.
+        tracing::warn!(
+            records = total,
+            unfinished,
+            "batch answered at its deadline; the unfinished records failed"
+        );
+        let mut tally = lock(tally);
+        for _ in 0..unfinished {
+            tally.count_failure(false);
+        }
+    }
+    let failed: Vec<String> = ids
+        .into_iter()
+        .zip(verdicts)
+        .filter(|(_, verdict)| *verdict != Some(false))
+        .map(|(id, _)| id)
+        .collect();
     tracing::info!(records = total, failed = failed.len(), "batch processed");
-    let tally = *tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let tally = *lock(tally);
     crate::metrics::emit(&app.metrics_namespace, app.service, &tally, &app.erp_calls.drain());
     let mut response = SqsBatchResponse::default();
-    response.set_failures(failed.into_iter().map(|(_, message_id)| message_id));
+    response.set_failures(failed);
     response
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 type Parsed = (usize, String, SqsMessage, Result<EventEnvelope, EnvelopeError>);

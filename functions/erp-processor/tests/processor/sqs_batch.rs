@@ -148,3 +148,43 @@ async fn a_missing_table_fails_every_record() {
         ]
     );
 }
+
+/// A batch still at work when its invocation's deadline nears answers with what it
+/// finished: the record done at once is acknowledged, the one whose ERP call is still under
+/// way is reported failed with the bad one, and the answer comes before the deadline
+/// rather than a timeout that would have SQS retry all three.
+#[tokio::test]
+async fn a_batch_near_its_deadline_answers_with_what_it_finished() {
+    let fast = spawn_app().await;
+    let done = event("evt-done", "0a1b2c3d-done").to_string();
+    assert!(fast.send_batch(&[("m-first", Some(done.clone()))]).await.is_empty());
+    let (processed, employees) = (fast.config.processed_table.clone(), fast.config.employees_table.clone());
+    let slow = spawn_app_with(move |config| {
+        config.processed_table = processed;
+        config.employees_table = employees;
+        config.erp = erp_processor::config::ErpConnector::Simulated {
+            latency: Duration::from_secs(30),
+        };
+    })
+    .await;
+
+    let batch = crate::helpers::sqs_event(&[
+        ("m-again", Some(done)),
+        ("m-slow", Some(event("evt-slow", "0a1b2c3d-slow").to_string())),
+        ("m-bad", Some("not an event".to_owned())),
+    ]);
+    let started = Instant::now();
+    let deadline = std::time::SystemTime::now() + Duration::from_secs(3);
+    let deadline_ms = deadline.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let answer = slow.invoke_until(batch, deadline_ms).await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(failed_ids(&answer), ["m-slow", "m-bad"]);
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "answered before the deadline: {elapsed:?}"
+    );
+    assert!(
+        !slow.stored_items().await.contains_key("evt-slow"),
+        "the unfinished record is left for its redelivery"
+    );
+}
