@@ -118,8 +118,9 @@ pub struct ErpProcessorConfig {
     /// its user's sync status says `failed`.
     pub max_receive_count: u32,
     /// `EVENTS_QUEUE_URL` (optional; the CDK app sets it): where a record whose user another
-    /// delivery holds is sent again, delayed (`deferral`). Unset, such a record fails and
-    /// SQS retries it after the visibility timeout.
+    /// delivery holds, or whose invocation had no time left for its ERP call, is sent again,
+    /// delayed (`deferral`). Unset, such a record fails and SQS retries it after the
+    /// visibility timeout.
     pub events_queue_url: Option<String>,
 }
 

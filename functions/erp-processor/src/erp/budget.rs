@@ -100,4 +100,15 @@ mod tests {
         let left = budget.remaining();
         assert!(left <= FALLBACK && left > Duration::from_secs(8), "{left:?}");
     }
+
+    #[test]
+    fn a_batch_answers_its_margin_before_a_known_deadline_only() {
+        let now = SystemTime::now();
+        let deadline = now.duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(10);
+        let at = answer_by(deadline.as_millis() as u64, now).expect("a future deadline");
+        let left = at.saturating_duration_since(Instant::now());
+        assert!(left <= Duration::from_secs(10) - ANSWER_MARGIN, "{left:?}");
+        assert!(left > Duration::from_secs(9), "{left:?}");
+        assert_eq!(answer_by(600_000, now), None, "cargo lambda watch's constant deadline");
+    }
 }
