@@ -6,7 +6,6 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The proxy's URL, and how many connections it has taken so far.
 pub fn lost_first_answer(upstream: &str) -> (String, Arc<AtomicUsize>) {
@@ -44,7 +43,6 @@ fn forward(client: TcpStream, server: TcpStream, lose_answer: bool) {
         // is hung up on without them.
         let mut first = [0u8; 1];
         let _ = server.read(&mut first);
-        std::thread::sleep(Duration::from_millis(50));
         let _ = client.shutdown(Shutdown::Both);
         return;
     }

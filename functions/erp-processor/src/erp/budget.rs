@@ -15,9 +15,17 @@ pub const ANSWER_MARGIN: Duration = Duration::from_millis(250);
 /// before it. `None` when the deadline is unknown (not in the future, as under `cargo
 /// lambda watch`).
 pub fn answer_by(deadline_ms: u64, now: SystemTime) -> Option<Instant> {
+    left_until(deadline_ms, now).map(|left| Instant::now() + left.saturating_sub(ANSWER_MARGIN))
+}
+
+/// The time from `now` to `deadline_ms` (ms since the epoch, as the runtime gives it);
+/// `None` for a deadline not in the future, which is unknown rather than passed: `cargo
+/// lambda watch` sends a constant 600000 (1970).
+fn left_until(deadline_ms: u64, now: SystemTime) -> Option<Duration> {
     let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let left = Duration::from_millis(deadline_ms).checked_sub(since_epoch)?;
-    (!left.is_zero()).then(|| Instant::now() + left.saturating_sub(ANSWER_MARGIN))
+    Duration::from_millis(deadline_ms)
+        .checked_sub(since_epoch)
+        .filter(|left| !left.is_zero())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,16 +34,13 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// Ends `RESERVE` before `deadline_ms` (milliseconds since the epoch, as the runtime
-    /// gives it). A deadline that is not in the future is unknown, not passed: `cargo lambda
-    /// watch` sends a constant 600000 (1970). Then the budget is `fallback` from now.
+    /// Ends `RESERVE` before `deadline_ms`; `fallback` from now when the deadline is
+    /// unknown (`left_until`).
     pub fn from_deadline(deadline_ms: u64, now: SystemTime, fallback: Duration) -> Self {
         let started = Instant::now();
-        let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let deadline = Duration::from_millis(deadline_ms);
-        let until = match deadline.checked_sub(since_epoch) {
-            Some(left) if !left.is_zero() => started + left.saturating_sub(RESERVE),
-            _ => started + fallback,
+        let until = match left_until(deadline_ms, now) {
+            Some(left) => started + left.saturating_sub(RESERVE),
+            None => started + fallback,
         };
         Self { until }
     }

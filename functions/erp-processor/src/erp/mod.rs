@@ -15,7 +15,7 @@ use futures::future::BoxFuture;
 use user_sync::domain::ErpEmployee;
 use user_sync::events::EventEnvelope;
 
-pub use budget::{answer_by, Budget, ANSWER_MARGIN, RESERVE};
+pub use budget::{answer_by, Budget, RESERVE};
 pub use calls::{CallLog, CallSample};
 pub use credentials::TokenSource;
 pub use http::{HttpErp, HttpErpSettings};
