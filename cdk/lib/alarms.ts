@@ -16,8 +16,16 @@ export interface AlarmsProps {
   /** The CRM mirror's queue and its dead-letter queue. */
   readonly mirrorQueue: sqs.IQueue;
   readonly mirrorDeadLetters: sqs.IQueue;
-  /** outbox-relay's on-failure destination: a message is a run that failed. */
+  /**
+   * outbox-relay's on-failure destination: a message is a scheduled run that failed or, with
+   * stream delivery, a stream batch it failed on.
+   */
   readonly relayFailures: sqs.IQueue;
+  /**
+   * The Users stream triggers outbox-relay (context outboxDelivery=stream): its failed batches
+   * go to relayFailures too.
+   */
+  readonly relayStream?: boolean;
   /** The events topic's dead-letter queue: a message is an event SNS could not deliver. */
   readonly deliveryFailures: sqs.IQueue;
   /** Functions whose errors page someone, by a readable name used in alarm ids. */
@@ -126,8 +134,12 @@ export class Alarms extends Construct {
 
     this.relayFailuresVisible = this.alarm('RelayFailuresVisible',
       props.relayFailures.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' }),
-      'outbox-relay runs failed or expired unrun (each message holds the error); their events stay '
-      + 'pending for the next run. Inspect, fix, then purge the queue.');
+      props.relayStream
+        ? 'outbox-relay runs failed or expired unrun (each message holds the error), or Users stream '
+          + 'batches failed (each message gives the batch\'s shard and sequence numbers); their events '
+          + 'stay pending for the next scheduled run. Inspect, fix, then purge the queue.'
+        : 'outbox-relay runs failed or expired unrun (each message holds the error); their events stay '
+          + 'pending for the next run. Inspect, fix, then purge the queue.');
 
     this.deliveryFailuresVisible = this.alarm('DeliveryFailuresVisible',
       props.deliveryFailures.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' }),

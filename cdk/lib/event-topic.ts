@@ -11,9 +11,9 @@ export const EVENT_TYPES = ['UserCreated', 'UserUpdated', 'UserDeleted'] as cons
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /**
- * The topic every user event is published to once (by crm-api, outbox-relay and the
- * operator's backfill and reconcile): each consumer subscribes its own queue, so adding one
- * changes no producer.
+ * The topic every user event is published to once (by outbox-relay, crm-api too with request
+ * delivery, and the operator's backfill and reconcile): each consumer subscribes its own
+ * queue, so adding one changes no producer.
  */
 export interface EventTopicProps {
   /** What happens to the undelivered events when the stack is deleted. */

@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 import { skipCheckov } from './checkov';
 import { secretArn } from './erp-credentials';
 import { MAX_RECEIVE_COUNT, deadLetterQueue } from './event-queue';
+import type { OutboxDelivery } from './stack';
 
 /**
  * Records of one SQS batch that erp-processor handles at once (its `BATCH_CONCURRENCY`) by
@@ -40,9 +41,9 @@ export const PROCESSOR_TIMEOUT = Duration.seconds(30);
 export const CLAIM_MARGIN_SECONDS = 5;
 
 /**
- * crm-api's timeout. A request is one or two DynamoDB calls and one SQS send (tens of ms);
- * 10 s covers SDK retries and a cold start and stays well under API Gateway's 29 s
- * integration timeout, so a stuck call fails in the function, not at the gateway.
+ * crm-api's timeout. A request is a few DynamoDB calls and, with request delivery, one SNS
+ * publish (tens of ms); 10 s covers SDK retries and a cold start and stays well under API
+ * Gateway's 29 s integration timeout, so a stuck call fails in the function, not at the gateway.
  */
 export const CRM_API_TIMEOUT = Duration.seconds(10);
 
@@ -54,19 +55,32 @@ export const CRM_API_TIMEOUT = Duration.seconds(10);
 const MEMORY_MB = 256;
 
 /**
- * outbox-relay's timeout. A run sends at most OUTBOX_MAX_EVENTS_PER_RUN (1000) events in
- * batches of 10 and clears each: seconds even at the limit. 50 s stays under the 1-minute
- * schedule, so runs do not overlap (and its reserved concurrency of 1 makes sure of it).
+ * outbox-relay's timeout. A scheduled run sends at most OUTBOX_MAX_EVENTS_PER_RUN (1000)
+ * events in batches of 10 and clears each: seconds even at the limit (a stream batch, at most
+ * RELAY_STREAM_BATCH_SIZE records, is less). 50 s stays under the 1-minute schedule, so runs
+ * do not overlap (and its reserved concurrency of 1 makes sure of it).
  */
 export const RELAY_TIMEOUT = Duration.seconds(50);
 
-/** How often outbox-relay runs. */
+/** How often outbox-relay sweeps the pending events (its safety net in either delivery). */
 export const RELAY_SCHEDULE_MINUTES = 1;
 
 /**
- * How old a pending event must be before the relay sends it: the API sends a new event
- * itself within milliseconds, so 30 s means the relay only picks up what the API could not
- * send (the queue was unreachable, or the function died between its write and its send).
+ * With stream delivery, the Users stream's records one relay invocation takes at most. A
+ * batch that fails is retried RELAY_STREAM_RETRY_ATTEMPTS times while its records are
+ * younger than RELAY_STREAM_MAX_RECORD_AGE; then the event source skips it, and the
+ * scheduled sweep publishes its events, still pending in Users.
+ */
+export const RELAY_STREAM_BATCH_SIZE = 100;
+export const RELAY_STREAM_RETRY_ATTEMPTS = 2;
+export const RELAY_STREAM_MAX_RECORD_AGE = Duration.hours(1);
+
+/**
+ * How old a pending event must be before the scheduled sweep sends it: a new event is
+ * published within milliseconds to a second or so (by crm-api itself with request delivery,
+ * by the relay on its stream record with stream delivery), so 30 s means the sweep only picks
+ * up what that delivery could not send (the topic was unreachable, crm-api died between its
+ * write and its publish, a stream batch failed).
  */
 export const OUTBOX_GRACE_SECONDS = 30;
 
@@ -112,7 +126,7 @@ export interface FunctionsProps {
   readonly usersTable: dynamodb.ITable;
   readonly erpProcessedUsersTable: dynamodb.ITable;
   readonly erpEmployeesTable: dynamodb.ITable;
-  /** The topic crm-api and outbox-relay publish each event to once. */
+  /** The topic each event is published to once: by outbox-relay, and crm-api with request delivery. */
   readonly eventsTopic: sns.ITopic;
   /** The ERP consumer's queue (subscribed to the topic), where erp-processor defers records. */
   readonly eventsQueue: sqs.IQueue;
@@ -134,6 +148,11 @@ export interface FunctionsProps {
   readonly mirror?: ErpEndpoint;
   /** erp-processor's timeout: PROCESSOR_TIMEOUT, or shorter for the local tests' queue. */
   readonly processorTimeout: Duration;
+  /**
+   * Who publishes a written event (crm-api's `OUTBOX_DELIVERY`): `stream`, the relay on the
+   * Users table's stream (the stack adds that event source), or `request`, crm-api itself.
+   */
+  readonly outboxDelivery: OutboxDelivery;
   /** Replaces OUTBOX_GRACE_SECONDS (local tests only). */
   readonly outboxGrace?: Duration;
   /** Replaces RECONCILE_SETTLE (local tests only). */
@@ -161,6 +180,11 @@ interface RustLambdaProps {
   readonly asyncInvoke?: Pick<lambda.EventInvokeConfigOptions, 'onFailure' | 'retryAttempts' | 'maxEventAge'>;
   /** Unset: Lambda stops a recursive loop it detects (its default). */
   readonly recursiveLoop?: lambda.RecursiveLoop;
+  /**
+   * What the role is granted on Resource "*" besides X-Ray's actions (for its cdk-nag
+   * acknowledgement): actions that name no resource. Unset: nothing else.
+   */
+  readonly alsoOnAnyResource?: string;
 }
 
 /**
@@ -175,9 +199,16 @@ export class Functions extends Construct {
   readonly erpProcessor: lambda.Function;
   /** `crm-mirror`: consumes its own queue and keeps a Salesforce-style CRM in step. */
   readonly crmMirror: lambda.Function;
-  /** `outbox-relay`: sends the events the CRM API stored but could not send. */
+  /**
+   * `outbox-relay`: publishes the events the CRM API stored: with stream delivery, as the
+   * Users stream brings them; in either delivery, every minute, those still pending.
+   */
   readonly outboxRelay: lambda.Function;
-  /** outbox-relay's failed runs (the invocation, with the error), its on-failure destination. */
+  /**
+   * outbox-relay's failed scheduled runs (the invocation, with the error), its on-failure
+   * destination; with stream delivery, also the stream batches it failed on (their shard and
+   * sequence numbers), the stream event source's on-failure destination.
+   */
   readonly relayFailures: sqs.Queue;
   /** `reconciler`: compares the users with the ERP's view, on a schedule, and reports drift. */
   readonly reconciler: lambda.Function;
@@ -185,13 +216,18 @@ export class Functions extends Construct {
   constructor(scope: Construct, id: string, private readonly props: FunctionsProps) {
     super(scope, id);
 
+    const stream = props.outboxDelivery === 'stream';
     this.crmApi = this.rustLambda('CrmApi', {
       binaryName: 'crm-api',
-      description: 'CRM API: creates, reads, changes and deletes users, publishes their events',
+      description: stream
+        ? 'CRM API: creates, reads, changes and deletes users, with their events (the relay publishes them)'
+        : 'CRM API: creates, reads, changes and deletes users, publishes their events',
       timeout: CRM_API_TIMEOUT,
       environment: {
         USERS_TABLE_NAME: props.usersTable.tableName,
+        // Read by its configuration in either delivery; only `request` publishes to it.
         EVENTS_TOPIC_ARN: props.eventsTopic.topicArn,
+        OUTBOX_DELIVERY: props.outboxDelivery,
         ERP_EMPLOYEES_TABLE_NAME: props.erpEmployeesTable.tableName,
         MIRROR_CONTACTS_TABLE_NAME: props.mirrorContactsTable.tableName,
         METRICS_NAMESPACE: props.metricsNamespace,
@@ -235,16 +271,19 @@ export class Functions extends Construct {
       },
     });
 
-    // Deleted in every stage: it holds records of runs, not data (a failed run's events stay
-    // pending in the outbox).
+    // Deleted in every stage: it holds records of runs and stream batches, not data (their
+    // events stay pending in the outbox).
     this.relayFailures = deadLetterQueue(this, 'OutboxRelayFailures', RemovalPolicy.DESTROY,
       'This queue is itself a dead-letter destination: the on-failure destination of '
       + 'outbox-relay\'s asynchronous invocations (an EventInvokeConfig, which cdk-nag does not '
-      + 'look at). No function consumes it, so nothing could fail to process its messages.');
+      + 'look at) and, with stream delivery, of its Users stream event source. No function '
+      + 'consumes it, so nothing could fail to process its messages.');
 
     this.outboxRelay = this.rustLambda('OutboxRelay', {
       binaryName: 'outbox-relay',
-      description: 'Outbox relay: publishes the users\' events still pending in Users, every minute',
+      description: stream
+        ? 'Outbox relay: publishes the users\' events from the Users stream, and those still pending every minute'
+        : 'Outbox relay: publishes the users\' events still pending in Users, every minute',
       timeout: RELAY_TIMEOUT,
       environment: {
         USERS_TABLE_NAME: props.usersTable.tableName,
@@ -253,6 +292,8 @@ export class Functions extends Construct {
         METRICS_NAMESPACE: props.metricsNamespace,
       },
       // One run at a time: two runs would read the same pending events and send them twice.
+      // A stream batch shares the one slot: it waits behind a running sweep (the event source
+      // retries a throttled batch until its records reach RELAY_STREAM_MAX_RECORD_AGE).
       reservedConcurrentExecutions: 1,
       // EventBridge invokes the relay asynchronously. A failed run is not retried (like the
       // rule's retryAttempts: 0): the next run, a minute later, takes the same events. Nor is a
@@ -262,6 +303,10 @@ export class Functions extends Construct {
         retryAttempts: 0,
         maxEventAge: Duration.minutes(RELAY_SCHEDULE_MINUTES),
       },
+      alsoOnAnyResource: stream
+        ? 'dynamodb:ListStreams, added by its Users stream event source (ListStreams supports no '
+          + 'resource-level permissions; the stream\'s reads name the stream)'
+        : undefined,
     });
     skipCheckov(this.outboxRelay, {
       CKV_AWS_116: 'Failed asynchronous invocations go to the OutboxRelayFailures queue, its on-failure '
@@ -353,11 +398,15 @@ export class Functions extends Construct {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Execution role of ${p.binaryName}`,
     });
+    const onAnyResource = [
+      'xray:PutTraceSegments and xray:PutTelemetryRecords, added by active tracing (X-Ray defines '
+        + 'no resource types for them)',
+      ...p.alsoOnAnyResource ? [p.alsoOnAnyResource] : [],
+    ];
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'Only xray:PutTraceSegments and xray:PutTelemetryRecords, added by active tracing, '
-        + 'have Resource "*": X-Ray defines no resource types for them. Every other statement '
-        + 'names its table, queue or log group (asserted in test/stack.test.ts).',
+      reason: `Only ${onAnyResource.join(', and ')}, have Resource "*". Every other statement `
+        + 'names its table, stream, queue or log group (asserted in test/stack.test.ts).',
     });
     const fn = new RustFunction(this, id, {
       manifestPath: this.props.manifestPath,

@@ -5,7 +5,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { Alarms } from './alarms';
@@ -15,6 +15,7 @@ import { EventQueue } from './event-queue';
 import { EventTopic } from './event-topic';
 import {
   BATCH_CONCURRENCY, Functions, PROCESSOR_TIMEOUT, RECONCILE_SCHEDULE_MINUTES, RELAY_SCHEDULE_MINUTES,
+  RELAY_STREAM_BATCH_SIZE, RELAY_STREAM_MAX_RECORD_AGE, RELAY_STREAM_RETRY_ATTEMPTS,
 } from './functions';
 import { CrmErpMetrics, metricsNamespace, SERVICE } from './metrics';
 import { RestApi } from './rest-api';
@@ -31,6 +32,14 @@ export interface CrmErpConfig {
    * stack's builds: minutes shorter; see docs/local-stack.md).
    */
   readonly buildProfile?: BuildProfile;
+  /**
+   * Who publishes the event crm-api writes with a user (crm-api's `OUTBOX_DELIVERY`):
+   * `stream` (the default): crm-api only writes, and the Users table's stream triggers
+   * outbox-relay, which publishes the new events and clears their marks; `request`: crm-api
+   * publishes in the request, after its write, then clears the mark. Either way the relay's
+   * scheduled sweep sends what is still pending after the grace period.
+   */
+  readonly outboxDelivery?: OutboxDelivery;
   /** Most erp-processor instances the queue drives at once: protects the ERP. */
   readonly maxConcurrency: number;
   /**
@@ -76,6 +85,10 @@ export const DEFAULT_MAX_CONCURRENCY = 10;
 export const BUILD_PROFILES = ['release', 'local'] as const;
 export type BuildProfile = typeof BUILD_PROFILES[number];
 
+/** Who publishes a written event (context outboxDelivery, crm-api's `OUTBOX_DELIVERY`); the first is the default. */
+export const OUTBOX_DELIVERIES = ['stream', 'request'] as const;
+export type OutboxDelivery = typeof OUTBOX_DELIVERIES[number];
+
 /** DynamoDB's own default, the longest point-in-time recovery period it keeps. */
 export const DEFAULT_RECOVERY_PERIOD_DAYS = 35;
 
@@ -109,6 +122,11 @@ export function configFromContext(scope: Construct): CrmErpConfig {
   const buildProfile = String(get('buildProfile') ?? 'release') as BuildProfile;
   if (!BUILD_PROFILES.includes(buildProfile)) {
     throw new Error(`context buildProfile=${buildProfile}: use ${BUILD_PROFILES.join(' or ')}`);
+  }
+
+  const outboxDelivery = String(get('outboxDelivery') ?? OUTBOX_DELIVERIES[0]) as OutboxDelivery;
+  if (!OUTBOX_DELIVERIES.includes(outboxDelivery)) {
+    throw new Error(`context outboxDelivery=${outboxDelivery}: use ${OUTBOX_DELIVERIES.join(' or ')}`);
   }
 
   const rawConcurrency = get('maxConcurrency') ?? DEFAULT_MAX_CONCURRENCY;
@@ -169,7 +187,8 @@ export function configFromContext(scope: Construct): CrmErpConfig {
   }
 
   return {
-    stage, architecture, buildProfile, maxConcurrency, batchConcurrency, erpEndpointUrl, mirrorEndpointUrl, alarmEmail,
+    stage, architecture, buildProfile, outboxDelivery, maxConcurrency, batchConcurrency, erpEndpointUrl,
+    mirrorEndpointUrl, alarmEmail,
     queueVisibilityTimeout, outboxGrace, reconcileMinutes, reconcileSettle, recoveryPeriodDays,
   };
 }
@@ -236,11 +255,14 @@ export class CrmErpStack extends Stack {
     super(scope, id, props);
     // Data of record outlives the stack except in dev, where stacks come and go.
     const keepData = props.stage === DEV_STAGE ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const outboxDelivery = props.outboxDelivery ?? OUTBOX_DELIVERIES[0];
+    const streamDelivery = outboxDelivery === 'stream';
 
     this.tables = new Tables(this, 'Tables', {
       removalPolicy: keepData,
       deletionProtection: props.stage !== DEV_STAGE,
       recoveryPeriodDays: props.recoveryPeriodDays,
+      usersStream: streamDelivery,
     });
     const visibility = props.queueVisibilityTimeout;
     const processorTimeout = visibility && visibility.toSeconds() < PROCESSOR_TIMEOUT.toSeconds()
@@ -288,6 +310,7 @@ export class CrmErpStack extends Stack {
       mirrorContactsTable: this.tables.mirrorContacts,
       mirrorQueue: this.mirrorEvents.queue,
       processorTimeout,
+      outboxDelivery,
       outboxGrace: props.outboxGrace,
       reconcileSettle: props.reconcileSettle,
     });
@@ -297,11 +320,13 @@ export class CrmErpStack extends Stack {
     // calls the functions make (no `*`), on the tables themselves (no index ARNs).
     // But one: outbox-relay's on-failure destination (lib/functions.ts) grants its role what
     // Lambda needs to send a failed run to the relay failures queue, with SqsDestination.
+    // (The event sources below grant what their pollers need, with the role they run as.)
     for (const fn of [crmApi, erpProcessor, crmMirror, outboxRelay, reconciler]) {
       fn.logGroup.grantWrite(fn);
     }
     // crm-api: store::users puts (a user with its pending event), gets and scans
-    // (paginated) users; once its publish succeeds, UpdateItem clears the pending mark.
+    // (paginated) users, and changes or deletes one with its pending event (UpdateItem); with
+    // request delivery, UpdateItem also clears the pending mark once its publish succeeds.
     Grant.addToPrincipal({
       grantee: crmApi,
       actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
@@ -312,8 +337,13 @@ export class CrmErpStack extends Stack {
       actions: ['sns:Publish'],
       resourceArns: [this.eventsTopic.topic.topicArn],
     });
-    // PublishBatch is authorized as sns:Publish.
-    publish(crmApi);
+    // With stream delivery crm-api never publishes: the relay, triggered by the Users table's
+    // stream, does (below). It keeps EVENTS_TOPIC_ARN, which its configuration reads. (The
+    // topic's key is AWS managed, alias/aws/sns: no publisher holds a KMS grant.)
+    if (!streamDelivery) {
+      // PublishBatch is authorized as sns:Publish.
+      publish(crmApi);
+    }
     // crm-api reads each consumer's view of a user for its sync status, and nothing more.
     Grant.addToPrincipal({
       grantee: crmApi,
@@ -334,6 +364,23 @@ export class CrmErpStack extends Stack {
       resourceArns: [this.tables.users.tableArn],
     });
     publish(outboxRelay);
+    if (streamDelivery) {
+      // Each write of a user (its new image carries the event crm-api wrote) reaches the relay,
+      // which publishes the new events and clears their marks. Its grant (grantStreamRead):
+      // DescribeStream, GetRecords and GetShardIterator on the stream, and ListStreams, which
+      // names no resource (Resource "*").
+      outboxRelay.addEventSource(new DynamoEventSource(this.tables.users, {
+        startingPosition: lambda.StartingPosition.LATEST,
+        batchSize: RELAY_STREAM_BATCH_SIZE,
+        retryAttempts: RELAY_STREAM_RETRY_ATTEMPTS,
+        maxRecordAge: RELAY_STREAM_MAX_RECORD_AGE,
+        // A batch that still fails after its retries (or outlives maxRecordAge) is skipped: its
+        // description (shard and sequence numbers, not the records) goes to the relay
+        // failures queue, which alarms. Its events stay pending in Users, and the scheduled
+        // sweep below publishes them once they are older than the grace period.
+        onFailure: new SqsDlq(this.functions.relayFailures),
+      }));
+    }
     this.relaySchedule = new events.Rule(this, 'OutboxRelaySchedule', {
       description: 'Runs outbox-relay, which sends the users\' events still pending',
       schedule: events.Schedule.rate(Duration.minutes(RELAY_SCHEDULE_MINUTES)),
@@ -387,6 +434,7 @@ export class CrmErpStack extends Stack {
       mirrorQueue: this.mirrorEvents.queue,
       mirrorDeadLetters: this.mirrorEvents.deadLetters,
       relayFailures: this.functions.relayFailures,
+      relayStream: streamDelivery,
       deliveryFailures: this.eventsTopic.deliveryFailures,
       functions: {
         CrmApi: crmApi, ErpProcessor: erpProcessor, CrmMirror: crmMirror, OutboxRelay: outboxRelay, Reconciler: reconciler,

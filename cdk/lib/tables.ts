@@ -56,6 +56,11 @@ export interface TablesProps {
   readonly deletionProtection: boolean;
   /** Days of point-in-time recovery (continuous backups) each table keeps, 1 to 35. */
   readonly recoveryPeriodDays: number;
+  /**
+   * Gives Users a stream of each item's new and old images, which triggers outbox-relay
+   * (context outboxDelivery=stream). Unset: no stream.
+   */
+  readonly usersStream?: boolean;
 }
 
 /**
@@ -64,7 +69,10 @@ export interface TablesProps {
  * Table names are generated; functions receive them through environment variables.
  */
 export class Tables extends Construct {
-  /** CRM users, partition key `Id`, with the outbox index `PendingEvents`. */
+  /**
+   * CRM users, partition key `Id`, with the outbox index `PendingEvents`; with stream
+   * delivery, a stream of new and old images (`tableStreamArn`) the relay reads.
+   */
   readonly users: dynamodb.Table;
   /** Audit of processed ERP events, partition key `EventId`, index `ByUserId`. */
   readonly erpProcessedUsers: dynamodb.Table;
@@ -110,9 +118,12 @@ export class Tables extends Construct {
     // event, as on the queue. ByUserId: keys only, since its readers (a deletion's erasure of
     // the user's audit records, an operator's lookup) need only each record's EventId; ALL
     // would copy every record's UserName and UserEmail (PII) into the index.
+    // The stream is a deployment setting (context outboxDelivery), not in tables.json, which
+    // holds the keys and indexes the Rust tests' tables share.
     this.users = new dynamodb.Table(this, 'Users', {
       ...common,
       partitionKey: attribute(TABLE_DEFINITIONS.Users.partitionKey),
+      stream: props.usersStream ? dynamodb.StreamViewType.NEW_AND_OLD_IMAGES : undefined,
     });
     addIndexes(this.users, TABLE_DEFINITIONS.Users);
 

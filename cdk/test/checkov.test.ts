@@ -97,6 +97,7 @@ describe('checkov skips', () => {
       stage: 'prod', architecture: lambda.Architecture.X86_64, alarmEmail: 'ops@example.com', batchConcurrency: 2,
     });
     expect(skipsOf(prod)).toEqual(skips);
+    expect(skipsOf(testStack({ outboxDelivery: 'request' }))).toEqual(skips);
     expect(skipsOf(testStack({ stage: 'prod', erpEndpointUrl: 'https://erp.example.com' }))).toEqual(withErp);
     expect(idsOf(skipsOf(testStack({ mirrorEndpointUrl: 'https://crm.example.com' })))).toEqual({
       ...idsOf(skips),

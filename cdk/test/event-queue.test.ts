@@ -48,7 +48,9 @@ describe('event queue', () => {
 
   test('visibility timeout is at least 6x the processor timeout plus the batching window', () => {
     const processor = resources[logicalId(stack.functions.erpProcessor)].Properties;
-    const [mapping] = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'));
+    const [mapping] = Object.values(template.findResources('AWS::Lambda::EventSourceMapping', {
+      Properties: { EventSourceArn: arnOf(stack.events.queue) },
+    }));
     const window = mapping.Properties.MaximumBatchingWindowInSeconds;
     expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * processor.Timeout + window);
     expect(queue.Properties.VisibilityTimeout).toBe(6 * 30 + 1);

@@ -2,7 +2,8 @@ import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { EventTopic } from '../lib/event-topic';
-import { arnOf, logicalId, ref, testStack } from './helpers';
+import { configFromContext } from '../lib/stack';
+import { arnOf, logicalId, ref, testApp, testStack } from './helpers';
 
 describe('events topic', () => {
   const stack = testStack();
@@ -71,15 +72,24 @@ describe('events topic', () => {
     });
   });
 
-  test('crm-api and outbox-relay may publish to it; erp-processor may not', () => {
-    const policies = template.findResources('AWS::IAM::Policy');
-    const publishers = Object.values(policies)
-      .filter((p) => JSON.stringify(p.Properties.PolicyDocument).includes('"sns:Publish"')
-        && JSON.stringify(p.Properties.PolicyDocument).includes(logicalId(topic)))
-      .flatMap((p) => p.Properties.Roles.map((r: { Ref: string }) => r.Ref));
-    const role = (fn: { role?: unknown }) => logicalId(fn.role as never);
-    expect(publishers.sort()).toEqual([
-      role(stack.functions.crmApi), role(stack.functions.outboxRelay),
+  /** The roles whose policy allows sns:Publish on the events topic. */
+  const publishersOf = (t: Template, s: typeof stack) => Object.values(t.findResources('AWS::IAM::Policy'))
+    .filter((p) => JSON.stringify(p.Properties.PolicyDocument).includes('"sns:Publish"')
+      && JSON.stringify(p.Properties.PolicyDocument).includes(logicalId(s.eventsTopic.topic)))
+    .flatMap((p) => p.Properties.Roles.map((r: { Ref: string }) => r.Ref))
+    .sort();
+  const role = (fn: { role?: unknown }) => logicalId(fn.role as never);
+
+  test('with stream delivery (the default) only outbox-relay may publish to it; crm-api and erp-processor '
+    + 'may not', () => {
+    expect(publishersOf(template, stack)).toEqual([role(stack.functions.outboxRelay)]);
+  });
+
+  test('with request delivery crm-api and outbox-relay may publish to it; erp-processor may not', () => {
+    const app = testApp({ outboxDelivery: 'request' });
+    const request = testStack(configFromContext(app), app);
+    expect(publishersOf(Template.fromStack(request), request)).toEqual([
+      role(request.functions.crmApi), role(request.functions.outboxRelay),
     ].sort());
   });
 

@@ -35,11 +35,12 @@ describe('functions', () => {
     expect(codeOf('local')).not.toBe(codeOf('release'));
   });
 
-  test('crm-api gets the Users table name, the events topic, each consumer\'s view table and its metrics '
-    + 'namespace, nothing else', () => {
+  test('crm-api gets the Users table name, the events topic, its outbox delivery (stream by default), each '
+    + 'consumer\'s view table and its metrics namespace, nothing else', () => {
     expect(crmApi.Environment.Variables).toEqual({
       USERS_TABLE_NAME: ref(stack.tables.users),
       EVENTS_TOPIC_ARN: ref(stack.eventsTopic.topic),
+      OUTBOX_DELIVERY: 'stream',
       ERP_EMPLOYEES_TABLE_NAME: ref(stack.tables.erpEmployees),
       MIRROR_CONTACTS_TABLE_NAME: ref(stack.tables.mirrorContacts),
       METRICS_NAMESPACE: 'CrmErp/dev',

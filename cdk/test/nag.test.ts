@@ -29,6 +29,7 @@ function acknowledgements(scope: IConstruct): Record<string, string> {
 describe('cdk-nag AwsSolutions', () => {
   test.each([
     ['dev defaults', {}],
+    ['request delivery (no Users stream)', { outboxDelivery: 'request' as const }],
     ['prod on x86_64 with an alarm email',
       { stage: 'prod', architecture: lambda.Architecture.X86_64, alarmEmail: 'ops@example.com' }],
     ['with an ERP endpoint (its credentials secret)', { erpEndpointUrl: 'https://erp.example.com' }],
@@ -55,6 +56,7 @@ describe('cdk-nag AwsSolutions', () => {
 
   test.each([
     ['without an ERP endpoint', {}, acknowledged],
+    ['with request delivery', { outboxDelivery: 'request' as const }, acknowledged],
     // The ERP's token is rotated by the ERP's owner, not by a rotation Lambda.
     ['with an ERP endpoint', { erpEndpointUrl: 'https://erp.example.com' },
       [...acknowledged, 'Test/ErpCredentials AwsSolutions-SMG4'].sort()],

@@ -28,6 +28,24 @@ describe('stack wiring', () => {
     }
   });
 
+  test.each([
+    ['stream delivery (the default)', {}, ['dynamodb:ListStreams']],
+    ['request delivery', { outboxDelivery: 'request' as const }, []],
+  ])('only X-Ray\'s actions (and the relay\'s ListStreams, with the stream) have Resource "*" (%s)',
+    (_case, overrides, relayExtra) => {
+      const s = testStack(overrides);
+      const t = Template.fromStack(s);
+      const xray = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
+      const fns = s.functions;
+      for (const fn of [fns.crmApi, fns.erpProcessor, fns.crmMirror, fns.outboxRelay, fns.reconciler]) {
+        const onAny = statementsOf(t, fn)
+          .filter(st => [st.Resource].flat().includes('*'))
+          .flatMap(st => [st.Action].flat())
+          .sort();
+        expect(onAny).toEqual(fn === fns.outboxRelay ? [...relayExtra, ...xray].sort() : xray);
+      }
+    });
+
   test('no IAM policy in the stack allows a wildcard action', () => {
     const actions = Object.values(template.findResources('AWS::IAM::Policy'))
       .flatMap(p => p.Properties.PolicyDocument.Statement as Statement[])
@@ -48,7 +66,9 @@ describe('stack wiring', () => {
   });
 
   test('the batch size is the processor\'s BATCH_CONCURRENCY', () => {
-    const [mapping] = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'));
+    const [mapping] = Object.values(template.findResources('AWS::Lambda::EventSourceMapping', {
+      Properties: { FunctionName: ref(erpProcessor) },
+    }));
     const processor = template.toJSON().Resources[logicalId(erpProcessor)].Properties;
     expect(String(mapping.Properties.BatchSize)).toBe(processor.Environment.Variables.BATCH_CONCURRENCY);
   });
@@ -103,6 +123,7 @@ describe('context', () => {
       stage: 'dev',
       architecture: lambda.Architecture.ARM_64,
       buildProfile: 'release',
+      outboxDelivery: 'stream',
       maxConcurrency: 10,
       batchConcurrency: 10,
       erpEndpointUrl: undefined,
@@ -117,7 +138,8 @@ describe('context', () => {
 
   test('reads every key, as the CLI passes them (strings)', () => {
     const app = testApp({
-      stage: 'prod', architecture: 'x86_64', buildProfile: 'local', maxConcurrency: '50', alarmEmail: 'ops@example.com',
+      stage: 'prod', architecture: 'x86_64', buildProfile: 'local', outboxDelivery: 'request', maxConcurrency: '50',
+      alarmEmail: 'ops@example.com',
       queueVisibilitySeconds: '2', outboxGraceSeconds: '0', batchConcurrency: '1',
       erpEndpointUrl: 'https://erp.example.com/api/v1', recoveryPeriodDays: '1',
       reconcileMinutes: '5', reconcileSettleSeconds: '30',
@@ -132,6 +154,7 @@ describe('context', () => {
       stage: 'prod',
       architecture: lambda.Architecture.X86_64,
       buildProfile: 'local',
+      outboxDelivery: 'request',
       maxConcurrency: 50,
       batchConcurrency: 1,
       erpEndpointUrl: 'https://erp.example.com/api/v1',
@@ -159,6 +182,7 @@ describe('context', () => {
     [{ stage: 'Prod' }, /stage=Prod/],
     [{ architecture: 'arm' }, /architecture=arm: use arm64 or x86_64/],
     [{ buildProfile: 'dev' }, /buildProfile=dev: use release or local/],
+    [{ outboxDelivery: 'later' }, /outboxDelivery=later: use stream or request/],
     [{ maxConcurrency: '1' }, /maxConcurrency=1: use an integer from 2 to 1000/],
     [{ maxConcurrency: '1001' }, /maxConcurrency=1001/],
     [{ maxConcurrency: 'ten' }, /maxConcurrency=ten/],

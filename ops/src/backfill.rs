@@ -8,7 +8,7 @@
 //! processor records once. A new generation name mints new ids, for when the ERP must hear
 //! of every user again.
 
-use user_sync::crm::Crm;
+use user_sync::crm::{Crm, Delivery};
 use user_sync::events::EventPublisher;
 use user_sync::outbox::Outbox;
 use user_sync::store::{StoredUser, UsersTable};
@@ -47,7 +47,7 @@ pub async fn run(
     generation: &str,
     mut progress: impl FnMut(&Progress),
 ) -> Result<Progress, String> {
-    let crm = Crm::new(Outbox::new(users.clone(), events.clone()));
+    let crm = Crm::new(Outbox::new(users.clone(), events.clone()), Delivery::Writer);
     let mut done = Progress::default();
     match which {
         Users::All => {

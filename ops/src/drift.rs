@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use ops::{Consumer, Outputs};
-use user_sync::crm::Crm;
+use user_sync::crm::{Crm, Delivery};
 use user_sync::domain::Drift;
 use user_sync::events::EventPublisher;
 use user_sync::outbox::Outbox;
@@ -49,7 +49,7 @@ pub async fn run(outputs: &Path, args: &[&str]) -> Result<(), String> {
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
     let events = EventPublisher::new(aws_sdk_sns::Client::new(&aws), &outputs.events_topic_arn);
-    let crm = Crm::new(Outbox::new(users, events));
+    let crm = Crm::new(Outbox::new(users, events), Delivery::Writer);
     let done = reconcile::repair(&crm, &found, &generation).await?;
     println!(
         "repair {generation:?}: {} sent, {} pending for the relay, {} skipped (another event pending, or changed since)",

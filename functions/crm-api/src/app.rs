@@ -8,7 +8,8 @@ use user_sync::store::{ErpEmployeesTable, UsersTable};
 /// What every request needs, built once at cold start and borrowed by each invocation.
 #[derive(Debug, Clone)]
 pub struct App {
-    /// Creates, changes and deletes users, publishing their events.
+    /// Creates, changes and deletes users, publishing their events (or leaving them to the
+    /// table's stream).
     pub crm: Crm,
     /// Read only (a user, a page of users).
     pub users: UsersTable,
@@ -25,7 +26,7 @@ impl App {
         let users = UsersTable::new(dynamo.clone(), &config.users_table);
         let events = EventPublisher::new(aws_sdk_sns::Client::new(aws), &config.events_topic_arn);
         Self {
-            crm: Crm::new(Outbox::new(users.clone(), events)),
+            crm: Crm::new(Outbox::new(users.clone(), events), config.delivery),
             mirror: config
                 .mirror_contacts_table
                 .as_ref()

@@ -10,9 +10,9 @@ async fn main() -> Result<(), Error> {
     // With bundled roots: reading the system's certificate store was most of init.
     let aws = user_sync::aws::load_config().await;
     let app = App::new(&aws, &config);
-    // Every request reads or writes `Users`. SNS is not primed: the role may only publish
-    // (`sns:Publish`, which covers the batch form the outbox uses), so the first `POST`
-    // opens that connection.
+    // Every request reads or writes `Users`. SNS is not primed: the role may at most publish
+    // (`sns:Publish`, which covers the batch form the outbox uses; nothing when the table's
+    // stream delivers), so the first `POST` opens that connection if it is used at all.
     user_sync::aws::prime(&aws, async { app.users.get(uuid::Uuid::nil()).await.map(drop) }).await;
     lambda_http::run(service_fn(|req| routes::handle(&app, req))).await
 }

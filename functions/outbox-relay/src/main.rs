@@ -1,3 +1,4 @@
+use aws_lambda_events::event::dynamodb;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use outbox_relay::config::OutboxRelayConfig;
 use outbox_relay::{metrics, Relay, RelayReport};
@@ -8,7 +9,8 @@ use user_sync::store::UsersTable;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = OutboxRelayConfig::from_env()?;
-    // Not primed: it runs on a schedule, with nobody waiting on its first call.
+    // Not primed: nobody waits on its first call (a schedule, or a stream batch whose events
+    // are already stored).
     let aws = user_sync::aws::load_config().await;
     let relay = Relay::new(
         UsersTable::new(aws_sdk_dynamodb::Client::new(&aws), &config.users_table),
@@ -18,13 +20,19 @@ async fn main() -> Result<(), Error> {
     );
     let namespace = config.metrics_namespace.as_str();
     let relay = &relay;
-    // The payload (an EventBridge scheduled event, or anything when invoked by hand) only
-    // says "run now".
-    lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| async move {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| async move {
         let now = now_utc_millis();
-        let report: RelayReport = relay.run(now).await?;
+        // The table's stream sends its records; the schedule (or an operator invoking by
+        // hand) sends anything else, which only says "run now".
+        let (trigger, report) = if event.payload.get("Records").is_some() {
+            let batch: dynamodb::Event = serde_json::from_value(event.payload)?;
+            ("stream", relay.deliver_written(&batch.records, now).await)
+        } else {
+            ("schedule", relay.run(now).await?)
+        };
         metrics::emit(namespace, &report, now);
         tracing::info!(
+            trigger,
             pending = report.pending,
             sent = report.sent,
             failed = report.failed,
@@ -32,7 +40,7 @@ async fn main() -> Result<(), Error> {
             oldest_pending_age_seconds = report.oldest_pending_age_seconds,
             "relay run"
         );
-        Ok::<_, Error>(report)
+        Ok::<RelayReport, Error>(report)
     }))
     .await
 }

@@ -1,10 +1,11 @@
 use std::time::Duration;
 
+use aws_lambda_events::event::dynamodb::EventRecord;
 use serde::Serialize;
 use time::OffsetDateTime;
 use user_sync::events::EventPublisher;
 use user_sync::outbox::Outbox;
-use user_sync::store::{StoreError, UsersTable};
+use user_sync::store::{PendingEvent, StoreError, UsersTable};
 
 #[derive(Debug, Clone)]
 pub struct Relay {
@@ -16,7 +17,8 @@ pub struct Relay {
 /// What one run did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RelayReport {
-    /// Pending events older than the grace period, as found at the start of the run.
+    /// The events the run found to deliver: pending past the grace period (a scheduled run),
+    /// or left by the writes of its stream records.
     pub pending: usize,
     pub sent: usize,
     /// Not sent this run (refused by SNS, or the topic unreachable); they stay pending.
@@ -45,17 +47,28 @@ impl Relay {
             .users()
             .pending_events(now - self.grace, self.max_events)
             .await?;
+        Ok(self.deliver(pending, now).await)
+    }
+
+    /// Delivers the events the writes of a stream batch left in their users' outboxes, at
+    /// once. What is not sent stays pending: a scheduled run sends it past the grace period.
+    pub async fn deliver_written(&self, records: &[EventRecord], now: OffsetDateTime) -> RelayReport {
+        self.deliver(crate::stream::left_by_writes(records), now).await
+    }
+
+    async fn deliver(&self, pending: Vec<PendingEvent>, now: OffsetDateTime) -> RelayReport {
         let oldest_pending_age_seconds = pending
-            .first()
-            .map_or(0.0, |oldest| (now - oldest.since).as_seconds_f64().max(0.0));
+            .iter()
+            .map(|p| (now - p.since).as_seconds_f64().max(0.0))
+            .fold(0.0, f64::max);
         let found = pending.len();
         let delivered = self.outbox.deliver(pending, self.max_events).await;
-        Ok(RelayReport {
+        RelayReport {
             pending: found,
             sent: delivered.sent,
             failed: delivered.failed,
             not_cleared: delivered.not_cleared,
             oldest_pending_age_seconds,
-        })
+        }
     }
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use aws_sdk_dynamodb::types::AttributeValue;
 use reconciler::Check;
 use test_support::{emulator, CrmTables};
-use user_sync::crm::Crm;
+use user_sync::crm::{Crm, Delivery};
 use user_sync::domain::Drift;
 use user_sync::events::{EventEnvelope, EventPublisher, EventType};
 use user_sync::outbox::Outbox;
@@ -146,7 +146,7 @@ async fn finds_each_verdict_by_id_and_repairs_what_resending_mends() {
 
     let aws = emulator().sdk_config().await;
     let events = EventPublisher::new(aws_sdk_sns::Client::new(&aws), &w.topic);
-    let crm = Crm::new(Outbox::new(users, events));
+    let crm = Crm::new(Outbox::new(users, events), Delivery::Writer);
     let done = reconcile::repair(&crm, &found, "reconcile-test").await.unwrap();
     assert_eq!((done.sent, done.left_pending, done.skipped), (3, 0, 0));
     assert_eq!(

@@ -1,7 +1,8 @@
 //! The CRM's use cases: create, change, delete and re-publish a user. Each stores the
-//! change and its event in one write (the outbox), then delivers the user's pending events
-//! through [`Outbox::deliver`]. Outcomes are the domain's, never HTTP's: crm-api maps them
-//! to answers, the backfill to its report.
+//! change and its event in one write (the outbox). A change's events are then delivered by
+//! the writer through [`Outbox::deliver`], or by the table's stream ([`Delivery`]); a
+//! re-publication always delivers its own. Outcomes are the domain's, never HTTP's: crm-api
+//! maps them to answers, the backfill to its report.
 
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -74,6 +75,31 @@ impl IdempotencyKey<'_> {
     }
 }
 
+/// Who publishes the event a create, change or delete writes to its user's outbox.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// The writer, before it answers: the write, the publish and the clearing of the mark,
+    /// three sequential calls.
+    #[default]
+    Writer,
+    /// The table's stream: the write is the only call before the answer. The outbox relay,
+    /// triggered by the stream record, publishes the event and clears its mark.
+    Stream,
+}
+
+impl std::str::FromStr for Delivery {
+    type Err = String;
+
+    /// The names `OUTBOX_DELIVERY` takes: `request` (the writer, in the request) or `stream`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "request" => Ok(Self::Writer),
+            "stream" => Ok(Self::Stream),
+            other => Err(format!("{other:?}: use request or stream")),
+        }
+    }
+}
+
 /// What a re-publication of users did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Republished {
@@ -86,24 +112,34 @@ pub struct Republished {
 #[derive(Debug, Clone)]
 pub struct Crm {
     outbox: Outbox,
+    delivery: Delivery,
 }
 
 impl Crm {
-    pub fn new(outbox: Outbox) -> Self {
-        Self { outbox }
+    pub fn new(outbox: Outbox, delivery: Delivery) -> Self {
+        Self { outbox, delivery }
     }
 
     fn users(&self) -> &UsersTable {
         self.outbox.users()
     }
 
+    /// Delivers a change's event now when the writer delivers; the stream's relay does
+    /// otherwise.
+    async fn deliver(&self, event: PendingEvent) {
+        if self.delivery == Delivery::Writer {
+            self.outbox.deliver(vec![event], usize::MAX).await;
+        }
+    }
+
     /// Creates a user and publishes its `UserCreated` event. If sending fails, the user is
     /// created all the same: the event is durably pending and the relay sends it.
     ///
-    /// With a key, a repeat of the request that created the user finds it and sends the
-    /// same event again, byte for byte, tied to the first request's correlation id: only
-    /// while the user is as it created it (`KeyReused` once it changed, or with other data;
-    /// `KeyUserDeleted` once it is deleted).
+    /// With a key, a repeat of the request that created the user finds it: only while the
+    /// user is as it created it (`KeyReused` once it changed, or with other data;
+    /// `KeyUserDeleted` once it is deleted). A writer that delivers sends the same event
+    /// again, byte for byte, tied to the first request's correlation id; with the stream,
+    /// the repeat writes nothing, and the first request's event is delivered (or pending) already.
     pub async fn create(
         &self,
         new: NewUser,
@@ -130,8 +166,8 @@ impl Crm {
                 .filter(|stored| stored.version == 1 && stored.matches(&new))
                 .ok_or(CrmError::KeyReused)?;
         }
-        let event = PendingEvent::new(EventEnvelope::user_created(&user), &correlation_id);
-        self.outbox.deliver(vec![event], usize::MAX).await;
+        self.deliver(PendingEvent::new(EventEnvelope::user_created(&user), &correlation_id))
+            .await;
         Ok(user)
     }
 
@@ -175,7 +211,7 @@ impl Crm {
             let event = PendingEvent::new(event, correlation_id);
             if self.users().update(&user, pending_id.as_deref(), &event).await? == Changed::Changed {
                 // The user's oldest pending event goes first; this one follows it.
-                self.outbox.deliver(vec![pending.unwrap_or(event)], usize::MAX).await;
+                self.deliver(pending.unwrap_or(event)).await;
                 return Ok(user);
             }
         }
@@ -198,7 +234,7 @@ impl Crm {
             let event = EventEnvelope::user_deleted(id, version, Uuid::new_v4(), now_utc_millis());
             let event = PendingEvent::new(event, correlation_id);
             if self.users().delete(id, version, &event).await? == Changed::Changed {
-                self.outbox.deliver(vec![event], usize::MAX).await;
+                self.deliver(event).await;
                 return Ok(());
             }
         }

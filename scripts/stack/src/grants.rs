@@ -22,11 +22,13 @@ enum On {
     TriggerQueue,
     /// A queue other than the function's trigger: the relay's failures queue.
     OtherQueue,
+    /// A table's stream (`…:table/NAME/stream/LABEL`): the relay's trigger.
+    Stream,
 }
 
 /// Grants that AWS services use with a function's role, never the function's own code, and
 /// that the emulator does not record as the role's calls: (function or `*`, action, on, why).
-const SERVICE_USES: [(&str, &str, On, &str); 12] = [
+const SERVICE_USES: [(&str, &str, On, &str); 16] = [
     (
         "*",
         "logs:CreateLogStream",
@@ -80,6 +82,30 @@ const SERVICE_USES: [(&str, &str, On, &str); 12] = [
         "sqs:GetQueueUrl",
         On::TriggerQueue,
         "the event source mapping resolves the queue",
+    ),
+    (
+        "outbox-relay",
+        "dynamodb:DescribeStream",
+        On::Stream,
+        "the stream's event source mapping reads the Users stream's shards with the relay's role",
+    ),
+    (
+        "outbox-relay",
+        "dynamodb:GetShardIterator",
+        On::Stream,
+        "the stream's event source mapping reads the Users stream with the relay's role",
+    ),
+    (
+        "outbox-relay",
+        "dynamodb:GetRecords",
+        On::Stream,
+        "the stream's event source mapping reads the Users stream with the relay's role",
+    ),
+    (
+        "outbox-relay",
+        "dynamodb:ListStreams",
+        On::Any,
+        "the stream's event source mapping lists the streams (an action on no resource)",
     ),
     (
         "outbox-relay",
@@ -269,6 +295,7 @@ pub fn service_use(binary: &str, grant: &Access, trigger_queue: Option<&str>) ->
             On::OtherQueue => {
                 grant.resource.starts_with("arn:aws:sqs:") && trigger_queue != Some(grant.resource.as_str())
             }
+            On::Stream => grant.resource.starts_with("arn:aws:dynamodb:") && grant.resource.contains("/stream/"),
         };
         (["*", binary].contains(function) && grant.action == *action && on_it).then_some(*why)
     })
@@ -300,6 +327,20 @@ mod tests {
         let failures = access("sqs:SendMessage", "arn:aws:sqs:us-east-1:1:RelayFailures");
         assert!(service_use("outbox-relay", &failures, None).is_some());
         assert!(service_use("crm-mirror", &failures, Some(mirror_queue)).is_none());
+        let stream = |action: &str| {
+            access(
+                action,
+                "arn:aws:dynamodb:us-east-1:1:table/Users/stream/2026-12-07T00:00:00.000",
+            )
+        };
+        assert!(service_use("outbox-relay", &stream("dynamodb:GetRecords"), None).is_some());
+        assert!(service_use(
+            "outbox-relay",
+            &access("dynamodb:GetRecords", "arn:aws:dynamodb:us-east-1:1:table/Users"),
+            None
+        )
+        .is_none());
+        assert!(service_use("erp-processor", &stream("dynamodb:GetRecords"), None).is_none());
     }
 
     #[test]

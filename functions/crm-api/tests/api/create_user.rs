@@ -248,10 +248,16 @@ async fn a_hanging_service_ends_in_an_answer() {
         .timeout_config(user_sync::aws::timeouts())
         .build();
     let hung_queue = crm_api::App {
-        crm: user_sync::crm::Crm::new(user_sync::outbox::Outbox::new(
-            app.app.users.clone(),
-            user_sync::events::EventPublisher::new(aws_sdk_sns::Client::new(&hanging), &app.config.events_topic_arn),
-        )),
+        crm: user_sync::crm::Crm::new(
+            user_sync::outbox::Outbox::new(
+                app.app.users.clone(),
+                user_sync::events::EventPublisher::new(
+                    aws_sdk_sns::Client::new(&hanging),
+                    &app.config.events_topic_arn,
+                ),
+            ),
+            user_sync::crm::Delivery::Writer,
+        ),
         ..app.app.clone()
     };
     let body = json!({"name": "Ada", "email": "ada@example.com"});

@@ -26,6 +26,7 @@ pub async fn spawn_app() -> TestApp {
     let config = CrmApiConfig {
         users_table: crm.users_table,
         events_topic_arn: crm.events.topic_arn,
+        delivery: user_sync::crm::Delivery::Writer,
         employees_table: crm.employees_table,
         mirror_contacts_table: Some(crm.mirror_contacts_table),
         metrics_namespace: "CrmErp/test".to_owned(),

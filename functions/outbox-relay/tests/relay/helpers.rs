@@ -41,6 +41,7 @@ pub async fn spawn_stack() -> Stack {
     let crm_config = CrmApiConfig {
         users_table,
         events_topic_arn: events.topic_arn,
+        delivery: user_sync::crm::Delivery::Writer,
         employees_table: employees_table.clone(),
         mirror_contacts_table: None,
         metrics_namespace: "CrmErp/test".to_owned(),
@@ -85,6 +86,32 @@ impl Stack {
         crm_api::App::new(&emulator().sdk_config().await, &config)
     }
 
+    /// The CRM API as the stack deploys it with `OUTBOX_DELIVERY=stream`: it writes, and
+    /// leaves the publishing to the table's stream.
+    pub fn crm_leaving_to_stream(&self) -> crm_api::App {
+        crm_api::App {
+            crm: user_sync::crm::Crm::new(
+                user_sync::outbox::Outbox::new(self.users.clone(), self.publisher()),
+                user_sync::crm::Delivery::Stream,
+            ),
+            ..self.crm.clone()
+        }
+    }
+
+    /// The user's item as stored now, as a stream record's image shows it.
+    pub async fn item(&self, id: Uuid) -> HashMap<String, AttributeValue> {
+        self.dynamo
+            .get_item()
+            .table_name(&self.crm_config.users_table)
+            .key("Id", AttributeValue::S(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get item")
+            .item
+            .unwrap_or_default()
+    }
+
     pub fn publisher(&self) -> EventPublisher {
         EventPublisher::new(self.sns.clone(), &self.crm_config.events_topic_arn)
     }
@@ -92,6 +119,17 @@ impl Stack {
     /// A relay with no grace period, so it takes every pending event now.
     pub fn relay(&self) -> Relay {
         Relay::new(self.users.clone(), self.publisher(), Duration::ZERO, 1000)
+    }
+
+    /// A relay whose topic does not exist: every publish fails.
+    pub fn relay_to_unreachable_topic(&self) -> Relay {
+        let topic = format!("{}-unreachable", self.crm_config.events_topic_arn);
+        Relay::new(
+            self.users.clone(),
+            EventPublisher::new(self.sns.clone(), &topic),
+            Duration::ZERO,
+            1000,
+        )
     }
 
     pub async fn run_relay(&self) -> RelayReport {

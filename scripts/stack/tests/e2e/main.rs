@@ -143,9 +143,9 @@ fn one_consumers_outage_or_poison_record_never_delays_the_other() -> Outcome {
     run(consumers::isolated)
 }
 
-/// Topic unreachable for crm-api: 50 users reach the ERP and the CRM mirror once each, and
-/// a user created and changed arrives at both as both, in order (GET: synced at version 2),
-/// by the relay's schedule.
+/// Topic unreachable for the relay: every event stays pending; once it answers, 50 users
+/// reach the ERP and the CRM mirror once each, and a user created and changed arrives at
+/// both as both, applied by version (GET: synced at version 2).
 #[test]
 fn the_outbox_delivers_while_the_topic_is_unreachable() -> Outcome {
     run(outbox::outbox_under_outage)

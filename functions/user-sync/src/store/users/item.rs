@@ -98,6 +98,30 @@ impl PendingEvent {
         Self::read(&fields.event, fields.correlation_id, fields.since)
     }
 
+    /// The event a write of a user item left to deliver, read from the item before and after
+    /// the write (a stream record's images). A write that changed the user's `Version` (a
+    /// create, a change, a deletion) leaves its outbox's oldest event: its own, or an older
+    /// one still waiting, which goes first. Any other write leaves nothing: a re-publication's
+    /// mark (the re-publisher delivers it), the clearing of a mark.
+    pub fn left_by_write(
+        before: Option<&HashMap<String, AttributeValue>>,
+        after: &HashMap<String, AttributeValue>,
+    ) -> Option<Self> {
+        let version = |item: &HashMap<String, AttributeValue>| item.get("Version").cloned();
+        if before.is_some_and(|before| version(before) == version(after)) || !after.contains_key(OUTBOX) {
+            return None;
+        }
+        let pending = Self::from_item(after);
+        if pending.is_none() {
+            // Only this crate writes these attributes: a bug, logged by the user's id alone.
+            tracing::error!(
+                user_id = after.get("Id").and_then(|v| v.as_s().ok()).map(String::as_str),
+                "malformed pending event in a stream record skipped"
+            );
+        }
+        pending
+    }
+
     /// An entry without its time entered the outbox with its event.
     fn read(event: &str, correlation_id: String, since: Option<i64>) -> Option<Self> {
         let event = EventEnvelope::parse(event).ok()?;
@@ -356,6 +380,48 @@ mod tests {
         assert_eq!(PendingEvent::from_item(&attributes), None);
         assert_eq!(PendingEvent::from_item(&HashMap::new()), None);
         assert_eq!(PendingEvent::from_later(&AttributeValue::S("x".to_owned())), None);
+    }
+
+    #[test]
+    fn a_write_leaves_its_outbox_head_only_when_it_changed_the_version() {
+        let event = pending();
+        let item = |version: Option<&str>, pending: Option<&PendingEvent>| {
+            let mut item = HashMap::from([("Id".to_owned(), AttributeValue::S(Uuid::from_u128(7).to_string()))]);
+            if let Some(version) = version {
+                item.insert("Version".to_owned(), AttributeValue::N(version.to_owned()));
+            }
+            item.extend(pending.map(PendingEvent::attributes).unwrap_or_default());
+            item
+        };
+        // A create (no item before), a change, a change of an original row (no Version).
+        let created = item(Some("1"), Some(&event));
+        assert_eq!(PendingEvent::left_by_write(None, &created), Some(event.clone()));
+        let changed = item(Some("2"), Some(&event));
+        assert_eq!(
+            PendingEvent::left_by_write(Some(&created), &changed),
+            Some(event.clone())
+        );
+        assert_eq!(
+            PendingEvent::left_by_write(Some(&item(None, None)), &changed),
+            Some(event.clone())
+        );
+        // A re-publication's mark and a clearing keep the version: nothing to deliver.
+        assert_eq!(
+            PendingEvent::left_by_write(Some(&item(Some("2"), None)), &changed),
+            None
+        );
+        assert_eq!(
+            PendingEvent::left_by_write(Some(&changed), &item(Some("2"), None)),
+            None
+        );
+        // A changed version with nothing pending (not written by this CRM), or a broken mark.
+        assert_eq!(
+            PendingEvent::left_by_write(Some(&created), &item(Some("2"), None)),
+            None
+        );
+        let mut broken = changed.clone();
+        broken.insert(OUTBOX_EVENT.to_owned(), AttributeValue::S("{not json".to_owned()));
+        assert_eq!(PendingEvent::left_by_write(Some(&created), &broken), None);
     }
 
     /// The index the outbox queries is the one the CDK app deploys (cdk/lib/tables.json).
