@@ -225,6 +225,7 @@ pub async fn run(root: &Path, plan: Plan, smoke: bool) -> Result<Results, AnyErr
         employees_table: &raw.employees_table,
         topic_arn: &raw.topic_arn,
         logs: &logs,
+        dynamo: &raw.dynamo,
     };
     let cost = crate::cost::measured::measure(&setup, plan.cost_users, plan.cost_batches, &progress).await?;
     progress.done(&listed(&cost.designs, |d| {

@@ -56,7 +56,7 @@ pub fn missing_figures(r: &Results) -> Vec<String> {
         (r.batch.len() == 3).then_some(1.0),
     );
     let designs = r.cost.as_ref().map_or(&[][..], |c| &c.designs[..]);
-    need("cost".to_owned(), (designs.len() == 2).then_some(1.0));
+    need("cost".to_owned(), (designs.len() == 3).then_some(1.0));
     for d in designs {
         need(format!("{} cost", d.usage.design), Some(d.total_usd));
     }

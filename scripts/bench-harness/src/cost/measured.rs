@@ -1,7 +1,9 @@
-//! The measured half of the cost estimate: crm-api creating users and erp-processor
-//! taking the deployed batch size, each with Lambda's JSON log format and the deployed
-//! memory size, its AWS calls counted by a proxy in front of the emulator; then the
-//! per-user usage of this stack and of the original design.
+//! The measured half of the cost estimate: crm-api creating users in either outbox delivery
+//! (`stream`, then outbox-relay publishing each user's event from a stream record of its
+//! write; and `request`), and erp-processor taking the deployed batch size, each with
+//! Lambda's JSON log format and the deployed memory size, its AWS calls counted by a proxy
+//! in front of the emulator; then the per-user usage of this stack in each delivery and of
+//! the original design.
 
 use std::path::{Path, PathBuf};
 
@@ -27,7 +29,13 @@ pub struct Setup<'a> {
     pub employees_table: &'a str,
     pub topic_arn: &'a str,
     pub logs: &'a Path,
+    pub dynamo: &'a aws_sdk_dynamodb::Client,
 }
+
+/// The calls' function names: crm-api in each delivery, and the relay's stream runs.
+pub const CRM_STREAM: &str = "crm-api";
+pub const CRM_REQUEST: &str = "crm-api (request delivery)";
+pub const RELAY: &str = "outbox-relay";
 
 /// One kind of AWS call per synced user, as counted.
 #[derive(Debug, Clone, Serialize)]
@@ -52,6 +60,15 @@ pub struct Inputs {
     pub post_ms: Option<Summary>,
     pub post_billed_ms: f64,
     pub post_log_bytes: f64,
+    /// crm-api with `OUTBOX_DELIVERY=request`: it publishes and clears before it answers.
+    pub request_post_ms: Option<Summary>,
+    pub request_post_billed_ms: f64,
+    pub request_post_log_bytes: f64,
+    /// outbox-relay taking one user's stream record per invocation (a stream batch of one:
+    /// at a low write rate each write is its own batch, the most invocations per user).
+    pub relay_ms: Option<Summary>,
+    pub relay_billed_ms: f64,
+    pub relay_log_bytes: f64,
     pub batches: usize,
     pub batch_ms: Option<Summary>,
     pub batch_billed_ms: f64,
@@ -88,11 +105,23 @@ pub async fn measure(setup: &Setup<'_>, users: usize, batches: usize, progress: 
         ("USERS_TABLE_NAME", setup.users_table),
         ("EVENTS_TOPIC_ARN", setup.topic_arn),
         ("ERP_EMPLOYEES_TABLE_NAME", setup.employees_table),
+        ("OUTBOX_DELIVERY", "stream"),
     ]);
-    let (post_ms, post_log, crm_tally) = run(&crm, &proxy, users, events::post_user, |answer| {
-        answer["statusCode"] == 201
-    })
-    .await?;
+    let created = |answer: &serde_json::Value| answer["statusCode"] == 201;
+    let (post_ms, post_log, crm_tally) = run(&crm, &proxy, users, events::post_user, created).await?;
+    // What the table's stream would bring the relay: each write's record, one per invocation.
+    let records = pending_records(setup).await?;
+    if records.len() != users + 1 {
+        return Err(format!("{} users pending after {} creations", records.len(), users + 1).into());
+    }
+    let relay = spec(setup, "outbox-relay", &proxy, memory_mb).with(&[
+        ("USERS_TABLE_NAME", setup.users_table),
+        ("EVENTS_TOPIC_ARN", setup.topic_arn),
+    ]);
+    let published = |answer: &serde_json::Value| answer["sent"] == 1 && answer["failed"] == 0;
+    let (relay_ms, relay_log, relay_tally) = run(&relay, &proxy, users, |i| records[i].clone(), published).await?;
+    let request = crm.clone().with(&[("OUTBOX_DELIVERY", "request")]);
+    let (request_ms, request_log, request_tally) = run(&request, &proxy, users, events::post_user, created).await?;
     progress.tick(1, 3);
 
     let latency = ERP_LATENCY_MS.to_string();
@@ -120,7 +149,9 @@ pub async fn measure(setup: &Setup<'_>, users: usize, batches: usize, progress: 
         Some(_) => Some("(other)"),
         None => None,
     };
-    let mut calls = rates("crm-api", &crm_tally, users as f64, role);
+    let mut calls = rates(CRM_STREAM, &crm_tally, users as f64, role);
+    calls.extend(rates(RELAY, &relay_tally, users as f64, role));
+    calls.extend(rates(CRM_REQUEST, &request_tally, users as f64, role));
     calls.extend(rates("erp-processor", &erp_tally, synced, role));
     let billed = |s: &[f64]| billed_ms(s).unwrap_or(f64::NAN);
     let inputs = Inputs {
@@ -130,6 +161,12 @@ pub async fn measure(setup: &Setup<'_>, users: usize, batches: usize, progress: 
         post_ms: summary(&post_ms),
         post_billed_ms: billed(&post_ms),
         post_log_bytes: post_log,
+        request_post_ms: summary(&request_ms),
+        request_post_billed_ms: billed(&request_ms),
+        request_post_log_bytes: request_log,
+        relay_ms: summary(&relay_ms),
+        relay_billed_ms: billed(&relay_ms),
+        relay_log_bytes: relay_log,
         batches,
         batch_ms: summary(&batch_ms),
         batch_billed_ms: billed(&batch_ms),
@@ -139,7 +176,7 @@ pub async fn measure(setup: &Setup<'_>, users: usize, batches: usize, progress: 
         calls,
     };
     let prices = prices::US_EAST_1;
-    let designs = [this_stack(&inputs), original(&inputs)]
+    let designs = [this_stack(&inputs), with_request_delivery(&inputs), original(&inputs)]
         .into_iter()
         .map(|usage| {
             let lines = super::lines(&usage, &prices);
@@ -206,10 +243,70 @@ fn rates(
         .collect()
 }
 
+/// The events' writes as the stream's records show them, one stream event each, in the
+/// shape Lambda sends: every `Users` item with a pending event.
+async fn pending_records(setup: &Setup<'_>) -> Result<Vec<bytes::Bytes>, AnyError> {
+    let mut records = Vec::new();
+    let mut start = None;
+    loop {
+        let page = setup
+            .dynamo
+            .scan()
+            .table_name(setup.users_table)
+            .filter_expression("attribute_exists(Outbox)")
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        for item in page.items() {
+            let keys: serde_dynamo::Item = item
+                .iter()
+                .filter(|(k, _)| *k == "Id")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<std::collections::HashMap<_, _>>()
+                .into();
+            let image: serde_dynamo::Item = item.clone().into();
+            let record = serde_json::json!({
+                "eventID": records.len().to_string(), "eventName": "INSERT", "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1.8e9, "Keys": keys, "NewImage": image,
+                    "SequenceNumber": format!("{:021}", records.len() + 1), "SizeBytes": 512,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES"
+                }
+            });
+            records.push(bytes::Bytes::from(serde_json::json!({"Records": [record]}).to_string()));
+        }
+        start = page.last_evaluated_key.filter(|k| !k.is_empty());
+        if start.is_none() {
+            return Ok(records);
+        }
+    }
+}
+
+/// This stack as deployed: `stream` delivery, crm-api's one write, then a relay run per
+/// user's stream record.
 fn this_stack(i: &Inputs) -> Usage {
+    let crm = (CRM_STREAM, i.post_billed_ms, i.post_log_bytes);
+    stack_usage(i, "this stack", crm, Some(i.relay_billed_ms))
+}
+
+/// This stack with `-c outboxDelivery=request`: crm-api publishes and clears itself.
+fn with_request_delivery(i: &Inputs) -> Usage {
+    let crm = (CRM_REQUEST, i.request_post_billed_ms, i.request_post_log_bytes);
+    stack_usage(i, "request delivery", crm, None)
+}
+
+/// `crm`: crm-api's calls' name, its billed ms and log bytes per `POST`.
+fn stack_usage(i: &Inputs, design: &'static str, crm: (&str, f64, f64), relay_billed_ms: Option<f64>) -> Usage {
+    let (crm, post_billed_ms, post_log_bytes) = crm;
     let per_batch = 1.0 / i.batch_size as f64;
-    // The consumer side's calls happen once per consumer.
-    let times = |c: &CallRate| if c.function == "erp-processor" { CONSUMERS } else { 1.0 };
+    // The consumer side's calls happen once per consumer; the other design's producer
+    // calls not at all.
+    let times = |c: &CallRate| match c.function {
+        "erp-processor" => CONSUMERS,
+        f if f == crm || (f == RELAY && relay_billed_ms.is_some()) => 1.0,
+        _ => 0.0,
+    };
     let sum = |f: &dyn Fn(&CallRate) -> f64| i.calls.iter().map(|c| f(c) * times(c)).sum::<f64>();
     let per_user_of = |operations: [&str; 2]| {
         sum(&|c| {
@@ -224,16 +321,24 @@ fn this_stack(i: &Inputs) -> Usage {
     // the emulator makes inside and the proxy cannot see); each consumer's event source
     // mapping receives each batch and deletes it: two requests per batch.
     let sqs = per_user_of(QUEUE) + CONSUMERS * (1.0 + 2.0 * per_batch);
+    let relay = relay_billed_ms.map(|billed_ms| FunctionUse {
+        name: "outbox-relay",
+        invocations_per_user: 1.0,
+        billed_ms,
+        memory_mb: i.memory_mb,
+    });
     Usage {
-        design: "this stack",
+        design,
         api_requests: 1.0,
-        functions: vec![
-            FunctionUse {
-                name: "crm-api",
-                invocations_per_user: 1.0,
-                billed_ms: i.post_billed_ms,
-                memory_mb: i.memory_mb,
-            },
+        functions: [FunctionUse {
+            name: "crm-api",
+            invocations_per_user: 1.0,
+            billed_ms: post_billed_ms,
+            memory_mb: i.memory_mb,
+        }]
+        .into_iter()
+        .chain(relay)
+        .chain([
             FunctionUse {
                 name: "erp-processor",
                 invocations_per_user: per_batch,
@@ -246,7 +351,8 @@ fn this_stack(i: &Inputs) -> Usage {
                 billed_ms: i.batch_billed_ms,
                 memory_mb: i.memory_mb,
             },
-        ],
+        ])
+        .collect(),
         sqs_requests: sqs,
         sns_requests: per_user_of(TOPIC),
         write_units: sum(&|c| c.per_user * c.write_units),
@@ -258,12 +364,13 @@ fn this_stack(i: &Inputs) -> Usage {
                 0.0
             }
         }),
-        log_bytes: i.post_log_bytes
+        log_bytes: post_log_bytes
+            + relay_billed_ms.map_or(0.0, |_| i.relay_log_bytes + PLATFORM_LOG_BYTES)
             + PLATFORM_LOG_BYTES
             + ACCESS_LOG_BYTES
             + CONSUMERS * (i.batch_log_bytes + PLATFORM_LOG_BYTES) * per_batch,
-        // One trace per API request and one per consumer invocation.
-        traces: (1.0 + CONSUMERS * per_batch) * TRACE_SAMPLING,
+        // One trace per API request, per relay invocation and per consumer invocation.
+        traces: (1.0 + relay_billed_ms.map_or(0.0, |_| 1.0) + CONSUMERS * per_batch) * TRACE_SAMPLING,
     }
 }
 
@@ -273,13 +380,15 @@ fn this_stack(i: &Inputs) -> Usage {
 /// per request: it is priced here as this stack's front, so the columns differ by the flow.
 /// Its Salesforce call was a placeholder inside the API's request: no consumer of its own.
 fn original(i: &Inputs) -> Usage {
-    let mut usage = this_stack(i);
+    let mut usage = with_request_delivery(i);
     let per_batch = 1.0 / i.batch_size as f64;
     usage.design = "original design";
     usage.functions.retain(|f| f.name != "crm-mirror");
     usage.functions[1].billed_ms = i.sequential_batch_billed_ms;
-    usage.log_bytes =
-        i.post_log_bytes + PLATFORM_LOG_BYTES + ACCESS_LOG_BYTES + (i.batch_log_bytes + PLATFORM_LOG_BYTES) * per_batch;
+    usage.log_bytes = i.request_post_log_bytes
+        + PLATFORM_LOG_BYTES
+        + ACCESS_LOG_BYTES
+        + (i.batch_log_bytes + PLATFORM_LOG_BYTES) * per_batch;
     usage.sqs_requests = 1.0 + 2.0 * per_batch;
     usage.sns_requests = 0.0;
     usage.write_units = 2.0;
@@ -392,6 +501,12 @@ mod tests {
             post_ms: None,
             post_billed_ms: 5.0,
             post_log_bytes: 400.0,
+            request_post_ms: None,
+            request_post_billed_ms: 7.0,
+            request_post_log_bytes: 450.0,
+            relay_ms: None,
+            relay_billed_ms: 3.0,
+            relay_log_bytes: 300.0,
             batches: 1,
             batch_ms: None,
             batch_billed_ms: 110.0,
@@ -419,32 +534,45 @@ mod tests {
     }
 
     #[test]
-    fn this_stacks_usage_is_the_counted_calls() {
+    fn each_designs_usage_is_its_own_counted_calls() {
         let i = inputs(vec![
-            rate("crm-api", "PutItem", Some("Users"), 1.0, 2.0),
-            rate("crm-api", "PublishBatch", None, 1.0, 0.0),
-            rate("crm-api", "UpdateItem", Some("Users"), 1.0, 2.0),
+            rate(CRM_STREAM, "PutItem", Some("Users"), 1.0, 2.0),
+            rate(RELAY, "PublishBatch", None, 1.0, 0.0),
+            rate(RELAY, "UpdateItem", Some("Users"), 1.0, 2.0),
+            rate(CRM_REQUEST, "PutItem", Some("Users"), 1.0, 2.0),
+            rate(CRM_REQUEST, "PublishBatch", None, 1.0, 0.0),
+            rate(CRM_REQUEST, "UpdateItem", Some("Users"), 1.0, 2.0),
+            rate(CRM_REQUEST, "GetItem", Some("Users"), 0.25, 0.0),
             rate("erp-processor", "PutItem", Some("ErpProcessedUsers"), 1.0, 2.0),
             rate("erp-processor", "UpdateItem", Some("ErpProcessedUsers"), 1.0, 1.0),
             rate("erp-processor", "GetItem", Some("ErpProcessedUsers"), 0.5, 0.0),
         ]);
         let u = this_stack(&i);
-        // crm-api's 4, and the consumer side's 3 once per consumer (the ERP, the CRM mirror).
-        assert_eq!(u.write_units, 4.0 + 2.0 * 3.0);
+        // crm-api's 2 and the relay's 2, and the consumer side's 3 once per consumer (the
+        // ERP, the CRM mirror); nothing of the request delivery's crm-api.
+        assert_eq!(u.write_units, 2.0 + 2.0 + 2.0 * 3.0);
         assert_eq!(u.read_units, 2.0 * 0.5);
         // The delivery to each consumer's queue, and each one's batch receive and delete.
         assert!((u.sqs_requests - 2.0 * 1.2).abs() < 1e-12);
         assert_eq!(u.sns_requests, 1.0);
         let names: Vec<&str> = u.functions.iter().map(|f| f.name).collect();
+        assert_eq!(names, ["crm-api", "outbox-relay", "erp-processor", "crm-mirror"]);
+        assert_eq!((u.functions[0].billed_ms, u.functions[1].billed_ms), (5.0, 3.0));
+        assert_eq!(u.functions[3].invocations_per_user, 0.1);
+        assert!((u.log_bytes - (400.0 + 300.0 + 2.0 * 600.0 + 520.0 + 2.0 * 360.0)).abs() < 1e-9);
+        let r = with_request_delivery(&i);
+        assert_eq!(r.write_units, 4.0 + 2.0 * 3.0);
+        assert_eq!(r.read_units, 0.25 + 2.0 * 0.5);
+        let names: Vec<&str> = r.functions.iter().map(|f| f.name).collect();
         assert_eq!(names, ["crm-api", "erp-processor", "crm-mirror"]);
-        assert_eq!(u.functions[2].invocations_per_user, 0.1);
-        assert!((u.log_bytes - (400.0 + 600.0 + 520.0 + 2.0 * 360.0)).abs() < 1e-9);
+        assert_eq!(r.functions[0].billed_ms, 7.0);
+        assert!((r.log_bytes - (450.0 + 600.0 + 520.0 + 2.0 * 360.0)).abs() < 1e-9);
         let o = original(&i);
         assert_eq!((o.write_units, o.read_units, o.traces), (2.0, 0.0, 0.0));
         assert_eq!(o.functions.len(), 2, "the original's Salesforce call had no consumer");
         assert_eq!(o.functions[1].billed_ms, 1020.0);
-        assert!((o.log_bytes - (400.0 + 600.0 + 520.0 + 360.0)).abs() < 1e-9);
-        assert_eq!(o.functions[0].billed_ms, u.functions[0].billed_ms);
+        assert!((o.log_bytes - (450.0 + 600.0 + 520.0 + 360.0)).abs() < 1e-9);
+        assert_eq!(o.functions[0].billed_ms, r.functions[0].billed_ms);
     }
 
     #[test]
@@ -457,7 +585,7 @@ mod tests {
             2.0,
         )]);
         let prices = prices::US_EAST_1;
-        let designs = [this_stack(&i), original(&i)]
+        let designs = [this_stack(&i), with_request_delivery(&i), original(&i)]
             .into_iter()
             .map(|usage| {
                 let lines = super::super::lines(&usage, &prices);
@@ -475,12 +603,16 @@ mod tests {
         });
         let row = |start: &str| md.lines().find(|l| l.starts_with(start)).unwrap_or_default().to_owned();
         assert!(
-            row("| crm-mirror: invocations").ends_with("| 1/10 × 110.0 | – |"),
+            row("| crm-mirror: invocations").ends_with("| 1/10 × 110.0 | 1/10 × 110.0 | – |"),
             "{md}"
         );
         assert!(row("| Lambda crm-mirror duration").ends_with(" | – |"), "{md}");
         assert!(
-            row("| Lambda erp-processor duration").matches(": $").count() == 2,
+            row("| outbox-relay: invocations").ends_with("| 1 × 3.0 | – | – |"),
+            "{md}"
+        );
+        assert!(
+            row("| Lambda erp-processor duration").matches(": $").count() == 3,
             "{md}"
         );
     }
