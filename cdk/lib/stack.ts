@@ -379,6 +379,11 @@ export class CrmErpStack extends Stack {
         // failures queue, which alarms. Its events stay pending in Users, and the scheduled
         // sweep below publishes them once they are older than the grace period.
         onFailure: new SqsDlq(this.functions.relayFailures),
+        // Only writes that leave an event pending reach the relay: not the relay's own
+        // clearings (half the records, which would each be an invocation sending nothing).
+        filters: [lambda.FilterCriteria.filter({
+          dynamodb: { NewImage: { Outbox: { S: lambda.FilterRule.isEqual('pending') } } },
+        })],
       }));
     }
     this.relaySchedule = new events.Rule(this, 'OutboxRelaySchedule', {

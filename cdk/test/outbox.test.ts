@@ -189,7 +189,7 @@ describe('stream delivery (the default): the Users stream triggers the relay', (
   });
 
   test('one event source mapping feeds the stream to outbox-relay, from the latest record, 100 at a time, '
-    + 'twice retried, for at most an hour, failed batches to the relay failures queue', () => {
+    + 'twice retried, for at most an hour, failed batches to the relay failures queue, only pending marks', () => {
     const mappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'))
       .map(m => m.Properties);
     // Both consumers' queues, and the stream.
@@ -202,6 +202,8 @@ describe('stream delivery (the default): the Users stream triggers the relay', (
       MaximumRetryAttempts: 2,
       MaximumRecordAgeInSeconds: 3600,
       DestinationConfig: { OnFailure: { Destination: arnOf(relayFailures) } },
+      // Only the writes that leave an event pending: not the relay's own clearings.
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ dynamodb: { NewImage: { Outbox: { S: ['pending'] } } } }) }] },
       Tags: [{ Key: 'binary', Value: 'outbox-relay' }],
     }]);
     expect(mappings.filter(m => JSON.stringify(m.FunctionName) === JSON.stringify(ref(outboxRelay))))

@@ -9,8 +9,9 @@ pub struct OutboxRelayConfig {
     pub users_table: String,
     /// `EVENTS_TOPIC_ARN` (required): the topic every event is published to once.
     pub events_topic_arn: String,
-    /// `OUTBOX_GRACE_SECONDS` (default 30): how old a pending event must be before the relay
-    /// sends it, so it does not race the API's own send of a fresh event.
+    /// `OUTBOX_GRACE_SECONDS` (default 30): how old a pending event must be before a scheduled
+    /// run sends it, so it does not race the send of a fresh event (the relay's on its stream
+    /// record, or crm-api's with request delivery).
     pub grace: std::time::Duration,
     /// `OUTBOX_MAX_EVENTS_PER_RUN` (default 1000): bounds one run well inside its timeout;
     /// the rest wait for the next run, oldest first.

@@ -2,7 +2,8 @@
 //! architecture (MiniStack runs the functions as local processes), the `local` build
 //! profile (`LOCAL_BUILD_PROFILE=release` builds as for AWS, for measuring), and the optional
 //! shortened timings of the `LOCAL_*` variables (the e2e suite's), and the ERP and the CRM to
-//! call (`LOCAL_ERP_ENDPOINT_URL`, `LOCAL_MIRROR_ENDPOINT_URL`: the e2e suite's fakes).
+//! call (`LOCAL_ERP_ENDPOINT_URL`, `LOCAL_MIRROR_ENDPOINT_URL`: the e2e suite's fakes), and
+//! who publishes a written event (`LOCAL_OUTBOX_DELIVERY`, for measuring the other delivery).
 
 /// One argument per element: the stack, then `-c KEY=VALUE` pairs.
 pub fn dev_context(arch: &str, lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
@@ -23,6 +24,7 @@ pub fn dev_context(arch: &str, lookup: impl Fn(&str) -> Option<String>) -> Vec<S
         ("LOCAL_RECONCILE_SETTLE_SECONDS", "reconcileSettleSeconds"),
         ("LOCAL_ERP_ENDPOINT_URL", "erpEndpointUrl"),
         ("LOCAL_MIRROR_ENDPOINT_URL", "mirrorEndpointUrl"),
+        ("LOCAL_OUTBOX_DELIVERY", "outboxDelivery"),
     ] {
         if let Some(value) = lookup(var).filter(|v| !v.trim().is_empty()) {
             context(format!("{key}={}", value.trim()));
@@ -55,6 +57,7 @@ mod tests {
             "LOCAL_ERP_ENDPOINT_URL" => Some("http://127.0.0.1:9/erp".to_owned()),
             "LOCAL_MIRROR_ENDPOINT_URL" => Some("http://127.0.0.1:10/crm".to_owned()),
             "LOCAL_BUILD_PROFILE" => Some("release".to_owned()),
+            "LOCAL_OUTBOX_DELIVERY" => Some("request".to_owned()),
             _ => None,
         };
         assert_eq!(
@@ -74,7 +77,9 @@ mod tests {
                 "-c",
                 "erpEndpointUrl=http://127.0.0.1:9/erp",
                 "-c",
-                "mirrorEndpointUrl=http://127.0.0.1:10/crm"
+                "mirrorEndpointUrl=http://127.0.0.1:10/crm",
+                "-c",
+                "outboxDelivery=request"
             ]
         );
     }
