@@ -380,7 +380,8 @@ export class CrmErpStack extends Stack {
         // sweep below publishes them once they are older than the grace period.
         onFailure: new SqsDlq(this.functions.relayFailures),
         // Only writes that leave an event pending reach the relay: not the relay's own
-        // clearings (half the records, which would each be an invocation sending nothing).
+        // clearings that empty the outbox (about half the records, each an invocation that
+        // would send nothing).
         filters: [lambda.FilterCriteria.filter({
           dynamodb: { NewImage: { Outbox: { S: lambda.FilterRule.isEqual('pending') } } },
         })],

@@ -202,7 +202,7 @@ describe('stream delivery (the default): the Users stream triggers the relay', (
       MaximumRetryAttempts: 2,
       MaximumRecordAgeInSeconds: 3600,
       DestinationConfig: { OnFailure: { Destination: arnOf(relayFailures) } },
-      // Only the writes that leave an event pending: not the relay's own clearings.
+      // Only the writes that leave an event pending: not the clearings that empty the outbox.
       FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ dynamodb: { NewImage: { Outbox: { S: ['pending'] } } } }) }] },
       Tags: [{ Key: 'binary', Value: 'outbox-relay' }],
     }]);

@@ -1,5 +1,5 @@
 //! The relay as the `Users` stream's consumer, fed records made of the items crm-api wrote
-//! (the deployed stream itself is the e2e suite's: `outbox_from_the_stream`).
+//! (the deployed stream itself carries every e2e scenario's events).
 
 use std::collections::HashMap;
 
@@ -73,7 +73,8 @@ async fn a_batch_with_a_users_create_and_change_publishes_both_once_in_order() {
     ];
 
     let report = stack.relay().deliver_written(&batch, now_utc_millis()).await;
-    // Each user's oldest event is taken once; delivering it moves the change up.
+    // The change was written behind the pending create: the create's record takes the
+    // create, and delivering it moves the change up.
     assert_eq!((report.pending, report.sent, report.failed), (2, 3, 0));
     assert!(!stack.users.has_pending(id).await.unwrap());
     assert_eq!(stack.drain_queue_into_processor().await, 3);
@@ -108,4 +109,52 @@ async fn an_event_the_stream_could_not_publish_stays_for_the_schedule() {
     let swept = stack.run_relay().await;
     assert_eq!((swept.pending, swept.sent), (1, 1), "the schedule's run sends it");
     assert_eq!(stack.drain_queue_into_processor().await, 1);
+}
+
+#[tokio::test]
+async fn a_batch_with_a_users_create_and_deletion_publishes_the_deletion_alone() {
+    let stack = spawn_stack().await;
+    let crm = stack.crm_leaving_to_stream();
+    let (_, id) = post_user(&crm, "Ada", None).await;
+    let created = stack.item(id).await;
+    crm.crm.delete(id, None, "req-delete").await.expect("deleted");
+    let deleted = stack.item(id).await;
+    let batch = [record(None, &created), record(Some(&created), &deleted)];
+
+    // The deletion replaced the pending create: the create, with the name and email, is
+    // never published.
+    let report = stack.relay().deliver_written(&batch, now_utc_millis()).await;
+    assert_eq!(
+        (report.pending, report.sent, report.failed, report.not_cleared),
+        (1, 1, 0, 0)
+    );
+    assert!(!stack.users.has_pending(id).await.unwrap());
+    assert_eq!(stack.drain_queue_into_processor().await, 1);
+    let processed = stack.processed_by_user().await;
+    let records = &processed[&id.to_string()];
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["EventType"].as_s().unwrap(), "UserDeleted");
+}
+
+#[tokio::test]
+async fn a_stale_record_of_a_change_behind_a_delivered_event_sends_nothing_again() {
+    let stack = spawn_stack().await;
+    let crm = stack.crm_leaving_to_stream();
+    let (_, id) = post_user(&crm, "Ada", None).await;
+    let created = stack.item(id).await;
+    assert_eq!(rename_user(&crm, id, "Ada Lovelace").await, 200);
+    let changed = stack.item(id).await;
+    // The create's batch delivers the create, then the change it moved up.
+    let first = stack
+        .relay()
+        .deliver_written(&[record(None, &created)], now_utc_millis())
+        .await;
+    assert_eq!(first.sent, 2);
+    // The change's own record, in the next batch, still shows the create pending.
+    let second = stack
+        .relay()
+        .deliver_written(&[record(Some(&created), &changed)], now_utc_millis())
+        .await;
+    assert_eq!((second.pending, second.sent), (0, 0), "nothing published twice");
+    assert_eq!(stack.drain_queue_into_processor().await, 2);
 }

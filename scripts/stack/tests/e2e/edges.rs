@@ -264,10 +264,11 @@ pub async fn deletion_over_a_higher_version(world: &World) -> Result<(), String>
 
 /// Every AWS call ends (the SDK's connect, attempt and operation timeouts): with the outbox
 /// relay's topic an endpoint that accepts connections and never answers, a `POST` answers
-/// `201` (crm-api leaves the publishing to the table's stream), the relay's run from the
-/// stream gives up after 5 s and leaves the event in the outbox, and its schedule delivers
-/// it once the topic answers (the user reaches synced; a run that never ended would hold the
-/// emulator's event source poller, and nothing would sync); with crm-api's table such an
+/// `201` (crm-api leaves the publishing to the table's stream), the relay connects to it
+/// from the stream's record, the event stays in the outbox, and the user reaches synced
+/// once the topic answers (a relay run that never ended would hold the emulator's event
+/// source poller, and nothing would sync; the SDK's timeouts that end it are the crate
+/// tests'); with crm-api's table such an
 /// endpoint, a `POST` answers crm-api's own `503` problem within 20 s (the cold start's
 /// priming read and the request's write give up after 5 s each), not the gateway's 502 or
 /// 504. The endpoint is set in the deployed function's environment (`AWS_ENDPOINT_URL_SNS`,

@@ -9,7 +9,7 @@ use serde_json::json;
 use stack::e2e::SETTINGS;
 use stack::smoke::expect;
 
-use crate::support::{eventually, unique_email, user_id, with_service_down};
+use crate::support::{eventually, now_ms, unique_email, user_id, with_service_down};
 use crate::world::{s, Item, World};
 
 /// The relay's SNS calls (from the table's stream and from its schedule alike) go through
@@ -22,6 +22,7 @@ pub async fn outbox_under_outage(world: &World) -> Result<(), String> {
 /// The writes during the outage; the users' ids, the changed user's last.
 async fn outage(world: &World) -> Result<(Vec<String>, String), String> {
     let refused_before = world.proxy.refused();
+    let since = now_ms();
     let mut ids = Vec::new();
     for i in 0..50 {
         let answer = world.post_user(&format!("Outage {i}"), &unique_email("outage")).await?;
@@ -58,11 +59,23 @@ async fn outage(world: &World) -> Result<(Vec<String>, String), String> {
     })?;
     ids.push(changed_id.clone());
     // The stream's records reach the relay while the topic is down: it tries, is turned
-    // away, and every event stays pending (nothing else publishes them).
+    // away (its log says so of a run from the stream, not only of a scheduled one), and
+    // every event stays pending (nothing else publishes them).
     eventually(
         Duration::from_secs(30),
-        "the relay turned away by the topic",
-        || async { (world.proxy.refused() > refused_before).then_some(()) },
+        "a relay run from the stream turned away by the topic",
+        || async {
+            let lines = ops::metrics::log_lines(&world.lambda, &world.logs(), "outbox-relay", since)
+                .await
+                .ok()?;
+            let refused_stream_run = lines.iter().any(|l| {
+                l.contains("relay run")
+                    && l.contains("stream")
+                    && !l.contains("\"failed\":0")
+                    && !l.contains("failed=0")
+            });
+            (refused_stream_run && world.proxy.refused() > refused_before).then_some(())
+        },
     )
     .await?;
     let pending = pending_marks(world, &ids).await;

@@ -98,17 +98,24 @@ impl PendingEvent {
         Self::read(&fields.event, fields.correlation_id, fields.since)
     }
 
-    /// The event a write of a user item left to deliver, read from the item before and after
-    /// the write (a stream record's images). A write that changed the user's `Version` (a
-    /// create, a change, a deletion) leaves its outbox's oldest event: its own, or an older
-    /// one still waiting, which goes first. Any other write leaves nothing: a re-publication's
-    /// mark (the re-publisher delivers it), the clearing of a mark.
+    /// The event a write of a user item put at the head of its outbox, read from the item
+    /// before and after the write (a stream record's images): a write that changed the user's
+    /// `Version` (a create, a change, a deletion) and whose event now heads the outbox (it
+    /// found none pending, or a deletion replaced what was). Any other write leaves nothing
+    /// to deliver: a change behind an older pending event (delivering that one moves it up),
+    /// a re-publication's mark (the re-publisher delivers it), the clearing of a mark.
     pub fn left_by_write(
         before: Option<&HashMap<String, AttributeValue>>,
         after: &HashMap<String, AttributeValue>,
     ) -> Option<Self> {
-        let version = |item: &HashMap<String, AttributeValue>| item.get("Version").cloned();
-        if before.is_some_and(|before| version(before) == version(after)) || !after.contains_key(OUTBOX) {
+        fn version(item: &HashMap<String, AttributeValue>) -> Option<&AttributeValue> {
+            item.get("Version")
+        }
+        fn head(item: &HashMap<String, AttributeValue>) -> Option<&AttributeValue> {
+            item.get(OUTBOX).and(item.get(OUTBOX_EVENT_ID))
+        }
+        let put_at_head = before.is_none_or(|before| version(before) != version(after) && head(before) != head(after));
+        if !put_at_head || head(after).is_none() {
             return None;
         }
         let pending = Self::from_item(after);
@@ -383,45 +390,51 @@ mod tests {
     }
 
     #[test]
-    fn a_write_leaves_its_outbox_head_only_when_it_changed_the_version() {
-        let event = pending();
-        let item = |version: Option<&str>, pending: Option<&PendingEvent>| {
+    fn a_write_leaves_the_event_it_put_at_the_head_of_the_outbox() {
+        let created = pending();
+        let mut changed = pending();
+        changed.event.event_id = Uuid::from_u128(9).to_string();
+        let item = |version: Option<&str>, head: Option<&PendingEvent>| {
             let mut item = HashMap::from([("Id".to_owned(), AttributeValue::S(Uuid::from_u128(7).to_string()))]);
             if let Some(version) = version {
                 item.insert("Version".to_owned(), AttributeValue::N(version.to_owned()));
             }
-            item.extend(pending.map(PendingEvent::attributes).unwrap_or_default());
+            item.extend(head.map(PendingEvent::attributes).unwrap_or_default());
             item
         };
-        // A create (no item before), a change, a change of an original row (no Version).
-        let created = item(Some("1"), Some(&event));
-        assert_eq!(PendingEvent::left_by_write(None, &created), Some(event.clone()));
-        let changed = item(Some("2"), Some(&event));
+        let left =
+            |before: Option<&HashMap<String, AttributeValue>>, after| PendingEvent::left_by_write(before, &after);
+        let v1 = item(Some("1"), Some(&created));
+        // A create; a change once nothing is pending; a change of an original row (no
+        // Version); a deletion replacing a pending event.
+        assert_eq!(left(None, v1.clone()), Some(created.clone()));
         assert_eq!(
-            PendingEvent::left_by_write(Some(&created), &changed),
-            Some(event.clone())
+            left(Some(&item(Some("1"), None)), item(Some("2"), Some(&changed))),
+            Some(changed.clone())
         );
         assert_eq!(
-            PendingEvent::left_by_write(Some(&item(None, None)), &changed),
-            Some(event.clone())
+            left(Some(&item(None, None)), item(Some("2"), Some(&changed))),
+            Some(changed.clone())
         );
+        assert_eq!(left(Some(&v1), item(Some("2"), Some(&changed))), Some(changed.clone()));
+        // A change behind the pending create: the head is still the create's, whose own
+        // record delivers it and then the change.
+        assert_eq!(left(Some(&v1), item(Some("2"), Some(&created))), None);
         // A re-publication's mark and a clearing keep the version: nothing to deliver.
         assert_eq!(
-            PendingEvent::left_by_write(Some(&item(Some("2"), None)), &changed),
+            left(Some(&item(Some("2"), None)), item(Some("2"), Some(&changed))),
             None
         );
         assert_eq!(
-            PendingEvent::left_by_write(Some(&changed), &item(Some("2"), None)),
+            left(Some(&item(Some("2"), Some(&created))), item(Some("2"), Some(&changed))),
             None
         );
+        assert_eq!(left(Some(&v1), item(Some("1"), None)), None);
         // A changed version with nothing pending (not written by this CRM), or a broken mark.
-        assert_eq!(
-            PendingEvent::left_by_write(Some(&created), &item(Some("2"), None)),
-            None
-        );
-        let mut broken = changed.clone();
+        assert_eq!(left(Some(&v1), item(Some("2"), None)), None);
+        let mut broken = item(Some("2"), Some(&changed));
         broken.insert(OUTBOX_EVENT.to_owned(), AttributeValue::S("{not json".to_owned()));
-        assert_eq!(PendingEvent::left_by_write(Some(&created), &broken), None);
+        assert_eq!(left(Some(&v1), broken), None);
     }
 
     /// The index the outbox queries is the one the CDK app deploys (cdk/lib/tables.json).
