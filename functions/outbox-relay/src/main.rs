@@ -1,7 +1,7 @@
 use aws_lambda_events::event::dynamodb;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use outbox_relay::config::OutboxRelayConfig;
-use outbox_relay::{metrics, Relay, RelayReport};
+use outbox_relay::{metrics, Relay};
 use user_sync::events::{now_utc_millis, EventPublisher};
 use user_sync::store::UsersTable;
 
@@ -40,7 +40,7 @@ async fn main() -> Result<(), Error> {
             oldest_pending_age_seconds = report.oldest_pending_age_seconds,
             "relay run"
         );
-        Ok::<RelayReport, Error>(report)
+        Ok::<_, Error>(report)
     }))
     .await
 }

@@ -7,7 +7,9 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_sdk_dynamodb::types::AttributeValue;
 use user_sync::events::now_utc_millis;
 
-use crate::helpers::{post_user, rename_user, spawn_stack};
+use uuid::Uuid;
+
+use crate::helpers::{post_user, rename_user, spawn_stack, Stack};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -20,6 +22,17 @@ fn record(before: Option<&Item>, after: &Item) -> EventRecord {
     // Through JSON, as the function reads it.
     let event: Event = serde_json::from_value(serde_json::json!({"Records": [record]})).expect("a stream event");
     event.records.into_iter().next().expect("one record")
+}
+
+/// A user created, then renamed behind its pending create, through crm-api leaving the
+/// publishing to the stream; the user's item after each write.
+async fn created_and_renamed(stack: &Stack) -> (crm_api::App, Uuid, Item, Item) {
+    let crm = stack.crm_leaving_to_stream();
+    let (_, id) = post_user(&crm, "Ada", None).await;
+    let created = stack.item(id).await;
+    assert_eq!(rename_user(&crm, id, "Ada Lovelace").await, 200);
+    let changed = stack.item(id).await;
+    (crm, id, created, changed)
 }
 
 #[tokio::test]
@@ -60,11 +73,7 @@ async fn a_write_left_to_the_stream_is_published_by_its_record_and_its_mark_clea
 #[tokio::test]
 async fn a_batch_with_a_users_create_and_change_publishes_both_once_in_order() {
     let stack = spawn_stack().await;
-    let crm = stack.crm_leaving_to_stream();
-    let (_, id) = post_user(&crm, "Ada", None).await;
-    let created = stack.item(id).await;
-    assert_eq!(rename_user(&crm, id, "Ada Lovelace").await, 200);
-    let changed = stack.item(id).await;
+    let (crm, id, created, changed) = created_and_renamed(&stack).await;
     let other = post_user(&crm, "Grace", None).await.1;
     let batch = [
         record(None, &created),
@@ -139,11 +148,7 @@ async fn a_batch_with_a_users_create_and_deletion_publishes_the_deletion_alone()
 #[tokio::test]
 async fn a_stale_record_of_a_change_behind_a_delivered_event_sends_nothing_again() {
     let stack = spawn_stack().await;
-    let crm = stack.crm_leaving_to_stream();
-    let (_, id) = post_user(&crm, "Ada", None).await;
-    let created = stack.item(id).await;
-    assert_eq!(rename_user(&crm, id, "Ada Lovelace").await, 200);
-    let changed = stack.item(id).await;
+    let (_, _, created, changed) = created_and_renamed(&stack).await;
     // The create's batch delivers the create, then the change it moved up.
     let first = stack
         .relay()
@@ -157,4 +162,22 @@ async fn a_stale_record_of_a_change_behind_a_delivered_event_sends_nothing_again
         .await;
     assert_eq!((second.pending, second.sent), (0, 0), "nothing published twice");
     assert_eq!(stack.drain_queue_into_processor().await, 2);
+}
+
+#[tokio::test]
+async fn a_repeated_keyed_create_writes_and_sends_nothing() {
+    let stack = spawn_stack().await;
+    let crm = stack.crm_leaving_to_stream();
+    let (status, id) = post_user(&crm, "Ada", Some("key-1")).await;
+    assert_eq!(status, 201);
+    let written = stack.item(id).await;
+    assert_eq!(post_user(&crm, "Ada", Some("key-1")).await, (201, id), "the same user");
+    // The first request's event waits for its stream record; the repeat left no other.
+    assert_eq!(stack.item(id).await, written, "the repeat wrote nothing");
+    assert_eq!(
+        stack.drain_queue_into_processor().await,
+        0,
+        "the repeat published nothing"
+    );
+    assert!(stack.users.has_pending(id).await.unwrap());
 }
